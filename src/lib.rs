@@ -1,0 +1,8 @@
+//! facteur: a small-office mail appliance in one low-memory binary.
+//!
+//! The crate is laid out by responsibility:
+//! - [`proto`]: sans-I/O protocol cores (no sockets, no clock reads, no store).
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod proto;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("facteur {}", env!("CARGO_PKG_VERSION"));
+}

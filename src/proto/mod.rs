@@ -1,0 +1,2 @@
+//! Sans-I/O protocol cores: parsers and session state machines that take
+//! bytes (and `now`) in and give replies and actions out.
