@@ -5,4 +5,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod config;
 pub mod proto;
+pub mod store;

@@ -1,0 +1,894 @@
+//! Typed configuration, read from TOML.
+//!
+//! Every key has a default fit for production, so a config file only names
+//! what differs. `facteur run` with no `--config` uses [`EMBEDDED_DEFAULT`],
+//! which needs no root and no setup (data in `./data`, loopback listeners on
+//! high ports). Errors name the file, the line, the key and what is expected.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration used when `--config` is not given.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Identity and data location.
+    pub server: Server,
+    /// Listening addresses per service.
+    #[serde(default)]
+    pub listen: Listen,
+    /// Certificate and TLS policy.
+    #[serde(default)]
+    pub tls: Tls,
+    /// Index store tuning.
+    #[serde(default)]
+    pub store: Store,
+    /// Connection, size and rate limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Protocol timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// DNS resolver.
+    #[serde(default)]
+    pub dns: Dns,
+    /// Outbound delivery.
+    #[serde(default)]
+    pub outbound: Outbound,
+    /// Optional smarthost for all remote mail.
+    #[serde(default)]
+    pub relay: Relay,
+    /// Spam filtering thresholds.
+    #[serde(default)]
+    pub antispam: Antispam,
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// `[server]`: who we are and where data lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The host name announced in greetings and Received headers.
+    pub hostname: Hostname,
+    /// Directory holding the index, message bodies, certificate and admin socket.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Domains added to the store at start when missing.
+    #[serde(default)]
+    pub domains: Vec<Hostname>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/facteur")
+}
+
+/// `[listen]`: the addresses each service listens on. An empty list disables it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    /// SMTP for incoming mail (port 25).
+    pub smtp: Addrs,
+    /// Submission with STARTTLS (port 587, RFC 6409).
+    pub submission: Addrs,
+    /// Submission over implicit TLS (port 465, RFC 8314).
+    pub submissions: Addrs,
+    /// POP3 with STLS (port 110).
+    pub pop3: Addrs,
+    /// POP3 over implicit TLS (port 995).
+    pub pop3s: Addrs,
+    /// IMAP with STARTTLS (port 143).
+    pub imap: Addrs,
+    /// IMAP over implicit TLS (port 993).
+    pub imaps: Addrs,
+    /// The web setup page.
+    pub web: Addrs,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        let any = |port| Addrs(vec![SocketAddr::from(([0, 0, 0, 0], port))]);
+        Listen {
+            smtp: any(25),
+            submission: any(587),
+            submissions: any(465),
+            pop3: any(110),
+            pop3s: any(995),
+            imap: any(143),
+            imaps: any(993),
+            web: Addrs(vec![SocketAddr::from(([127, 0, 0, 1], 8080))]),
+        }
+    }
+}
+
+/// `[tls]`: certificate paths and plaintext policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain. Default: `<data_dir>/tls/cert.pem`, generated
+    /// (self-signed) on first start when absent.
+    pub cert: Option<PathBuf>,
+    /// PEM private key. Default: `<data_dir>/tls/key.pem`.
+    pub key: Option<PathBuf>,
+    /// Allow passwords over connections without TLS (tests, trusted LANs).
+    pub allow_plaintext_auth: bool,
+}
+
+/// `[store]`: index tuning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    /// sled page cache size. Not a hard cap on memory, but the main knob.
+    pub cache_capacity: Size,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            cache_capacity: Size(4 << 20),
+        }
+    }
+}
+
+/// `[limits]`: every bound a peer could otherwise push.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open connections over all services.
+    pub max_connections: u32,
+    /// Open connections from one client address (IPv6 grouped by /64).
+    pub max_connections_per_ip: u32,
+    /// Largest message accepted (SMTP SIZE, IMAP APPENDLIMIT).
+    pub max_message_size: Size,
+    /// Recipients per SMTP transaction.
+    pub max_recipients: u32,
+    /// Longest command line (SMTP, POP3, IMAP), CRLF included.
+    pub max_command_line: u32,
+    /// Longest text line inside a message before it is refused.
+    pub max_text_line: Size,
+    /// Protocol errors tolerated before a connection is closed.
+    pub max_bad_commands: u32,
+    /// Failed logins from one address before replies slow down.
+    pub auth_failures_before_delay: u32,
+    /// Failed logins from one address before logins are refused.
+    pub auth_failures_before_refusal: u32,
+    /// How long refused logins stay refused.
+    pub auth_refusal_period: Dur,
+    /// Per-user storage quota (0: none).
+    pub mailbox_quota: Size,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            max_connections_per_ip: 20,
+            max_message_size: Size(25 << 20),
+            max_recipients: 100,
+            max_command_line: 2048,
+            max_text_line: Size(256 << 10),
+            max_bad_commands: 10,
+            auth_failures_before_delay: 3,
+            auth_failures_before_refusal: 10,
+            auth_refusal_period: Dur(Duration::from_secs(15 * 60)),
+            mailbox_quota: Size(0),
+        }
+    }
+}
+
+/// `[timeouts]`: RFC 5321 §4.5.3.2, RFC 1939 §3 and RFC 9051 §5.4 defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Waiting for the next SMTP command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    pub smtp_command: Dur,
+    /// Waiting for the next block of message data (§4.5.3.2.6: 3 minutes).
+    pub smtp_data_block: Dur,
+    /// POP3 inactivity (RFC 1939 §3: at least 10 minutes).
+    pub pop3_idle: Dur,
+    /// IMAP inactivity, IDLE included (RFC 9051 §5.4: at least 30 minutes).
+    pub imap_idle: Dur,
+    /// A TLS handshake.
+    pub tls_handshake: Dur,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let min = |m: u64| Dur(Duration::from_secs(m * 60));
+        Timeouts {
+            smtp_command: min(5),
+            smtp_data_block: min(3),
+            pop3_idle: min(10),
+            imap_idle: min(30),
+            tls_handshake: Dur(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// `[dns]`: the stub resolver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// Name servers as `IP` or `IP:PORT`; empty: those of /etc/resolv.conf.
+    pub nameservers: Vec<NameServer>,
+    /// Time to wait for one answer.
+    pub timeout: Dur,
+    /// Tries per name server.
+    pub attempts: u32,
+    /// Cached answers kept.
+    pub cache_entries: u32,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns {
+            nameservers: Vec::new(),
+            timeout: Dur(Duration::from_secs(5)),
+            attempts: 2,
+            cache_entries: 1024,
+        }
+    }
+}
+
+/// `[outbound]`: the delivery queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Destination port for direct MX delivery (25; tests use others).
+    pub port: u16,
+    /// How long a message may stay queued before it bounces.
+    pub max_lifetime: Dur,
+    /// Send a delay warning after this long (0: never).
+    pub delay_warning: Dur,
+    /// Deliveries in progress at once.
+    pub max_concurrent: u32,
+    /// Deliveries in progress at once to one domain.
+    pub max_per_domain: u32,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            port: 25,
+            max_lifetime: Dur(Duration::from_secs(5 * 86400)),
+            delay_warning: Dur(Duration::from_secs(4 * 3600)),
+            max_concurrent: 8,
+            max_per_domain: 2,
+        }
+    }
+}
+
+/// How to reach the smarthost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// STARTTLS, required.
+    Starttls,
+    /// Implicit TLS (port 465).
+    Tls,
+    /// No TLS (only for a relay on a trusted network).
+    None,
+}
+
+/// `[relay]`: send every remote message through one provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Relay {
+    /// Smarthost name; empty: deliver directly to each domain's MX.
+    pub host: String,
+    /// Smarthost port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: RelayTls,
+    /// AUTH user name (empty: no AUTH).
+    pub username: String,
+    /// AUTH password.
+    pub password: String,
+    /// Verify the smarthost certificate against the system roots.
+    pub verify_certificate: bool,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Relay {
+            host: String::new(),
+            port: 587,
+            tls: RelayTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            verify_certificate: true,
+        }
+    }
+}
+
+/// `[antispam]`: what scores mean.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Antispam {
+    /// Run the inbound checks at all.
+    pub enabled: bool,
+    /// Score from which mail goes to the recipient's Junk folder.
+    pub junk_score: f32,
+    /// Score from which mail is refused at DATA (550 5.7.1).
+    pub reject_score: f32,
+    /// Greylist unknown senders.
+    pub greylisting: bool,
+    /// How long a new triplet must wait before a retry is accepted.
+    pub greylist_delay: Dur,
+    /// How long a retry may come after the first attempt.
+    pub greylist_window: Dur,
+    /// DNS block lists queried by client IP.
+    pub dnsbl: Vec<String>,
+}
+
+impl Default for Antispam {
+    fn default() -> Self {
+        Antispam {
+            enabled: true,
+            junk_score: 5.0,
+            reject_score: 12.0,
+            greylisting: true,
+            greylist_delay: Dur(Duration::from_secs(5 * 60)),
+            greylist_window: Dur(Duration::from_secs(86400)),
+            dnsbl: vec!["zen.spamhaus.org".into(), "bl.spamcop.net".into()],
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
+    pub level: Level,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: Level::Info }
+    }
+}
+
+/// A log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Normal operation.
+    Info,
+    /// Per-connection detail.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl Level {
+    /// The `log` crate's filter for this level.
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            Level::Error => log::LevelFilter::Error,
+            Level::Warn => log::LevelFilter::Warn,
+            Level::Info => log::LevelFilter::Info,
+            Level::Debug => log::LevelFilter::Debug,
+            Level::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// A byte count, written as an integer or with a unit: `"25 MiB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size in bytes, or with a unit (KiB, MiB, GiB) such as \"25 MiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                parse_size(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_size(s: &str) -> Option<Size> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" | "KB" | "kB" => 1 << 10,
+        "M" | "MiB" | "MB" => 1 << 20,
+        "G" | "GiB" | "GB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult).map(Size)
+}
+
+/// A duration, written as `"30s"`, `"5m"`, `"2h"` or `"5d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"5m\", \"2h\" or \"5d\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                parse_duration(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn parse_duration(s: &str) -> Option<Dur> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => return Some(Dur(Duration::from_millis(n))),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    n.checked_mul(secs).map(|s| Dur(Duration::from_secs(s)))
+}
+
+/// Listening addresses: one `"IP:PORT"` string, a list of them, or `""`/`[]`
+/// to disable the service.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Addrs(pub Vec<SocketAddr>);
+
+impl<'de> Deserialize<'de> for Addrs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Addrs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an address such as \"0.0.0.0:25\" or \"[::]:25\", a list of them, or \"\" to disable",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Addrs, E> {
+                if v.trim().is_empty() {
+                    return Ok(Addrs(Vec::new()));
+                }
+                v.trim()
+                    .parse()
+                    .map(|a| Addrs(vec![a]))
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Addrs, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    let a = s
+                        .trim()
+                        .parse()
+                        .map_err(|_| de::Error::invalid_value(de::Unexpected::Str(&s), &self))?;
+                    out.push(a);
+                }
+                Ok(Addrs(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A DNS name server address; port 53 when none is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameServer(pub SocketAddr);
+
+impl<'de> Deserialize<'de> for NameServer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Ok(NameServer(a));
+        }
+        s.parse::<std::net::IpAddr>()
+            .map(|ip| NameServer(SocketAddr::new(ip, 53)))
+            .map_err(|_| {
+                de::Error::invalid_value(
+                    de::Unexpected::Str(&s),
+                    &"an IP address, optionally with a port (\"192.0.2.1\", \"127.0.0.1:5353\")",
+                )
+            })
+    }
+}
+
+/// A DNS host or domain name, lower-cased, checked for RFC 1035 syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hostname(pub String);
+
+impl Hostname {
+    /// Checks and normalises a name.
+    pub fn parse(s: &str) -> Option<Hostname> {
+        let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let ok = !s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        ok.then_some(Hostname(s))
+    }
+}
+
+impl fmt::Display for Hostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hostname {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hostname::parse(&s).ok_or_else(|| {
+            de::Error::invalid_value(
+                de::Unexpected::Str(&s),
+                &"a DNS name such as \"mail.example.com\"",
+            )
+        })
+    }
+}
+
+/// A configuration error, rendered as `FILE:LINE: KEY: what is expected`.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// Where the config came from.
+    pub source: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, when known.
+    pub key: Option<String>,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses a config text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let fail = |line, key, message| ConfigError {
+            source: source.to_string(),
+            line,
+            key,
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            fail(line, None, e.message().to_string())
+        })?;
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner.span().map(|s| line_of(text, s.start));
+            let mut message = inner.message().to_string();
+            // A missing field is reported on its table; name the full key.
+            let mut key = (path != ".").then_some(path);
+            if let Some(field) = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.strip_suffix('`'))
+            {
+                let full = match &key {
+                    Some(k) => format!("{k}.{field}"),
+                    None => field.to_string(),
+                };
+                message = format!("missing required key `{full}`");
+                key = Some(full);
+            }
+            fail(line, key, message)
+        })?;
+        cfg.validate().map_err(|(key, message)| {
+            let line = find_key_line(text, &key);
+            fail(line, Some(key), message)
+        })?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source: path.display().to_string(),
+            line: None,
+            key: None,
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded() -> Config {
+        // The embedded text is tested to parse (see tests below).
+        match Config::parse(EMBEDDED_DEFAULT, "embedded default") {
+            Ok(c) => c,
+            Err(e) => panic!("the embedded default config is invalid: {e}"),
+        }
+    }
+
+    /// Checks that span several keys.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let l = &self.limits;
+        if l.max_connections == 0 {
+            return Err((
+                "limits.max_connections".into(),
+                "expected at least 1".into(),
+            ));
+        }
+        if l.max_connections_per_ip == 0 || l.max_connections_per_ip > l.max_connections {
+            return Err((
+                "limits.max_connections_per_ip".into(),
+                "expected between 1 and limits.max_connections".into(),
+            ));
+        }
+        if l.max_command_line < 512 {
+            return Err((
+                "limits.max_command_line".into(),
+                "expected at least 512 (RFC 5321 §4.5.3.1.4)".into(),
+            ));
+        }
+        if l.max_text_line.0 < 1000 {
+            return Err((
+                "limits.max_text_line".into(),
+                "expected at least 1000 (RFC 5321 §4.5.3.1.6)".into(),
+            ));
+        }
+        if l.max_message_size.0 < 1024 {
+            return Err((
+                "limits.max_message_size".into(),
+                "expected at least 1 KiB".into(),
+            ));
+        }
+        if l.auth_failures_before_refusal < l.auth_failures_before_delay {
+            return Err((
+                "limits.auth_failures_before_refusal".into(),
+                "expected at least limits.auth_failures_before_delay".into(),
+            ));
+        }
+        if self.store.cache_capacity.0 < 64 << 10 {
+            return Err((
+                "store.cache_capacity".into(),
+                "expected at least 64 KiB".into(),
+            ));
+        }
+        if self.antispam.reject_score < self.antispam.junk_score {
+            return Err((
+                "antispam.reject_score".into(),
+                "expected at least antispam.junk_score".into(),
+            ));
+        }
+        if !self.relay.host.is_empty() && Hostname::parse(&self.relay.host).is_none() {
+            return Err((
+                "relay.host".into(),
+                "expected a host name such as \"smtp.provider.example\"".into(),
+            ));
+        }
+        if self.relay.username.is_empty() != self.relay.password.is_empty() {
+            return Err((
+                "relay.password".into(),
+                "expected relay.username and relay.password to be set together".into(),
+            ));
+        }
+        if self.dns.attempts == 0 {
+            return Err(("dns.attempts".into(), "expected at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Path of the TLS certificate.
+    pub fn cert_path(&self) -> PathBuf {
+        self.tls
+            .cert
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("tls/cert.pem"))
+    }
+
+    /// Path of the TLS private key.
+    pub fn key_path(&self) -> PathBuf {
+        self.tls
+            .key
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("tls/key.pem"))
+    }
+
+    /// Path of the admin socket.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.server.data_dir.join("admin.sock")
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Best effort: the line where `table.key` is set, for cross-key errors.
+fn find_key_line(text: &str, path: &str) -> Option<usize> {
+    let (table, key) = path.rsplit_once('.')?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = h.trim().to_string();
+        } else if current == table {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "f.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn embedded_default_is_loopback_and_local() {
+        let c = Config::embedded();
+        assert_eq!(c.server.hostname.0, "mail.example.test");
+        assert_eq!(c.server.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.server.domains, vec![Hostname("example.test".into())]);
+        let ports: Vec<u16> = [
+            &c.listen.smtp,
+            &c.listen.submission,
+            &c.listen.submissions,
+            &c.listen.pop3,
+            &c.listen.pop3s,
+            &c.listen.imap,
+            &c.listen.imaps,
+            &c.listen.web,
+        ]
+        .iter()
+        .map(|a| {
+            assert!(a.0[0].ip().is_loopback());
+            a.0[0].port()
+        })
+        .collect();
+        assert_eq!(ports, [2525, 2587, 2465, 2110, 2995, 2143, 2993, 8080]);
+        assert_eq!(c.store.cache_capacity, Size(4 << 20));
+        assert_eq!(c.limits.max_message_size, Size(25 << 20));
+    }
+
+    #[test]
+    fn production_example_parses_with_standard_ports() {
+        let text = include_str!("../config/facteur.toml");
+        let c = Config::parse(text, "facteur.toml").unwrap();
+        assert_eq!(c.listen.smtp.0[0].port(), 25);
+        assert_eq!(c.listen.submission.0[0].port(), 587);
+        assert_eq!(c.listen.submissions.0[0].port(), 465);
+        assert_eq!(c.listen.pop3.0[0].port(), 110);
+        assert_eq!(c.listen.pop3s.0[0].port(), 995);
+        assert_eq!(c.listen.imap.0[0].port(), 143);
+        assert_eq!(c.listen.imaps.0[0].port(), 993);
+    }
+
+    #[test]
+    fn errors_name_file_line_key_and_expectation() {
+        let e =
+            err("[server]\nhostname = \"m.example\"\n[limits]\nmax_message_size = \"25 Mbit\"\n");
+        assert!(
+            e.starts_with("f.toml:4: key `limits.max_message_size`:"),
+            "{e}"
+        );
+        assert!(e.contains("expected a size"), "{e}");
+
+        let e = err("[server]\nhostname = \"m.example\"\n[listen]\nsmtp = \"nowhere\"\n");
+        assert!(e.starts_with("f.toml:4: key `listen.smtp`:"), "{e}");
+        assert!(e.contains("expected an address"), "{e}");
+
+        let e = err("[server]\nhostname = \"m.example\"\nhostnmae = 1\n");
+        assert!(e.starts_with("f.toml:3:"), "{e}");
+        assert!(e.contains("unknown field `hostnmae`"), "{e}");
+
+        let e = err("[server]\ndata_dir = \"/x\"\n");
+        assert!(e.contains("key `server.hostname`"), "{e}");
+        assert!(e.contains("missing required key"), "{e}");
+
+        let e = err("[server\n");
+        assert!(e.starts_with("f.toml:1:"), "{e}");
+
+        let e = err("[server]\nhostname = \"m.example\"\n[timeouts]\nsmtp_command = 5\n");
+        assert!(
+            e.starts_with("f.toml:4: key `timeouts.smtp_command`:"),
+            "{e}"
+        );
+        assert!(e.contains("expected a duration"), "{e}");
+
+        let e = err("[server]\nhostname = \"m.example\"\n[limits]\nmax_connections = 10\nmax_connections_per_ip = 50\n");
+        assert!(
+            e.starts_with("f.toml:5: key `limits.max_connections_per_ip`:"),
+            "{e}"
+        );
+
+        let e = err("[server]\nhostname = \"bad name!\"\n");
+        assert!(e.starts_with("f.toml:2: key `server.hostname`:"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("25 MiB"), Some(Size(25 << 20)));
+        assert_eq!(parse_size("512KiB"), Some(Size(512 << 10)));
+        assert_eq!(parse_size("1000"), Some(Size(1000)));
+        assert_eq!(parse_size("1 TiB"), None);
+        assert_eq!(parse_size("99999999999999 GiB"), None);
+        assert_eq!(parse_duration("5m"), Some(Dur(Duration::from_secs(300))));
+        assert_eq!(
+            parse_duration("250ms"),
+            Some(Dur(Duration::from_millis(250)))
+        );
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn listeners_can_be_lists_or_disabled() {
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[listen]\nsmtp = [\"127.0.0.1:25\", \"[::1]:25\"]\nimap = \"\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.listen.smtp.0.len(), 2);
+        assert!(c.listen.imap.0.is_empty());
+        assert_eq!(c.listen.pop3.0[0].port(), 110);
+    }
+}
