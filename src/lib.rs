@@ -5,6 +5,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod admin;
+pub mod app;
 pub mod config;
+pub mod logger;
+pub mod net;
+pub mod password;
 pub mod proto;
 pub mod store;
+pub mod time;
+pub mod tls;

@@ -1,3 +1,211 @@
-fn main() {
-    println!("facteur {}", env!("CARGO_PKG_VERSION"));
+//! The `facteur` command: the server and its admin commands.
+
+use facteur::admin::{self, Admin, NoNotify, Request, Response};
+use facteur::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const USAGE: &str = "usage: facteur COMMAND [--config FILE]
+
+  run                          start every service
+  check-config                 validate the configuration
+  domain add|remove NAME       manage mail domains
+  domain list
+  user add ADDRESS [--password-stdin]
+  user passwd ADDRESS [--password-stdin]
+  user list
+  user remove ADDRESS          (deletes the user's mail)
+  alias add ALIAS TARGET[,TARGET...]   (@domain as ALIAS: catch-all)
+  alias list
+  alias remove ALIAS
+  queue list
+  queue retry|remove ID
+  --version
+
+Without --config, the embedded default is used: data in ./data and every
+listener on 127.0.0.1 (SMTP 2525, submission 2587, submissions 2465,
+POP3 2110, POP3S 2995, IMAP 2143, IMAPS 2993, web 8080).
+Without --password-stdin, a password is generated and printed.";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let config_path = match take_option(&mut args, "--config") {
+        Ok(p) => p.map(PathBuf::from),
+        Err(e) => return usage_error(&e),
+    };
+    let password_stdin = take_flag(&mut args, "--password-stdin");
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["--version"] | ["version"] | ["-V"] => {
+            println!("facteur {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        ["--help"] | ["help"] | ["-h"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        ["run"] | [] => {
+            let cfg = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match facteur::app::run(cfg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        ["check-config"] => match load(&config_path) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} domain(s), data in {})",
+                    config_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "embedded default".into()),
+                    cfg.server.domains.len(),
+                    cfg.server.data_dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        words => {
+            let req = match admin_request(words, password_stdin) {
+                Ok(r) => r,
+                Err(e) => return usage_error(&e),
+            };
+            let cfg = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            admin_command(&cfg, req)
+        }
+    }
+}
+
+fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String> {
+    let password = || -> Result<Option<String>, String> {
+        if !password_stdin {
+            return Ok(None);
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            return Err("the password read from stdin is empty".into());
+        }
+        Ok(Some(pw))
+    };
+    let id = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| format!("{s:?} is not a queue id (see `facteur queue list`)"))
+    };
+    Ok(match words {
+        ["domain", "add", name] => Request::DomainAdd(name.to_string()),
+        ["domain", "list"] => Request::DomainList,
+        ["domain", "remove", name] => Request::DomainRemove(name.to_string()),
+        ["user", "add", address] => Request::UserAdd {
+            address: address.to_string(),
+            password: password()?,
+        },
+        ["user", "passwd", address] => Request::UserPasswd {
+            address: address.to_string(),
+            password: password()?,
+        },
+        ["user", "list"] => Request::UserList,
+        ["user", "remove", address] => Request::UserRemove(address.to_string()),
+        ["alias", "add", alias, targets] => Request::AliasAdd {
+            alias: alias.to_string(),
+            targets: targets
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
+        },
+        ["alias", "list"] => Request::AliasList,
+        ["alias", "remove", alias] => Request::AliasRemove(alias.to_string()),
+        ["queue", "list"] => Request::QueueList,
+        ["queue", "retry", n] => Request::QueueRetry(id(n)?),
+        ["queue", "remove", n] => Request::QueueRemove(id(n)?),
+        _ => return Err(format!("unknown command: {}", words.join(" "))),
+    })
+}
+
+/// Sends the request to the running server, or carries it out on the store
+/// directly when no server is running.
+fn admin_command(cfg: &Config, req: Request) -> ExitCode {
+    let resp = match admin::call(&cfg.admin_socket(), &req) {
+        Ok(Some(resp)) => resp,
+        Ok(None) => {
+            let store = match facteur::app::open_store(cfg) {
+                Ok(s) => Arc::new(s),
+                Err(e) => return fail(&e),
+            };
+            Admin::new(store, Arc::new(NoNotify)).handle(req)
+        }
+        Err(e) => {
+            return fail(&format!(
+                "cannot talk to the server on {}: {e}",
+                cfg.admin_socket().display()
+            ))
+        }
+    };
+    match resp {
+        Response::Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Response::Error(e) => fail(&e),
+    }
+}
+
+fn load(path: &Option<PathBuf>) -> Result<Config, ExitCode> {
+    let res = match path {
+        Some(p) => Config::load(p),
+        None => Config::parse(facteur::config::EMBEDDED_DEFAULT, "embedded default"),
+    };
+    res.map_err(|e| {
+        eprintln!("facteur: config error: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn take_option(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    let Some(i) = args
+        .iter()
+        .position(|a| a == name || a.starts_with(&format!("{name}=")))
+    else {
+        return Ok(None);
+    };
+    let a = args.remove(i);
+    if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+        return Ok(Some(v.to_string()));
+    }
+    if i < args.len() {
+        Ok(Some(args.remove(i)))
+    } else {
+        Err(format!("{name} needs a value"))
+    }
+}
+
+fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("facteur: {msg}");
+    ExitCode::FAILURE
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("facteur: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
 }

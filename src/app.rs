@@ -1,0 +1,125 @@
+//! Wires config, store, TLS, listeners and the admin socket together.
+//! No protocol logic lives here.
+
+use crate::admin::{self, Admin, NoNotify};
+use crate::config::Config;
+use crate::net::{self, limits::ConnLimits, Shared};
+use crate::store::Store;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Prepares the data dir: created if missing (mode 0700: it holds mail and
+/// password hashes), and checked writable.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the data dir {}: {e}", dir.display()))?;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    if !dir.is_dir() {
+        return Err(format!("the data dir {} is not a directory", dir.display()));
+    }
+    let probe = dir.join(".write-test");
+    fs::write(&probe, b"")
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|e| format!("the data dir {} is not writable: {e}", dir.display()))
+}
+
+/// Opens the store as configured.
+pub fn open_store(cfg: &Config) -> Result<Store, String> {
+    prepare_data_dir(&cfg.server.data_dir)?;
+    Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())
+}
+
+/// Starts every service and runs until SIGTERM or SIGINT. Every check that
+/// can fail happens before the first connection is accepted, so a bad
+/// config, data dir, certificate or busy port means no partial start.
+pub fn run(cfg: Config) -> Result<(), String> {
+    let cfg = Arc::new(cfg);
+    crate::logger::init(cfg.log.level.filter());
+    let tls = {
+        prepare_data_dir(&cfg.server.data_dir)?;
+        crate::tls::server_config(&cfg)?
+    };
+    let store = Arc::new(open_store(&cfg)?);
+    for d in &cfg.server.domains {
+        store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
+    }
+    let bound = net::bind_all(&cfg)?;
+    let admin_listener = bind_admin_socket(&cfg.admin_socket())?;
+
+    let shared = Arc::new(Shared {
+        config: cfg.clone(),
+        store: store.clone(),
+        tls,
+        limits: ConnLimits::new(
+            cfg.limits.max_connections,
+            cfg.limits.max_connections_per_ip,
+        ),
+    });
+    {
+        let mut out = std::io::stdout().lock();
+        for b in &bound {
+            let _ = writeln!(out, "{} listening on {}", b.service, b.addr);
+        }
+        let _ = writeln!(
+            out,
+            "facteur {} ready (data in {})",
+            env!("CARGO_PKG_VERSION"),
+            cfg.server.data_dir.display()
+        );
+        let _ = out.flush();
+    }
+    log::info!("started with {} listener(s)", bound.len());
+
+    let admin = Arc::new(Admin::new(store.clone(), Arc::new(NoNotify)));
+    let socket = cfg.admin_socket();
+    smol::block_on(async move {
+        for b in bound {
+            smol::spawn(net::accept_loop(b, shared.clone())).detach();
+        }
+        smol::spawn(admin::serve(admin_listener, admin)).detach();
+        wait_for_signal().await;
+    });
+    log::info!("shutting down");
+    let _ = fs::remove_file(&socket);
+    store.flush().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Binds the admin socket, mode 0600, replacing a stale one. The store is
+/// already open (sled's lock), so no other server owns it.
+fn bind_admin_socket(path: &Path) -> Result<smol::net::unix::UnixListener, String> {
+    if path.exists() {
+        fs::remove_file(path).map_err(|e| {
+            format!(
+                "cannot remove the stale admin socket {}: {e}",
+                path.display()
+            )
+        })?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| format!("cannot create the admin socket {}: {e}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict the admin socket {}: {e}", path.display()))?;
+    smol::net::unix::UnixListener::try_from(l)
+        .map_err(|e| format!("cannot use the admin socket {}: {e}", path.display()))
+}
+
+async fn wait_for_signal() {
+    use smol::stream::StreamExt;
+    match async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int]) {
+        Ok(mut signals) => {
+            if let Some(Ok(sig)) = signals.next().await {
+                log::info!("received {sig:?}");
+            }
+        }
+        Err(e) => {
+            log::warn!("cannot watch for signals ({e}); stop with SIGKILL");
+            smol::future::pending::<()>().await;
+        }
+    }
+}

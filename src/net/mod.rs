@@ -1,0 +1,218 @@
+//! The only code with sockets and TLS: listeners, connection limits, and
+//! the drivers that connect protocol cores to TCP and rustls.
+
+pub mod limits;
+pub mod placeholder;
+
+use crate::config::Config;
+use crate::store::Store;
+use limits::ConnLimits;
+use smol::net::{TcpListener, TcpStream};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A network service facteur offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// SMTP for incoming mail.
+    Smtp,
+    /// Submission with STARTTLS.
+    Submission,
+    /// Submission over implicit TLS.
+    Submissions,
+    /// POP3 with STLS.
+    Pop3,
+    /// POP3 over implicit TLS.
+    Pop3s,
+    /// IMAP with STARTTLS.
+    Imap,
+    /// IMAP over implicit TLS.
+    Imaps,
+    /// Web setup page.
+    Web,
+}
+
+impl Service {
+    /// Every service, in config order.
+    pub const ALL: [Service; 8] = [
+        Service::Smtp,
+        Service::Submission,
+        Service::Submissions,
+        Service::Pop3,
+        Service::Pop3s,
+        Service::Imap,
+        Service::Imaps,
+        Service::Web,
+    ];
+
+    /// The config key and log name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+            Service::Submission => "submission",
+            Service::Submissions => "submissions",
+            Service::Pop3 => "pop3",
+            Service::Pop3s => "pop3s",
+            Service::Imap => "imap",
+            Service::Imaps => "imaps",
+            Service::Web => "web",
+        }
+    }
+
+    /// Whether TLS starts before the first byte (RFC 8314).
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, Service::Submissions | Service::Pop3s | Service::Imaps)
+    }
+
+    /// The configured addresses.
+    pub fn addrs(self, cfg: &Config) -> &[SocketAddr] {
+        let l = &cfg.listen;
+        let a = match self {
+            Service::Smtp => &l.smtp,
+            Service::Submission => &l.submission,
+            Service::Submissions => &l.submissions,
+            Service::Pop3 => &l.pop3,
+            Service::Pop3s => &l.pop3s,
+            Service::Imap => &l.imap,
+            Service::Imaps => &l.imaps,
+            Service::Web => &l.web,
+        };
+        &a.0
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What every connection handler may use.
+pub struct Shared {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// TLS for STARTTLS and implicit TLS.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Connection counting.
+    pub limits: ConnLimits,
+}
+
+/// A bound listener.
+pub struct Bound {
+    /// Which service.
+    pub service: Service,
+    /// The actual address (port 0 in the config gives an ephemeral port).
+    pub addr: SocketAddr,
+    listener: TcpListener,
+}
+
+/// Binds every configured listener, or none: the first failure is returned
+/// as a one-line error naming the service and address.
+pub fn bind_all(cfg: &Config) -> Result<Vec<Bound>, String> {
+    let mut out = Vec::new();
+    for service in Service::ALL {
+        for addr in service.addrs(cfg) {
+            let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+                format!("cannot listen on {addr} for {service} (listen.{service}): {e}")
+            })?;
+            let actual = std_listener.local_addr().unwrap_or(*addr);
+            let listener = TcpListener::try_from(std_listener)
+                .map_err(|e| format!("cannot listen on {addr} for {service}: {e}"))?;
+            out.push(Bound {
+                service,
+                addr: actual,
+                listener,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Accepts connections forever, each in its own task.
+pub async fn accept_loop(bound: Bound, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match bound.listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                log::warn!("{}: accept failed: {e}", bound.service);
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = bound.service;
+        let shared = shared.clone();
+        smol::spawn(guarded(service, peer, async move {
+            let guard = match shared.limits.acquire(peer.ip()) {
+                Ok(g) => g,
+                Err(why) => {
+                    log::info!("{service}: refusing {peer}: {why}");
+                    refuse(service, stream, why).await;
+                    return;
+                }
+            };
+            handle(service, stream, peer, &shared).await;
+            drop(guard);
+        }))
+        .detach();
+    }
+}
+
+/// Runs a connection future so that a panic in it ends only that
+/// connection: it is logged and the server goes on.
+pub async fn guarded<F: std::future::Future<Output = ()>>(
+    service: Service,
+    peer: SocketAddr,
+    fut: F,
+) {
+    use smol::future::FutureExt;
+    if let Err(panic) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!("{service}: connection from {peer} failed with an internal error: {what}");
+    }
+}
+
+async fn handle(service: Service, stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    placeholder::serve(service, stream, peer, shared).await;
+}
+
+/// Tells a client over the limit to come back later (RFC 5321 §3.8: 421
+/// before closing), in its protocol; implicit-TLS ports are just closed.
+async fn refuse(service: Service, mut stream: TcpStream, why: &str) {
+    use smol::io::AsyncWriteExt;
+    let msg = match service {
+        Service::Smtp | Service::Submission => format!("421 4.7.0 {why}, try again later\r\n"),
+        Service::Pop3 => format!("-ERR [SYS/TEMP] {why}, try again later\r\n"),
+        Service::Imap => format!("* BYE [UNAVAILABLE] {why}, try again later\r\n"),
+        Service::Web => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n".to_string(),
+        Service::Submissions | Service::Pop3s | Service::Imaps => return,
+    };
+    let _ = stream.write_all(msg.as_bytes()).await;
+    let _ = stream.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_connection_does_not_stop_the_others() {
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        smol::block_on(async {
+            let bad = smol::spawn(guarded(Service::Smtp, peer, async {
+                panic!("boom");
+            }));
+            let good = smol::spawn(async { 42 });
+            bad.await;
+            assert_eq!(good.await, 42);
+        });
+    }
+}
