@@ -1,0 +1,4 @@
+//! Shared end-to-end test support.
+#![allow(dead_code)]
+
+pub mod server;
