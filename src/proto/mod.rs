@@ -5,3 +5,4 @@ pub mod authlimit;
 pub mod base64;
 pub mod line;
 pub mod sasl;
+pub mod smtp;
