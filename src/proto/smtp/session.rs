@@ -613,6 +613,9 @@ impl Session {
         }
     }
 
+    /// Command and SASL lines. A command line ending in bare LF is
+    /// accepted (many hand-typed and scripted clients send it); this is
+    /// harmless here because DATA content never ends at a bare LF.
     fn step_line(&mut self) -> bool {
         let (n, frame) = self.framer.next(&self.input[self.start..]);
         let line = match frame {
