@@ -3,7 +3,7 @@
 
 use crate::admin::{self, Admin, NoNotify};
 use crate::config::Config;
-use crate::net::{self, limits::ConnLimits, Shared};
+use crate::net::{self, Shared};
 use crate::store::Store;
 use std::fs;
 use std::io::Write;
@@ -28,10 +28,15 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("the data dir {} is not writable: {e}", dir.display()))
 }
 
-/// Opens the store as configured.
+/// Opens the store as configured, adding the configured domains if missing.
 pub fn open_store(cfg: &Config) -> Result<Store, String> {
     prepare_data_dir(&cfg.server.data_dir)?;
-    Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())
+    let store =
+        Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())?;
+    for d in &cfg.server.domains {
+        store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
+    }
+    Ok(store)
 }
 
 /// Starts every service and runs until SIGTERM or SIGINT. Every check that
@@ -45,21 +50,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
         crate::tls::server_config(&cfg)?
     };
     let store = Arc::new(open_store(&cfg)?);
-    for d in &cfg.server.domains {
-        store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
-    }
     let bound = net::bind_all(&cfg)?;
     let admin_listener = bind_admin_socket(&cfg.admin_socket())?;
 
-    let shared = Arc::new(Shared {
-        config: cfg.clone(),
-        store: store.clone(),
-        tls,
-        limits: ConnLimits::new(
-            cfg.limits.max_connections,
-            cfg.limits.max_connections_per_ip,
-        ),
-    });
+    let shared = Arc::new(Shared::new(cfg.clone(), store.clone(), tls));
     {
         let mut out = std::io::stdout().lock();
         for b in &bound {

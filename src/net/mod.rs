@@ -1,8 +1,11 @@
 //! The only code with sockets and TLS: listeners, connection limits, and
 //! the drivers that connect protocol cores to TCP and rustls.
 
+pub mod auth;
+pub mod conn;
 pub mod limits;
 pub mod placeholder;
+pub mod smtp;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -98,6 +101,31 @@ pub struct Shared {
     pub tls: Arc<rustls::ServerConfig>,
     /// Connection counting.
     pub limits: ConnLimits,
+    /// Password checks with the shared failure limiter.
+    pub auth: auth::Authenticator,
+    /// SMTP session settings for port 25.
+    pub smtp_mta: Arc<crate::proto::smtp::session::Config>,
+    /// SMTP session settings for submission.
+    pub smtp_submission: Arc<crate::proto::smtp::session::Config>,
+}
+
+impl Shared {
+    /// Everything connections need, from the config.
+    pub fn new(config: Arc<Config>, store: Arc<Store>, tls: Arc<rustls::ServerConfig>) -> Shared {
+        use crate::proto::smtp::session::Mode;
+        Shared {
+            limits: ConnLimits::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            ),
+            auth: auth::Authenticator::new(store.clone(), &config),
+            smtp_mta: Arc::new(smtp::session_config(&config, Mode::Mta)),
+            smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
+            config,
+            store,
+            tls,
+        }
+    }
 }
 
 /// A bound listener.
@@ -181,7 +209,12 @@ pub async fn guarded<F: std::future::Future<Output = ()>>(
 }
 
 async fn handle(service: Service, stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    placeholder::serve(service, stream, peer, shared).await;
+    match service {
+        Service::Smtp | Service::Submission | Service::Submissions => {
+            smtp::serve(service, stream, peer, shared).await
+        }
+        _ => placeholder::serve(service, stream, peer, shared).await,
+    }
 }
 
 /// Tells a client over the limit to come back later (RFC 5321 §3.8: 421

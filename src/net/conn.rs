@@ -1,0 +1,123 @@
+//! A client connection, plain or TLS, as one async byte stream.
+
+use crate::proto::smtp::received::TlsInfo;
+use futures_rustls::server::TlsStream;
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::net::TcpStream;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A TCP connection, before or after TLS.
+pub enum Conn {
+    /// No TLS (yet).
+    Plain(TcpStream),
+    /// TLS established.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    /// Runs the server side of a TLS handshake, bounded by `timeout`.
+    pub async fn start_tls(
+        self,
+        config: Arc<rustls::ServerConfig>,
+        timeout: Duration,
+    ) -> io::Result<Conn> {
+        let tcp = match self {
+            Conn::Plain(tcp) => tcp,
+            Conn::Tls(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "TLS already active",
+                ))
+            }
+        };
+        let accept = futures_rustls::TlsAcceptor::from(config).accept(tcp);
+        let tls = smol::future::or(accept, async {
+            smol::Timer::after(timeout).await;
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            ))
+        })
+        .await?;
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+
+    /// The negotiated version and cipher, when TLS is up.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        let Conn::Tls(tls) = self else { return None };
+        let (_, session) = tls.get_ref();
+        let version = match session.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+            other => format!("{other:?}"),
+        };
+        let cipher = session
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default();
+        Some(TlsInfo { version, cipher })
+    }
+
+    /// Whether TLS is active.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_close(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+        }
+    }
+}
+
+/// Reads into `buf` unless `deadline` passes first (`None` on timeout).
+pub async fn read_until(
+    conn: &mut Conn,
+    buf: &mut [u8],
+    deadline: std::time::Instant,
+) -> Option<io::Result<usize>> {
+    use smol::io::AsyncReadExt;
+    smol::future::or(async { Some(conn.read(buf).await) }, async {
+        smol::Timer::at(deadline).await;
+        None
+    })
+    .await
+}

@@ -1,0 +1,387 @@
+//! The SMTP adapter: drives [`crate::proto::smtp::session`] over a TCP or
+//! TLS connection, and applies the policy of each port:
+//!
+//! - MTA (port 25): recipients must be local users or aliases; anything else
+//!   is relay and refused (RFC 5321 §3.6.1, never an open relay).
+//! - Submission (587/465, RFC 6409): AUTH first; the envelope sender and the
+//!   From: header must be the user's own addresses (RFC 6409 §6.1).
+//!
+//! Accepted messages are streamed to a blob file and delivered locally in one
+//! store transaction; the 250 goes out only once that is durable.
+
+use super::conn::{read_until, Conn};
+use super::{Service, Shared};
+use crate::delivery::{self, ResolveError};
+use crate::proto::smtp::address::{Domain, ForwardPath, ReversePath};
+use crate::proto::smtp::data::HeaderSummary;
+use crate::proto::smtp::reply::Reply;
+use crate::proto::smtp::session::{self, Action, AuthOutcome, Mode, Session};
+use crate::store::{BlobWriter, Delivery};
+use smol::io::AsyncWriteExt;
+use smol::net::TcpStream;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::net::auth::Login;
+
+/// Session configuration for one mode, from the config.
+pub fn session_config(shared_cfg: &crate::config::Config, mode: Mode) -> session::Config {
+    let l = &shared_cfg.limits;
+    let mut c = session::Config::new(shared_cfg.server.hostname.0.clone(), mode);
+    c.max_message_size = l.max_message_size.0;
+    c.max_recipients = l.max_recipients as usize;
+    c.max_command_line = l.max_command_line as usize;
+    c.max_text_line = l.max_text_line.0 as usize;
+    c.max_bad_commands = l.max_bad_commands;
+    c.starttls_available = true;
+    c.allow_plaintext_auth = shared_cfg.tls.allow_plaintext_auth;
+    c.timeouts.command = shared_cfg.timeouts.smtp_command.0;
+    c.timeouts.data = shared_cfg.timeouts.smtp_data_block.0;
+    c
+}
+
+/// The spool of the message being received.
+enum Spool {
+    None,
+    Writing(Box<BlobWriter>),
+    /// Writing failed; the message will get a 451.
+    Failed,
+}
+
+/// Serves one SMTP connection to its end.
+pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let (mode, config) = match service {
+        Service::Smtp => (Mode::Mta, shared.smtp_mta.clone()),
+        _ => (Mode::Submission, shared.smtp_submission.clone()),
+    };
+    let mut conn = Conn::Plain(tcp);
+    if service.implicit_tls() {
+        conn = match conn
+            .start_tls(shared.tls.clone(), shared.config.timeouts.tls_handshake.0)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                log::debug!("{service}: TLS handshake with {peer} failed: {e}");
+                return;
+            }
+        };
+    }
+    log::debug!("{service}: connection from {peer}");
+    let mut s = Session::new(config, peer.ip(), conn.tls_info(), Instant::now());
+    let mut spool = Spool::None;
+    let mut buf = vec![0u8; session::READ_CHUNK];
+    'conn: loop {
+        while let Some(action) = s.poll(Instant::now()) {
+            match action {
+                Action::Write(bytes) => {
+                    if conn.write_all(&bytes).await.is_err() || conn.flush().await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Action::StartTls => {
+                    let timeout = shared.config.timeouts.tls_handshake.0;
+                    conn = match conn.start_tls(shared.tls.clone(), timeout).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            log::debug!("{service}: STARTTLS with {peer} failed: {e}");
+                            return;
+                        }
+                    };
+                    let Some(info) = conn.tls_info() else {
+                        break 'conn;
+                    };
+                    s.tls_established(info);
+                }
+                Action::Auth { credentials, .. } => {
+                    let outcome = match shared
+                        .auth
+                        .login(
+                            peer.ip(),
+                            &credentials.authzid,
+                            &credentials.username,
+                            &credentials.password,
+                        )
+                        .await
+                    {
+                        Login::Ok(_) => AuthOutcome::Ok,
+                        Login::Failed => AuthOutcome::Failed,
+                        Login::Throttled => AuthOutcome::Throttled,
+                        Login::TempFail => AuthOutcome::TempFail,
+                    };
+                    s.auth_result(outcome);
+                }
+                Action::Mail { from, .. } => {
+                    let r = check_sender(shared, mode, s.authenticated_user(), &from);
+                    s.mail_result(r);
+                }
+                Action::Rcpt { to, .. } => {
+                    let r = check_recipient(shared, mode, &to);
+                    s.rcpt_result(r);
+                }
+                Action::BodyStart => {
+                    spool = match shared.store.blob_writer() {
+                        Ok(w) => Spool::Writing(Box::new(w)),
+                        Err(e) => {
+                            log::error!("{service}: cannot spool a message: {e}");
+                            Spool::Failed
+                        }
+                    };
+                }
+                Action::Body(chunk) => {
+                    if let Spool::Writing(w) = &mut spool {
+                        if let Err(e) = w.write(&chunk) {
+                            log::error!("{service}: cannot spool a message: {e}");
+                            spool = Spool::Failed;
+                        }
+                    }
+                }
+                Action::BodyEnd { headers, .. } => {
+                    let taken = std::mem::replace(&mut spool, Spool::None);
+                    let reply = finish_message(shared, mode, &s, taken, &headers).await;
+                    s.data_result(reply);
+                }
+                Action::BodyAbort => {
+                    // Dropping the writer removes its temp file.
+                    spool = Spool::None;
+                }
+                Action::Close => break 'conn,
+            }
+        }
+        match read_until(&mut conn, &mut buf, s.deadline()).await {
+            None => s.timed_out(Instant::now()),
+            Some(Ok(0)) | Some(Err(_)) => break,
+            Some(Ok(n)) => {
+                s.feed(&buf[..n]);
+            }
+        }
+    }
+    let _ = conn.close().await;
+    log::debug!("{service}: {peer} disconnected");
+}
+
+/// RFC 6409 §6.1: on submission, the sender must be one of the user's own
+/// addresses. On the MTA port every sender is accepted here (SPF and the
+/// other checks judge it).
+fn check_sender(
+    shared: &Shared,
+    mode: Mode,
+    user: Option<&str>,
+    from: &ReversePath,
+) -> Result<(), Reply> {
+    if mode == Mode::Mta {
+        return Ok(());
+    }
+    let Some(user) = user else {
+        return Err(Reply::new(530, "5.7.0", "Authentication required"));
+    };
+    let denied = || Reply::new(553, "5.7.1", format!("Sender address not owned by {user}"));
+    let ReversePath::Mailbox(m) = from else {
+        return Err(denied());
+    };
+    let Domain::Name(_) = m.domain else {
+        return Err(denied());
+    };
+    match delivery::may_send_as(&shared.store, user, &m.to_string()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(denied()),
+        Err(e) => {
+            log::error!("sender check failed: {e}");
+            Err(Reply::new(
+                451,
+                "4.3.0",
+                "Temporary failure, try again later",
+            ))
+        }
+    }
+}
+
+/// The recipient policy (see the module comment).
+fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath) -> Result<(), Reply> {
+    let address = match recipient_address(shared, to) {
+        Some(a) => a,
+        None => return Err(Reply::new(550, "5.1.1", "No such user here")),
+    };
+    let relay_denied = || Reply::new(554, "5.7.1", "Relay access denied");
+    if address.is_none() {
+        return Err(relay_denied());
+    }
+    let address = address.unwrap_or_default();
+    match delivery::resolve(&shared.store, &address) {
+        Ok(r) if r.remote.is_empty() => Ok(()),
+        // NOT FINISHED: forwarding and remote delivery wait for the
+        // outbound queue; until then a temporary failure, never a drop.
+        Ok(_) => Err(Reply::new(
+            451,
+            "4.3.0",
+            "Forwarding to remote addresses is not available yet, try again later",
+        )),
+        Err(ResolveError::Unknown) => Err(Reply::new(550, "5.1.1", "No such user here")),
+        Err(ResolveError::NotLocal) => match mode {
+            Mode::Mta => Err(relay_denied()),
+            Mode::Submission => Err(Reply::new(
+                451,
+                "4.3.0",
+                "Remote delivery is not available yet, try again later",
+            )),
+        },
+        Err(ResolveError::TooComplex) => Err(Reply::new(
+            550,
+            "5.4.6",
+            "Alias expansion too deep or too wide",
+        )),
+        Err(ResolveError::Store(e)) => {
+            log::error!("recipient check failed: {e}");
+            Err(Reply::new(
+                451,
+                "4.3.0",
+                "Temporary failure, try again later",
+            ))
+        }
+    }
+}
+
+/// The address a forward path stands for: `Some(Some(addr))` for a name
+/// domain, `Some(None)` for a domain literal (never ours to accept: relay),
+/// `None` when `<postmaster>` has no mailbox configured.
+fn recipient_address(shared: &Shared, to: &ForwardPath) -> Option<Option<String>> {
+    match to {
+        // RFC 5321 §4.5.1: <postmaster> is the postmaster of our first
+        // domain that has one.
+        ForwardPath::Postmaster => {
+            let domains = shared.store.domains().ok()?;
+            domains
+                .iter()
+                .map(|d| format!("postmaster@{}", d.name))
+                .find(|a| delivery::resolve(&shared.store, a).is_ok())
+                .map(Some)
+        }
+        ForwardPath::Mailbox(m) => match &m.domain {
+            Domain::Name(_) => Some(Some(m.to_string().to_lowercase())),
+            _ => Some(None),
+        },
+    }
+}
+
+static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A short id for logs and Received headers.
+fn message_id() -> String {
+    format!(
+        "{:x}{:04x}",
+        crate::time::unix_now(),
+        MESSAGE_COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
+}
+
+/// Checks the header, commits the body to every recipient, and gives the
+/// final reply. Nothing is half-delivered: one transaction or none.
+async fn finish_message(
+    shared: &Shared,
+    mode: Mode,
+    s: &Session,
+    spool: Spool,
+    headers: &HeaderSummary,
+) -> Reply {
+    let temp = || Reply::new(451, "4.3.0", "Temporary failure, try again later");
+    let writer = match spool {
+        Spool::Writing(w) => w,
+        _ => return temp(),
+    };
+    if mode == Mode::Submission {
+        let user = s.authenticated_user().unwrap_or_default();
+        if let Err(reply) = check_from_header(shared, user, headers) {
+            return reply;
+        }
+    }
+    let id = message_id();
+    let now = crate::time::unix_now();
+    let received = s.received_header(&id, &crate::time::rfc5322(now));
+    let sender = s.sender().map(|p| p.to_string()).unwrap_or_default();
+    let return_path = if sender.starts_with('<') {
+        sender.clone()
+    } else {
+        format!("<{sender}>")
+    };
+    // Each account once, with the recipient address that reached it first.
+    let mut deliveries: Vec<Delivery> = Vec::new();
+    for rcpt in s.recipients() {
+        let Some(Some(address)) = recipient_address(shared, rcpt) else {
+            return temp();
+        };
+        let resolved = match delivery::resolve(&shared.store, &address) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("recipient {address} no longer resolves at end of data: {e:?}");
+                return temp();
+            }
+        };
+        for account in resolved.accounts {
+            if deliveries.iter().any(|d| d.account == account) {
+                continue;
+            }
+            let mut prefix =
+                format!("Return-Path: {return_path}\r\nDelivered-To: {address}\r\n").into_bytes();
+            prefix.extend_from_slice(received.as_bytes());
+            deliveries.push(Delivery {
+                account,
+                mailbox: "INBOX".into(),
+                prefix,
+                flags: 0,
+                keywords: Vec::new(),
+            });
+        }
+    }
+    if deliveries.is_empty() {
+        return temp();
+    }
+    let store = shared.store.clone();
+    let count = deliveries.len();
+    let result = smol::unblock(move || {
+        let blob = writer.finish()?;
+        let size = blob.size;
+        store
+            .deliver(blob, &deliveries, None, now)
+            .map(|_| size)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .await;
+    match result {
+        Ok(size) => {
+            log::info!(
+                "smtp: {id} from {return_path} ({}) delivered to {count} mailbox(es), {size} bytes",
+                s.peer()
+            );
+            Reply::new(250, "2.0.0", format!("OK: queued as {id}"))
+        }
+        Err(e) => {
+            log::error!("smtp: {id} could not be stored: {e}");
+            temp()
+        }
+    }
+}
+
+/// RFC 6409 §6.1 leaves the From: check to local policy; ours: every
+/// author address must be one the user may send as.
+fn check_from_header(shared: &Shared, user: &str, headers: &HeaderSummary) -> Result<(), Reply> {
+    let denied = |why: &str| Reply::new(553, "5.7.1", format!("From: header {why}"));
+    if headers.from.is_empty() {
+        return Err(denied("missing or unreadable"));
+    }
+    for addr in &headers.from {
+        match delivery::may_send_as(&shared.store, user, addr) {
+            Ok(true) => {}
+            Ok(false) => return Err(denied(&format!("address {addr} is not owned by {user}"))),
+            Err(e) => {
+                log::error!("From check failed: {e}");
+                return Err(Reply::new(
+                    451,
+                    "4.3.0",
+                    "Temporary failure, try again later",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
