@@ -214,6 +214,27 @@ fn txt_short_and_long() {
         "oversized UDP answer must set TC"
     );
     assert!(reply.answers.is_empty());
+
+    // Strings split by the publisher keep their boundaries; two records
+    // at one name stay two records.
+    dns.update(|z| {
+        z.txt_parts("split.remote.test", &["v=spf1 ", "ip4:127.0.0.5 ", "-all"])
+            .txt("split.remote.test", "other");
+    });
+    let reply = udp(dns.addr(), "split.remote.test.", RecordType::TXT);
+    let mut records = txt_strings(&reply);
+    records.sort();
+    assert_eq!(
+        records,
+        [
+            vec![b"other".to_vec()],
+            vec![
+                b"v=spf1 ".to_vec(),
+                b"ip4:127.0.0.5 ".to_vec(),
+                b"-all".to_vec()
+            ],
+        ]
+    );
 }
 
 #[test]
@@ -373,6 +394,18 @@ fn changes_while_running() {
     });
     let reply = udp(dns.addr(), "mx.remote.test.", RecordType::A);
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+
+    // Through the shared handle, from another thread.
+    let handle = dns.zone();
+    std::thread::spawn(move || {
+        handle.lock().unwrap().a("late.remote.test", "127.0.0.8");
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        ips(&tcp(dns.addr(), "late.remote.test.", RecordType::A)),
+        ["127.0.0.8"]
+    );
 
     dns.set_zone(Zone::new());
     let reply = udp(dns.addr(), "remote.test.", RecordType::MX);

@@ -14,12 +14,14 @@
 //! ```
 //!
 //! Semantics, kept close to a real authoritative server:
-//! - every answer has AA set; names are matched case-insensitively and the
-//!   question is echoed as asked;
+//! - every answer but SERVFAIL has AA set; names are matched
+//!   case-insensitively and the question is echoed as asked;
 //! - a name with no records of the asked type gets NOERROR with an empty
 //!   answer (NODATA) if the name or any name below it exists, NXDOMAIN
-//!   otherwise; both carry an SOA in the authority section whose TTL and
-//!   MINIMUM are [`Zone::negative_ttl`];
+//!   otherwise (the server holds every name: undeclared ones do not exist);
+//!   both carry an SOA in the authority section whose TTL and MINIMUM are
+//!   [`Zone::negative_ttl`], owned by the last two labels of the name
+//!   (`remote.test` for `x.mx.remote.test`);
 //! - CNAMEs are followed within the zone (up to 8 steps) and the whole chain
 //!   is returned; the response code is that of the last name in the chain;
 //! - a UDP answer that does not fit the client's payload size (512 bytes, or
@@ -60,8 +62,8 @@ pub enum Data {
     Aaaa(Ipv6Addr),
     /// Preference and exchange host ("" or "." for a null MX).
     Mx(u16, String),
-    /// The full text; it is split into 255-byte character-strings on the wire.
-    Txt(Vec<u8>),
+    /// The character-strings of one TXT record (each at most 255 bytes).
+    Txt(Vec<Vec<u8>>),
     /// The canonical name.
     Cname(String),
     /// The host name a reverse name points to.
@@ -85,13 +87,8 @@ impl Data {
             Data::A(ip) => RData::A(A(*ip)),
             Data::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
             Data::Mx(pref, host) => RData::MX(MX::new(*pref, fqdn(host))),
-            Data::Txt(text) => {
-                let chunks: Vec<&[u8]> = if text.is_empty() {
-                    vec![&[][..]]
-                } else {
-                    text.chunks(255).collect()
-                };
-                RData::TXT(TXT::from_bytes(chunks))
+            Data::Txt(strings) => {
+                RData::TXT(TXT::from_bytes(strings.iter().map(|s| &s[..]).collect()))
             }
             Data::Cname(target) => RData::CNAME(CNAME(fqdn(target))),
             Data::Ptr(host) => RData::PTR(PTR(fqdn(host))),
@@ -200,7 +197,24 @@ impl Zone {
     /// Adds a TXT record; text longer than 255 bytes is split into several
     /// character-strings, which a reader must concatenate.
     pub fn txt(&mut self, name: &str, text: &str) -> &mut Self {
-        self.add(name, Data::Txt(text.as_bytes().to_vec()))
+        let strings = if text.is_empty() {
+            vec![Vec::new()]
+        } else {
+            text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect()
+        };
+        self.add(name, Data::Txt(strings))
+    }
+
+    /// Adds a TXT record made of exactly these character-strings, for
+    /// records split at places of the publisher's choosing (an SPF record
+    /// in several strings, say). Each must be at most 255 bytes.
+    pub fn txt_parts(&mut self, name: &str, parts: &[&str]) -> &mut Self {
+        assert!(!parts.is_empty(), "a TXT record has at least one string");
+        for p in parts {
+            assert!(p.len() <= 255, "TXT character-string over 255 bytes: {p:?}");
+        }
+        let strings = parts.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self.add(name, Data::Txt(strings))
     }
 
     /// Adds a CNAME record. A CNAME should be the only record at its name.
@@ -335,7 +349,7 @@ pub struct QueryLog {
 }
 
 struct Shared {
-    zone: Mutex<Zone>,
+    zone: Arc<Mutex<Zone>>,
     log: Mutex<Vec<QueryLog>>,
     stop: AtomicBool,
 }
@@ -361,7 +375,7 @@ impl DnsServer {
         let addr = udp.local_addr().expect("udp local addr");
         udp.set_read_timeout(Some(POLL)).expect("udp timeout");
         let shared = Arc::new(Shared {
-            zone: Mutex::new(zone),
+            zone: Arc::new(Mutex::new(zone)),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
@@ -400,6 +414,13 @@ impl DnsServer {
     /// Changes the zone while the server runs; the next query sees the change.
     pub fn update<R>(&self, f: impl FnOnce(&mut Zone) -> R) -> R {
         f(&mut lock(&self.shared.zone))
+    }
+
+    /// A handle on the zone the server answers from, for changing it from
+    /// code that does not hold the server (another thread, a callback).
+    /// Lock it briefly: queries wait while it is held.
+    pub fn zone(&self) -> Arc<Mutex<Zone>> {
+        self.shared.zone.clone()
     }
 
     /// Replaces the whole zone.
