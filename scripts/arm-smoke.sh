@@ -31,7 +31,8 @@ command -v python3 >/dev/null 2>&1 || fail "python3 is needed to pick a port and
 QEMU=(qemu-aarch64 -L "$SYSROOT")
 
 # --- 1. version ------------------------------------------------------------
-version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n1)
+version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { print $2; exit }' Cargo.toml)
+[ -n "$version" ] || fail "could not read the package version from Cargo.toml"
 log "checking '$BIN --version' under qemu"
 out=$(timeout 60 "${QEMU[@]}" "$BIN" --version 2>&1) || fail "--version exited with an error: $out"
 [ "$out" = "facteur $version" ] || fail "--version printed '$out', expected 'facteur $version'"
