@@ -1,4 +1,6 @@
-//! Shared end-to-end test support.
+//! Shared helpers for the integration tests. Each test crate uses only part
+//! of them.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod server;
