@@ -14,9 +14,10 @@ use super::command::{self, AuthArgs, Command, ParseError};
 use super::plain;
 use super::{Action, AuthResult, Config, Maildrop, MaildropMessage, MIN_IDLE_TIMEOUT};
 
-/// Longest SASL response line. RFC 5034 §4 exempts client responses from
-/// the 255-octet command limit; PLAIN with three 255-octet fields is 1024
-/// octets of base64, so this is ample.
+/// Longest SASL response line. The 255-octet limit of RFC 2449 §4 is for
+/// commands, and RFC 5034 §4 has clients send a response too long for the
+/// AUTH line as a continuation instead. PLAIN with three 255-octet fields
+/// is 1024 octets of base64, so this is ample.
 const MAX_SASL_LINE: usize = 2048;
 
 /// Input kept while pipelined commands wait for their turn; this is the
@@ -326,7 +327,7 @@ impl Session {
                     return None;
                 }
                 // Even a trailing CR leaves the line over the limit.
-                None if self.input.len() >= limit => {
+                None if !self.input.is_empty() && self.input.len() >= limit => {
                     self.input.clear();
                     self.skipping = true;
                     return Some(Line::TooLong);
@@ -1596,6 +1597,22 @@ mod tests {
         );
         let log = converse(&config(), true, &text);
         assert_eq!(log, [format!("auth {ok_name}")]);
+    }
+
+    #[test]
+    fn absurd_line_limit_does_not_loop() {
+        let cfg = Config {
+            max_line: 0,
+            ..config()
+        };
+        let log = converse(
+            &cfg,
+            true,
+            "S: +OK mail.example POP3 ready
+             C: NOOP
+             S: -ERR line too long",
+        );
+        assert!(log.is_empty());
     }
 
     #[test]
