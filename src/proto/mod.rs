@@ -4,5 +4,6 @@
 pub mod authlimit;
 pub mod base64;
 pub mod line;
+pub mod pop3;
 pub mod sasl;
 pub mod smtp;
