@@ -100,5 +100,5 @@ fi
 
 locked=()
 [ "$CI" = true ] && locked=(--locked)
-log "cargo test --release --all-targets ${locked[*]:-} $*"
-cargo test --release --all-targets "${locked[@]}" "$@"
+log "cargo test --profile e2e --all-targets ${locked[*]:-} $*"
+cargo test --profile e2e --all-targets "${locked[@]}" "$@"
