@@ -12,7 +12,8 @@ set -euo pipefail
 
 # Debian packages the end-to-end tests use. postfix is here only for its
 # smtp-source and smtp-sink load tools; its service is never run.
-APT_PACKAGES="swaks postfix curl fetchmail isync python3-dkim python3-dnslib"
+# swaks needs the Perl TLS and SASL modules for STARTTLS and AUTH.
+APT_PACKAGES="swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postfix curl fetchmail isync python3-dkim python3-dnslib"
 
 cd "$(dirname "$0")/.."
 

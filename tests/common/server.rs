@@ -283,3 +283,125 @@ impl Lines {
         s
     }
 }
+
+/// The messages of a mailbox as clients see them (prefix + body), read
+/// through the store API. The server must be stopped.
+pub fn mailbox_messages(data_dir: &Path, account: &str, mailbox: &str) -> Vec<Vec<u8>> {
+    let store = facteur::store::Store::open(data_dir, 1 << 20).expect("open store");
+    let Some(mbox) = store.mailbox(account, mailbox).expect("mailbox") else {
+        return Vec::new();
+    };
+    store
+        .messages(mbox.id)
+        .expect("messages")
+        .into_iter()
+        .map(|m| {
+            let mut bytes = m.prefix.clone();
+            let mut f = store.open_blob(&m.blob).expect("blob");
+            f.read_to_end(&mut bytes).expect("read blob");
+            bytes
+        })
+        .collect()
+}
+
+/// The body of a stored message after the prepended trace headers
+/// (Return-Path, Delivered-To, Received and its folded lines).
+pub fn strip_trace(msg: &[u8]) -> &[u8] {
+    let mut rest = msg;
+    let mut in_trace = false;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").map(|p| p + 2);
+        let Some(end) = line_end else { return rest };
+        let line = &rest[..end];
+        let continuation = line.starts_with(b" ") || line.starts_with(b"\t");
+        let trace = line.starts_with(b"Return-Path:")
+            || line.starts_with(b"Delivered-To:")
+            || line.starts_with(b"Received:");
+        if trace || (continuation && in_trace) {
+            in_trace = true;
+            rest = &rest[end..];
+        } else {
+            return rest;
+        }
+    }
+}
+
+/// Whether an external tool exists; in strict mode (CI) a missing tool is
+/// a failure, otherwise the caller skips.
+pub fn have_tool(path: &str) -> bool {
+    let found = if path.contains('/') {
+        Path::new(path).exists()
+    } else {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {path}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if !found {
+        assert!(
+            std::env::var("FACTEUR_TEST_STRICT").is_err(),
+            "{path} is required (install the packages scripts/test.sh lists)"
+        );
+        eprintln!("skipping: {path} is not installed");
+    }
+    found
+}
+
+/// Runs a command with a time bound; returns (success, stdout, stderr).
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Sends one message over plain SMTP; returns the final reply line.
+pub fn smtp_send(addr: SocketAddr, from: &str, to: &[&str], body: &str) -> String {
+    let mut c = Lines::connect(addr);
+    let g = c.reply();
+    assert!(g.starts_with("220"), "{g}");
+    c.cmd("EHLO client.test");
+    c.reply();
+    c.cmd(&format!("MAIL FROM:<{from}>"));
+    let r = c.reply();
+    if !r.starts_with("250") {
+        return r;
+    }
+    for t in to {
+        c.cmd(&format!("RCPT TO:<{t}>"));
+        let r = c.reply();
+        if !r.starts_with("250") {
+            return r;
+        }
+    }
+    c.cmd("DATA");
+    let r = c.reply();
+    if !r.starts_with("354") {
+        return r;
+    }
+    c.send(body.as_bytes());
+    c.send(b".\r\n");
+    let r = c.reply();
+    c.cmd("QUIT");
+    r
+}

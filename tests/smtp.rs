@@ -1,0 +1,470 @@
+//! SMTP and submission end to end: real clients (Python's smtplib, swaks,
+//! Postfix's smtp-source), relay refusal, load, and a crash during delivery.
+
+mod common;
+
+use common::server::{
+    have_tool, mailbox_messages, run_bounded, smtp_send, strip_trace, Lines, Server,
+};
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+fn server_with_users() -> Server {
+    let srv = Server::start("[limits]\nmax_connections = 400\nmax_connections_per_ip = 300\n");
+    srv.add_user("alice@example.test", "alice pw");
+    srv.add_user("bob@example.test", "bob pw");
+    srv
+}
+
+fn data_dir(srv: &Server) -> std::path::PathBuf {
+    srv.dir.path().join("data")
+}
+
+fn python(script: &str, args: &[String]) -> (bool, String, String) {
+    run_bounded(
+        Command::new("python3").arg("-c").arg(script).args(args),
+        Duration::from_secs(60),
+    )
+}
+
+const SMTPLIB: &str = r#"
+import smtplib, ssl, sys
+mode, port, cafile, mech = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cafile)
+if mode == "starttls":
+    s = smtplib.SMTP("localhost", port, timeout=20)
+    s.starttls(context=ctx)
+else:
+    s = smtplib.SMTP_SSL("localhost", port, context=ctx, timeout=20)
+s.ehlo()
+s.user, s.password = "alice@example.test", "alice pw"
+code, text = s.auth(mech, s.auth_plain if mech == "PLAIN" else s.auth_login, initial_response_ok=True)
+assert code == 235, (code, text)
+msg = ("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: via " + mode + " " + mech +
+       "\r\n\r\nHello Bob.\r\n.leading dot\r\n")
+refused = s.sendmail("alice@example.test", ["bob@example.test"], msg.encode())
+assert refused == {}, refused
+try:
+    s.sendmail("alice@example.test", ["bob@example.test"], b"From: bob@example.test\r\n\r\nforged\r\n")
+    raise SystemExit("forged From was accepted")
+except smtplib.SMTPDataError as e:
+    assert e.smtp_code == 553, e
+try:
+    s.sendmail("bob@example.test", ["bob@example.test"], b"From: bob@example.test\r\n\r\nx\r\n")
+    raise SystemExit("foreign sender was accepted")
+except smtplib.SMTPSenderRefused as e:
+    assert e.smtp_code == 553, e
+s.quit()
+print("ok")
+"#;
+
+#[test]
+fn smtplib_submits_over_starttls_and_implicit_tls_with_plain_and_login() {
+    let mut srv = server_with_users();
+    let cert = data_dir(&srv).join("tls/cert.pem");
+    for (mode, svc) in [("starttls", "submission"), ("tls", "submissions")] {
+        for mech in ["PLAIN", "LOGIN"] {
+            let (ok, out, err) = python(
+                SMTPLIB,
+                &[
+                    mode.into(),
+                    srv.addr(svc).port().to_string(),
+                    cert.display().to_string(),
+                    mech.into(),
+                ],
+            );
+            assert!(ok && out.contains("ok"), "{mode} {mech}: {out}\n{err}");
+        }
+    }
+    assert!(srv.stop());
+    let msgs = mailbox_messages(&data_dir(&srv), "bob@example.test", "INBOX");
+    assert_eq!(msgs.len(), 4);
+    for m in &msgs {
+        let text = String::from_utf8_lossy(m);
+        assert!(text.starts_with("Return-Path: <alice@example.test>\r\nDelivered-To: bob@example.test\r\nReceived: from "), "{text}");
+        assert!(text.contains("with ESMTPSA"), "{text}");
+        assert!(
+            text.contains("TLSv1.3"),
+            "the Received header names TLS: {text}"
+        );
+        assert!(strip_trace(m).ends_with(b"\r\n\r\nHello Bob.\r\n.leading dot\r\n"));
+    }
+}
+
+#[test]
+fn swaks_submits_with_starttls_and_tls_and_auth() {
+    if !have_tool("swaks") {
+        return;
+    }
+    let mut srv = server_with_users();
+    let cert = data_dir(&srv).join("tls/cert.pem");
+    let cases = [
+        ("--tls", "submission", "PLAIN"),
+        ("--tls", "submission", "LOGIN"),
+        ("--tlsc", "submissions", "PLAIN"),
+        ("--tlsc", "submissions", "LOGIN"),
+    ];
+    for (tls, svc, mech) in cases {
+        let (ok, out, err) = run_bounded(
+            Command::new("swaks")
+                .args(["--server", "localhost", "--port"])
+                .arg(srv.addr(svc).port().to_string())
+                .args([tls, "--tls-verify", "--tls-ca-path"])
+                .arg(&cert)
+                .args(["--auth", mech, "--auth-user", "alice@example.test"])
+                .args(["--auth-password", "alice pw"])
+                .args(["--from", "alice@example.test", "--to", "bob@example.test"])
+                .args(["--header", "From: alice@example.test"])
+                .args(["--header", &format!("Subject: swaks {tls} {mech}")]),
+            Duration::from_secs(60),
+        );
+        assert!(ok, "swaks {tls} {mech}:\n{out}\n{err}");
+        assert!(out.contains("250 2.0.0"), "{out}");
+    }
+    // A wrong password is refused.
+    let (ok, out, _) = run_bounded(
+        Command::new("swaks")
+            .args(["--server", "localhost", "--port"])
+            .arg(srv.addr("submission").port().to_string())
+            .args(["--tls", "--tls-verify", "--tls-ca-path"])
+            .arg(&cert)
+            .args(["--auth", "PLAIN", "--auth-user", "alice@example.test"])
+            .args(["--auth-password", "wrong", "--from", "alice@example.test"])
+            .args(["--to", "bob@example.test"]),
+        Duration::from_secs(60),
+    );
+    assert!(!ok);
+    assert!(out.contains("535 5.7.8"), "{out}");
+    assert!(srv.stop());
+    assert_eq!(
+        mailbox_messages(&data_dir(&srv), "bob@example.test", "INBOX").len(),
+        4
+    );
+}
+
+#[test]
+fn the_mta_port_is_never_an_open_relay() {
+    let mut srv = server_with_users();
+    srv.cli(&["domain", "add", "other.test"], None);
+    let mut c = Lines::connect(srv.addr("smtp"));
+    c.reply();
+    c.cmd("EHLO relay-tester.test");
+    let ehlo = c.reply();
+    assert!(!ehlo.contains("AUTH"));
+    c.cmd("MAIL FROM:<spammer@remote.test>");
+    assert!(c.reply().starts_with("250"));
+    let cases = [
+        ("<victim@remote.test>", "554 5.7.1"),
+        ("<victim%remote.test@example.test>", "550 5.1.1"),
+        ("<\"victim@remote.test\"@example.test>", "550 5.1.1"),
+        ("<@example.test:victim@remote.test>", "554 5.7.1"),
+        ("<victim@remote.test@example.test>", "501"),
+        ("<victim@[127.0.0.1]>", "554 5.7.1"),
+        ("<victim@[IPv6:::1]>", "554 5.7.1"),
+        ("<victim!remote.test@example.test>", "550 5.1.1"),
+        ("<nobody@example.test>", "550 5.1.1"),
+        ("<alice@example.test>", "250"),
+        ("<ALICE+tag@Example.Test>", "250"),
+    ];
+    for (rcpt, want) in cases {
+        c.cmd(&format!("RCPT TO:{rcpt}"));
+        let r = c.reply();
+        assert!(
+            r.starts_with(want),
+            "RCPT TO:{rcpt} gave {r:?}, want {want}"
+        );
+    }
+    c.cmd("QUIT");
+    // Submission without AUTH: MAIL needs authentication.
+    let mut s = Lines::connect(srv.addr("submission"));
+    s.reply();
+    s.cmd("EHLO x.test");
+    s.reply();
+    s.cmd("MAIL FROM:<alice@example.test>");
+    assert!(s.reply().starts_with("530 5.7.0"));
+    drop(s);
+    assert!(srv.stop());
+}
+
+#[test]
+fn aliases_catch_all_and_postmaster_deliver_once_per_account() {
+    let mut srv = server_with_users();
+    srv.cli(
+        &[
+            "alias",
+            "add",
+            "team@example.test",
+            "alice@example.test,bob@example.test,sales@example.test",
+        ],
+        None,
+    );
+    srv.cli(
+        &["alias", "add", "sales@example.test", "bob@example.test"],
+        None,
+    );
+    srv.cli(
+        &[
+            "alias",
+            "add",
+            "postmaster@example.test",
+            "alice@example.test",
+        ],
+        None,
+    );
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "x@remote.test",
+        &["team@example.test", "bob+tag@example.test"],
+        "Subject: team\r\n\r\nfor the team\r\n",
+    );
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "x@remote.test",
+        &["postmaster"],
+        "Subject: pm\r\n\r\nhi\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "x@remote.test",
+        &["unknown@example.test"],
+        "x\r\n",
+    );
+    assert!(r.starts_with("550 5.1.1"), "{r}");
+    srv.cli(&["alias", "add", "@example.test", "bob@example.test"], None);
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "x@remote.test",
+        &["unknown@example.test"],
+        "Subject: c\r\n\r\ncatch\r\n",
+    );
+    assert!(
+        r.starts_with("250"),
+        "the catch-all takes unknown addresses: {r}"
+    );
+    assert!(srv.stop());
+    let dir = data_dir(&srv);
+    let alice = mailbox_messages(&dir, "alice@example.test", "INBOX");
+    let bob = mailbox_messages(&dir, "bob@example.test", "INBOX");
+    assert_eq!(alice.len(), 2, "team + postmaster");
+    assert_eq!(bob.len(), 2, "team once (despite three routes) + catch-all");
+    assert!(String::from_utf8_lossy(&bob[0]).contains("Delivered-To: team@example.test"));
+}
+
+#[test]
+fn a_client_gone_mid_data_delivers_nothing_and_leaves_no_file() {
+    let mut srv = server_with_users();
+    {
+        let mut c = Lines::connect(srv.addr("smtp"));
+        c.reply();
+        c.cmd("EHLO x.test");
+        c.reply();
+        c.cmd("MAIL FROM:<x@remote.test>");
+        c.reply();
+        c.cmd("RCPT TO:<alice@example.test>");
+        c.reply();
+        c.cmd("DATA");
+        assert!(c.reply().starts_with("354"));
+        c.send(&vec![b'a'; 100_000]);
+        c.send(b"\r\nmore\r\n");
+    }
+    // Garbage and TLS bytes on the plain port: an error, and the server goes on.
+    let mut c = Lines::connect(srv.addr("smtp"));
+    c.reply();
+    c.send(&[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, b'\r', b'\n']);
+    assert!(c.reply().starts_with("500"));
+    c.cmd("NOOP");
+    assert!(c.reply().starts_with("250"));
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "x@remote.test",
+        &["bob@example.test"],
+        "Subject: ok\r\n\r\nok\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert!(srv.stop());
+    let dir = data_dir(&srv);
+    assert!(mailbox_messages(&dir, "alice@example.test", "INBOX").is_empty());
+    assert_eq!(std::fs::read_dir(dir.join("blobs/tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn too_many_connections_from_one_address_get_421() {
+    let srv = Server::start("[limits]\nmax_connections = 50\nmax_connections_per_ip = 3\n");
+    let mut held: Vec<Lines> = (0..3).map(|_| Lines::connect(srv.addr("smtp"))).collect();
+    for c in &mut held {
+        assert!(c.reply().starts_with("220"));
+    }
+    let mut extra = Lines::connect(srv.addr("smtp"));
+    let r = extra.reply();
+    assert!(r.starts_with("421 4.7.0"), "{r}");
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = Lines::connect(srv.addr("smtp"));
+    assert!(again.reply().starts_with("220"));
+}
+
+/// 50 concurrent sessions each send 20 messages; each arrives exactly once.
+#[test]
+fn fifty_concurrent_sessions_of_twenty_messages_arrive_exactly_once() {
+    let mut srv = server_with_users();
+    let addr = srv.addr("smtp");
+    let workers: Vec<_> = (0..50)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut c = Lines::connect(addr);
+                assert!(c.reply().starts_with("220"));
+                c.cmd("EHLO load.test");
+                c.reply();
+                for i in 0..20 {
+                    // Pipelined (RFC 2920): the envelope in one write.
+                    c.send(
+                        format!(
+                            "MAIL FROM:<load{w}@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    for _ in 0..2 {
+                        assert!(c.reply().starts_with("250"));
+                    }
+                    assert!(c.reply().starts_with("354"));
+                    c.send(format!("Subject: load {w}-{i}\r\n\r\nbody {w}-{i}\r\n.\r\n").as_bytes());
+                    let r = c.reply();
+                    assert!(r.starts_with("250"), "{r}");
+                }
+                c.cmd("QUIT");
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(srv.stop());
+    let msgs = mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX");
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for m in &msgs {
+        let text = String::from_utf8_lossy(strip_trace(m)).into_owned();
+        let subject = text.lines().next().unwrap_or_default().to_string();
+        *seen.entry(subject).or_default() += 1;
+    }
+    assert_eq!(msgs.len(), 1000);
+    assert_eq!(seen.len(), 1000);
+    assert!(seen.values().all(|&n| n == 1));
+}
+
+/// kill -9 while messages stream in: every message that got its 250 is in
+/// the mailbox exactly once, whole, and nothing half-written is visible.
+#[test]
+fn every_acknowledged_message_survives_sigkill_exactly_once() {
+    let mut srv = server_with_users();
+    let addr = srv.addr("smtp");
+    let body_of = |w: usize, i: usize| {
+        // Big enough that a kill often lands mid-message.
+        format!(
+            "Subject: crash {w}-{i}\r\n\r\n{}\r\n",
+            format!("line {w}-{i} ").repeat(4000)
+        )
+    };
+    let workers: Vec<_> = (0..5)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let Ok(s) = std::net::TcpStream::connect(addr) else {
+                    return acked;
+                };
+                drop(s);
+                let mut c = Lines::connect(addr);
+                c.reply();
+                c.cmd("EHLO crash.test");
+                c.reply();
+                for i in 0..40 {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        c.cmd("MAIL FROM:<c@remote.test>");
+                        c.reply();
+                        c.cmd("RCPT TO:<bob@example.test>");
+                        c.reply();
+                        c.cmd("DATA");
+                        c.reply();
+                        c.send(body_of(w, i).as_bytes());
+                        c.send(b".\r\n");
+                        c.reply()
+                    }));
+                    match r {
+                        Ok(reply) if reply.starts_with("250") => acked.push(i),
+                        _ => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(600));
+    srv.kill();
+    let acked: Vec<Vec<usize>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let total: usize = acked.iter().map(Vec::len).sum();
+    assert!(total > 0, "the burst was under way");
+
+    let mut srv = srv.restart();
+    assert!(srv.stop());
+    let msgs = mailbox_messages(&data_dir(&srv), "bob@example.test", "INBOX");
+    let mut count: HashMap<(usize, usize), u32> = HashMap::new();
+    for m in &msgs {
+        let body = String::from_utf8_lossy(strip_trace(m)).into_owned();
+        let subject = body.lines().next().unwrap_or_default();
+        let id = subject.trim_start_matches("Subject: crash ");
+        let (w, i) = id.split_once('-').unwrap();
+        let (w, i) = (w.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(body, body_of(w, i), "a stored message is whole");
+        *count.entry((w, i)).or_default() += 1;
+    }
+    for (w, list) in acked.iter().enumerate() {
+        for &i in list {
+            assert_eq!(
+                count.get(&(w, i)),
+                Some(&1),
+                "message {w}-{i} was acknowledged"
+            );
+        }
+    }
+    assert!(count.values().all(|&n| n == 1), "nothing delivered twice");
+    assert_eq!(
+        std::fs::read_dir(data_dir(&srv).join("blobs/tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "temp files of the interrupted messages are gone"
+    );
+}
+
+/// A real MTA's client side delivers to us: Postfix's smtp-source.
+#[test]
+fn postfix_smtp_source_delivers() {
+    if !have_tool("/usr/sbin/smtp-source") {
+        return;
+    }
+    let mut srv = server_with_users();
+    let (ok, out, err) = run_bounded(
+        Command::new("/usr/sbin/smtp-source")
+            .args([
+                "-s",
+                "4",
+                "-m",
+                "40",
+                "-l",
+                "2048",
+                "-f",
+                "source@remote.test",
+            ])
+            .args(["-t", "alice@example.test", "-M", "client.remote.test"])
+            .arg(srv.addr("smtp").to_string()),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "smtp-source failed: {out}\n{err}");
+    assert!(srv.stop());
+    let msgs = mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX");
+    assert_eq!(msgs.len(), 40);
+}
