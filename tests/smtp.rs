@@ -468,3 +468,78 @@ fn postfix_smtp_source_delivers() {
     let msgs = mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX");
     assert_eq!(msgs.len(), 40);
 }
+
+fn auth_plain(c: &mut Lines, user: &str, pass: &str) -> String {
+    let token = {
+        let raw = format!("\0{user}\0{pass}");
+        facteur::proto::base64::encode(raw.as_bytes())
+    };
+    c.cmd(&format!("AUTH PLAIN {token}"));
+    c.reply()
+}
+
+/// Repeated failures slow replies down, then refuse even a right password,
+/// and never say whether the user exists.
+#[test]
+fn auth_failures_are_throttled_then_refused_without_revealing_users() {
+    let srv = Server::start(
+        "[tls]\nallow_plaintext_auth = true\n[limits]\nauth_failures_before_delay = 1\nauth_failures_before_refusal = 3\n",
+    );
+    srv.add_user("alice@example.test", "alice pw");
+    let mut c = Lines::connect(srv.addr("submission"));
+    c.reply();
+    c.cmd("EHLO x.test");
+    assert!(c.reply().starts_with("250"));
+    let unknown = auth_plain(&mut c, "nobody@example.test", "x");
+    let wrong = auth_plain(&mut c, "alice@example.test", "x");
+    assert_eq!(
+        unknown, wrong,
+        "the same answer for unknown users and wrong passwords"
+    );
+    assert!(unknown.starts_with("535 5.7.8"), "{unknown}");
+    let t = std::time::Instant::now();
+    let third = auth_plain(&mut c, "alice@example.test", "y");
+    assert!(third.starts_with("535"), "{third}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "failures beyond the first are slowed"
+    );
+    let refused = auth_plain(&mut c, "alice@example.test", "alice pw");
+    assert!(
+        refused.starts_with("454 4.7.0"),
+        "refused even with the right password: {refused}"
+    );
+}
+
+#[test]
+fn sizes_over_the_limit_get_552_declared_or_streamed() {
+    let mut srv = Server::start("[limits]\nmax_message_size = \"2 KiB\"\n");
+    srv.add_user("alice@example.test", "pw");
+    let mut c = Lines::connect(srv.addr("smtp"));
+    c.reply();
+    c.cmd("EHLO x.test");
+    let mut ehlo = Vec::new();
+    loop {
+        let l = c.line();
+        let last = l.as_bytes().get(3) != Some(&b'-');
+        ehlo.push(l);
+        if last {
+            break;
+        }
+    }
+    assert!(ehlo.iter().any(|l| l.ends_with("SIZE 2048")), "{ehlo:?}");
+    c.cmd("MAIL FROM:<x@remote.test> SIZE=5000");
+    assert!(c.reply().starts_with("552 5.3.4"));
+    c.cmd("MAIL FROM:<x@remote.test>");
+    c.reply();
+    c.cmd("RCPT TO:<alice@example.test>");
+    c.reply();
+    c.cmd("DATA");
+    c.reply();
+    c.send(format!("Subject: big\r\n\r\n{}\r\n.\r\n", "x".repeat(3000)).as_bytes());
+    let r = c.reply();
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    c.cmd("QUIT");
+    assert!(srv.stop());
+    assert!(mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX").is_empty());
+}
