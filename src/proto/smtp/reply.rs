@@ -9,7 +9,9 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     code: u16,
-    status: Option<String>,
+    /// RFC 3463 §2 bounds the code: class "x", subject and detail of at
+    /// most three digits each, so "x.xxx.xxx" (9 octets) fits inline.
+    status: Option<heapless::String<9>>,
     text: String,
 }
 
@@ -21,7 +23,11 @@ impl Reply {
     pub fn new(code: u16, status: &str, text: impl Into<String>) -> Reply {
         Reply {
             code,
-            status: (!status.is_empty()).then(|| status.to_owned()),
+            // Our own codes are literals; one that does not fit is dropped
+            // rather than truncated.
+            status: (!status.is_empty())
+                .then(|| heapless::String::try_from(status).ok())
+                .flatten(),
             text: text.into(),
         }
     }
