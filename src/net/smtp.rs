@@ -199,15 +199,12 @@ fn check_sender(
 
 /// The recipient policy (see the module comment).
 fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath) -> Result<(), Reply> {
+    let relay_denied = || Reply::new(554, "5.7.1", "Relay access denied");
     let address = match recipient_address(shared, to) {
-        Some(a) => a,
+        Some(Some(a)) => a,
+        Some(None) => return Err(relay_denied()),
         None => return Err(Reply::new(550, "5.1.1", "No such user here")),
     };
-    let relay_denied = || Reply::new(554, "5.7.1", "Relay access denied");
-    if address.is_none() {
-        return Err(relay_denied());
-    }
-    let address = address.unwrap_or_default();
     match delivery::resolve(&shared.store, &address) {
         Ok(r) if r.remote.is_empty() => Ok(()),
         // NOT FINISHED: forwarding and remote delivery wait for the
