@@ -40,7 +40,7 @@ max_connections_per_ip = 100
 [antispam]
 dnsbl = []
 [log]
-level = "warn"
+level = "info"
 TOML
 echo pw | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
 
@@ -55,11 +55,12 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 kill "$PID"; wait "$PID" || true; PID=""
-STORED=$(find "$WORK/data/blobs" -mindepth 2 -type f -not -path '*/tmp/*' | wc -l)
-python3 - "$start" "$end" "$MESSAGES" "$SIZE" "$SESSIONS" "$HWM" "$STORED" <<'PY'
+STORED=$(find "$WORK/data/blobs" -mindepth 2 -type f -regextype posix-extended -regex ".*/[0-9a-f]{64}" | wc -l)
+MSGS=$(grep -c "delivered to" "$WORK/err" || true)
+python3 - "$start" "$end" "$MESSAGES" "$SIZE" "$SESSIONS" "$HWM" "$STORED" "$MSGS" <<'PY'
 import sys
-start, end, n, size, sessions, hwm, stored = sys.argv[1:]
+start, end, n, size, sessions, hwm, stored, delivered = sys.argv[1:]
 secs = float(end) - float(start)
 print(f"{n} messages of {size} bytes over {sessions} sessions in {secs:.1f} s: "
-      f"{int(n)/secs:.0f} messages/s; peak RSS {int(hwm)/1024:.1f} MiB; {stored} bodies stored")
+      f"{int(n)/secs:.0f} messages/s; peak RSS {int(hwm)/1024:.1f} MiB; {delivered} deliveries logged, {stored} distinct bodies stored")
 PY
