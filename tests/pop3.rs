@@ -672,6 +672,56 @@ fn passwords_wait_for_tls_by_default() {
     );
 }
 
+/// Sends a command pipelined after STLS in the same packet, then checks
+/// that under TLS the first reply answers the first command sent in TLS.
+const STLS_INJECTION_SCRIPT: &str = r#"
+import socket, ssl, sys
+port, cafile = sys.argv[1:]
+s = socket.create_connection(("127.0.0.1", int(port)), timeout=20)
+f = s.makefile("rb")
+print(f.readline().decode().strip())
+s.sendall(b"STLS\r\nCAPA\r\n")
+print(f.readline().decode().strip())
+ctx = ssl.create_default_context(cafile=cafile)
+t = ctx.wrap_socket(s, server_hostname="mail.example.test")
+t.sendall(b"STAT\r\n")
+print(t.makefile("rb").readline().decode().strip())
+"#;
+
+#[test]
+fn commands_pipelined_after_stls_are_dropped() {
+    if !have_python() {
+        return;
+    }
+    let srv = start("");
+    let work = TempDir::new("inject");
+    let script = work.path().join("inject.py");
+    std::fs::write(&script, STLS_INJECTION_SCRIPT).unwrap();
+    let out = run_bounded(
+        Command::new("python3")
+            .arg(&script)
+            .arg(srv.addr("pop3").port().to_string())
+            .arg(cert(&srv)),
+        work.path(),
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "+OK mail.example.test POP3 ready",
+            "+OK begin TLS negotiation",
+            "-ERR not logged in"
+        ]
+    );
+}
+
 #[test]
 fn a_20_mib_message_is_retrieved_intact_in_bounded_memory() {
     if !have("curl", &["--version"]) {
