@@ -5,6 +5,7 @@ pub mod auth;
 pub mod conn;
 pub mod limits;
 pub mod placeholder;
+pub mod pop3;
 pub mod smtp;
 
 use crate::config::Config;
@@ -107,6 +108,10 @@ pub struct Shared {
     pub smtp_mta: Arc<crate::proto::smtp::session::Config>,
     /// SMTP session settings for submission.
     pub smtp_submission: Arc<crate::proto::smtp::session::Config>,
+    /// POP3 session settings.
+    pub pop3: Arc<crate::proto::pop3::Config>,
+    /// Maildrops held by POP3 sessions.
+    pub pop3_locks: pop3::MaildropLocks,
 }
 
 impl Shared {
@@ -121,6 +126,8 @@ impl Shared {
             auth: auth::Authenticator::new(store.clone(), &config),
             smtp_mta: Arc::new(smtp::session_config(&config, Mode::Mta)),
             smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
+            pop3: Arc::new(pop3::session_config(&config)),
+            pop3_locks: pop3::MaildropLocks::new(),
             config,
             store,
             tls,
@@ -213,6 +220,7 @@ async fn handle(service: Service, stream: TcpStream, peer: SocketAddr, shared: &
         Service::Smtp | Service::Submission | Service::Submissions => {
             smtp::serve(service, stream, peer, shared).await
         }
+        Service::Pop3 | Service::Pop3s => pop3::serve(service, stream, peer, shared).await,
         _ => placeholder::serve(service, stream, peer, shared).await,
     }
 }
