@@ -742,12 +742,7 @@ impl Store {
 
     /// Reference count of a body (tests and diagnostics).
     pub fn blob_refs(&self, id: &BlobId) -> Result<u64, StoreError> {
-        Ok(self
-            .blobrefs
-            .get(id.0)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        Ok(ref_count(self.blobrefs.get(id.0)?))
     }
 
     /// Whether the body file exists (tests and diagnostics).
@@ -756,16 +751,19 @@ impl Store {
     }
 }
 
+/// A stored reference count (absent: zero).
+fn ref_count(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
 fn add_ref(
     refs: &TransactionalTree,
     id: &BlobId,
     n: u64,
 ) -> Result<(), UnabortableTransactionError> {
-    let cur = refs
-        .get(id.0)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+    let cur = ref_count(refs.get(id.0)?);
     refs.insert(&id.0, &(cur + n).to_be_bytes())?;
     Ok(())
 }
@@ -774,11 +772,7 @@ fn add_ref(
 fn unref_blobs(refs: &TransactionalTree, unref: &BTreeMap<BlobId, u64>) -> TxResult<Vec<BlobId>> {
     let mut freed = Vec::new();
     for (id, n) in unref {
-        let cur = refs
-            .get(id.0)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
+        let cur = ref_count(refs.get(id.0)?);
         if cur <= *n {
             refs.remove(&id.0)?;
             freed.push(*id);

@@ -16,7 +16,6 @@
 
 mod command;
 mod dotstuff;
-mod plain;
 mod session;
 
 use std::fmt;

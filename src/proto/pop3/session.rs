@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::command::{self, AuthArgs, Command, ParseError};
-use super::plain;
 use super::{Action, AuthResult, Config, Maildrop, MaildropMessage, MIN_IDLE_TIMEOUT};
+use crate::proto::sasl;
 
 /// Longest SASL response line. The 255-octet limit of RFC 2449 §4 is for
 /// commands, and RFC 5034 §4 has clients send a response too long for the
@@ -450,9 +450,13 @@ impl Session {
             return self.reply("-ERR authentication cancelled");
         }
         // "=" is an empty response, which PLAIN cannot use.
-        match plain::decode(response) {
-            Some(creds) => self.request_auth(creds.authcid, creds.password),
-            None => self.error("-ERR invalid SASL PLAIN response"),
+        // The shared PLAIN decoder (RFC 4616 §2). Acting as another user
+        // (an authzid other than the authcid) is not offered.
+        match sasl::Exchange::start(sasl::Mechanism::Plain, Some(response)).1 {
+            sasl::Step::Done(c) if c.authzid.is_empty() || c.authzid == c.username => {
+                self.request_auth(c.username, c.password)
+            }
+            _ => self.error("-ERR invalid SASL PLAIN response"),
         }
     }
 
