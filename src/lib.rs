@@ -7,12 +7,16 @@
 
 pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod dns;
 pub mod logger;
+pub mod mail;
 pub mod net;
 pub mod password;
 pub mod proto;
+pub mod queue;
 pub mod store;
 pub mod time;
 pub mod tls;

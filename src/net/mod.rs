@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod conn;
+pub mod dns;
 pub mod limits;
 pub mod placeholder;
 pub mod pop3;
 pub mod smtp;
+pub mod smtp_client;
 
 use crate::config::Config;
 use crate::store::Store;

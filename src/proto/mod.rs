@@ -3,6 +3,7 @@
 
 pub mod authlimit;
 pub mod base64;
+pub mod imap;
 pub mod line;
 pub mod pop3;
 pub mod sasl;

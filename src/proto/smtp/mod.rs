@@ -9,6 +9,7 @@
 //! that drives it.
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod data;
 pub mod received;

@@ -1,0 +1,1 @@
+//! DKIM (RFC 6376) signatures.

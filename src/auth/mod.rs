@@ -1,0 +1,3 @@
+//! Message authentication: DKIM signing (RFC 6376, RFC 8463).
+
+pub mod dkim;

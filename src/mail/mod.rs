@@ -1,0 +1,4 @@
+//! Pure message handling: MIME structure and delivery status notifications.
+
+pub mod dsn;
+pub mod mime;

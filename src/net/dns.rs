@@ -1,0 +1,1 @@
+//! The stub resolver: DNS over UDP and TCP on smol.

@@ -1,0 +1,1 @@
+//! Outbound SMTP connections: drives the client core over TCP and TLS.

@@ -1,0 +1,1 @@
+//! ENVELOPE and BODYSTRUCTURE rendering (RFC 3501 §7.4.2).

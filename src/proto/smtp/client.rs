@@ -1,0 +1,1 @@
+//! SMTP client core (RFC 5321), sans-I/O.

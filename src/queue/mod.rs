@@ -1,0 +1,1 @@
+//! The outbound queue: its schedule and the delivery worker.
