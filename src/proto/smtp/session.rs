@@ -216,7 +216,7 @@ enum Phase {
 enum Waiting {
     Auth(String),
     Mail(ReversePath, MailParams),
-    Rcpt(ForwardPath),
+    Rcpt(ForwardPath, RcptParams),
     BodyEnd,
     Tls,
 }
@@ -232,6 +232,8 @@ struct Transaction {
     from: ReversePath,
     params: MailParams,
     rcpts: Vec<ForwardPath>,
+    /// Parameters of each accepted recipient, in step with `rcpts`.
+    rcpt_params: Vec<RcptParams>,
     data_used: bool,
     bdat: Option<Bdat>,
 }
@@ -385,6 +387,7 @@ impl Session {
                     from,
                     params,
                     rcpts: Vec::new(),
+                    rcpt_params: Vec::new(),
                     data_used: false,
                     bdat: None,
                 });
@@ -396,12 +399,13 @@ impl Session {
 
     /// Answer to [`Action::Rcpt`]: `Ok` accepts the recipient.
     pub fn rcpt_result(&mut self, result: Result<(), Reply>) {
-        let Some(Waiting::Rcpt(to)) = self.waiting.take() else {
+        let Some(Waiting::Rcpt(to, params)) = self.waiting.take() else {
             return self.misuse();
         };
         match (result, self.tx.as_mut()) {
             (Ok(()), Some(tx)) => {
                 tx.rcpts.push(to);
+                tx.rcpt_params.push(params);
                 self.reply(Reply::new(250, "2.1.5", "Recipient OK"));
             }
             (Ok(()), None) => self.misuse(),
@@ -491,6 +495,18 @@ impl Session {
     /// The accepted recipients of the current transaction.
     pub fn recipients(&self) -> &[ForwardPath] {
         self.tx.as_ref().map_or(&[], |t| t.rcpts.as_slice())
+    }
+
+    /// The MAIL parameters of the current transaction (RFC 3461 RET and
+    /// ENVID, BODY, SMTPUTF8), once MAIL was accepted.
+    pub fn mail_params(&self) -> Option<&MailParams> {
+        self.tx.as_ref().map(|t| &t.params)
+    }
+
+    /// The parameters of each accepted recipient, in the order of
+    /// [`Session::recipients`].
+    pub fn recipient_params(&self) -> &[RcptParams] {
+        self.tx.as_ref().map_or(&[], |t| t.rcpt_params.as_slice())
     }
 
     /// The authenticated user name (submission).
@@ -923,9 +939,9 @@ impl Session {
         }
         self.actions.push_back(Action::Rcpt {
             to: to.clone(),
-            params,
+            params: params.clone(),
         });
-        self.waiting = Some(Waiting::Rcpt(to));
+        self.waiting = Some(Waiting::Rcpt(to, params));
     }
 
     fn data(&mut self) {
@@ -1103,6 +1119,13 @@ mod tests {
                 assert_eq!(size, body.len() as u64);
                 t.events
                     .push(format!("body-end {size} from={:?}", headers.from));
+                let rcpts: Vec<String> = s
+                    .recipients()
+                    .iter()
+                    .zip(s.recipient_params())
+                    .map(|(r, p)| format!("{r} {:?}", p.notify))
+                    .collect();
+                t.events.push(format!("envelope {rcpts:?} {:?}", s.mail_params()));
                 t.bodies.push(std::mem::take(body));
                 s.data_result(Reply::new(250, "2.0.0", "Queued"));
             }
@@ -1324,6 +1347,21 @@ mod tests {
             |e| e.contains("failure: true, delay: true") && e.contains("addr_type: \"rfc822\"")
         ));
         assert!(t.events.iter().any(|e| e.starts_with("rcpt <postmaster>")));
+    }
+
+    #[test]
+    fn recipient_params_stay_in_step_with_accepted_recipients() {
+        let t = check(&mta(), false, b"EHLO c\r\nMAIL FROM:<a@b.example> RET=HDRS\r\nRCPT TO:<x@c.example> NOTIFY=NEVER\r\nRCPT TO:<unknown@c.example> NOTIFY=SUCCESS\r\nRCPT TO:<y@c.example> NOTIFY=FAILURE\r\nDATA\r\nhi\r\n.\r\n");
+        let env = t
+            .events
+            .iter()
+            .find(|e| e.starts_with("envelope "))
+            .expect("envelope event");
+        assert!(
+            env.contains("\"<x@c.example> Some(Notify { success: false, failure: false, delay: false })\", \"<y@c.example> Some(Notify { success: false, failure: true, delay: false })\"]"),
+            "{env}"
+        );
+        assert!(env.contains("ret: Some(Headers)"), "{env}");
     }
 
     #[test]
