@@ -1,1 +1,3 @@
 //! The outbound queue: its schedule and the delivery worker.
+
+pub mod schedule;

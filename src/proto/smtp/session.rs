@@ -1125,7 +1125,8 @@ mod tests {
                     .zip(s.recipient_params())
                     .map(|(r, p)| format!("{r} {:?}", p.notify))
                     .collect();
-                t.events.push(format!("envelope {rcpts:?} {:?}", s.mail_params()));
+                t.events
+                    .push(format!("envelope {rcpts:?} {:?}", s.mail_params()));
                 t.bodies.push(std::mem::take(body));
                 s.data_result(Reply::new(250, "2.0.0", "Queued"));
             }
