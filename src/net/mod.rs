@@ -114,6 +114,8 @@ pub struct Shared {
     pub pop3: Arc<crate::proto::pop3::Config>,
     /// Maildrops held by POP3 sessions.
     pub pop3_locks: pop3::MaildropLocks,
+    /// Told when a message was queued for outbound delivery.
+    pub queue: Arc<dyn crate::admin::Notify>,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ impl Shared {
             smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
             pop3: Arc::new(pop3::session_config(&config)),
             pop3_locks: pop3::MaildropLocks::new(),
+            queue: Arc::new(crate::admin::NoNotify),
             config,
             store,
             tls,

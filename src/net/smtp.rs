@@ -13,10 +13,12 @@ use super::conn::{read_until, Conn};
 use super::{Service, Shared};
 use crate::delivery::{self, ResolveError};
 use crate::proto::smtp::address::{Domain, ForwardPath, ReversePath};
+use crate::proto::smtp::command::{self, RcptParams};
 use crate::proto::smtp::data::HeaderSummary;
 use crate::proto::smtp::reply::Reply;
 use crate::proto::smtp::session::{self, Action, AuthOutcome, Mode, Session};
-use crate::store::{BlobWriter, Delivery};
+use crate::store::records::notify as queue_notify;
+use crate::store::{BlobWriter, Delivery, QueueEntry, QueueRecipient, RcptState, Ret};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::net::SocketAddr;
@@ -206,22 +208,14 @@ fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath) -> Result<(), 
         None => return Err(Reply::new(550, "5.1.1", "No such user here")),
     };
     match delivery::resolve(&shared.store, &address) {
-        Ok(r) if r.remote.is_empty() => Ok(()),
-        // NOT FINISHED: forwarding and remote delivery wait for the
-        // outbound queue; until then a temporary failure, never a drop.
-        Ok(_) => Err(Reply::new(
-            451,
-            "4.3.0",
-            "Forwarding to remote addresses is not available yet, try again later",
-        )),
+        // Local accounts, and remote targets of our aliases (forwarding):
+        // the remote ones go to the outbound queue.
+        Ok(_) => Ok(()),
         Err(ResolveError::Unknown) => Err(Reply::new(550, "5.1.1", "No such user here")),
+        // RFC 5321 §3.6.1: relaying only for authenticated submission.
         Err(ResolveError::NotLocal) => match mode {
             Mode::Mta => Err(relay_denied()),
-            Mode::Submission => Err(Reply::new(
-                451,
-                "4.3.0",
-                "Remote delivery is not available yet, try again later",
-            )),
+            Mode::Submission => Ok(()),
         },
         Err(ResolveError::TooComplex) => Err(Reply::new(
             550,
@@ -301,19 +295,36 @@ async fn finish_message(
     } else {
         format!("<{sender}>")
     };
-    // Each account once, with the recipient address that reached it first.
+    // Each account once, with the recipient address that reached it first;
+    // each remote address once, for the outbound queue.
     let mut deliveries: Vec<Delivery> = Vec::new();
-    for rcpt in s.recipients() {
+    let mut remote: Vec<QueueRecipient> = Vec::new();
+    let no_params = RcptParams::default();
+    for (i, rcpt) in s.recipients().iter().enumerate() {
+        let params = s.recipient_params().get(i).unwrap_or(&no_params);
         let Some(Some(address)) = recipient_address(shared, rcpt) else {
             return temp();
         };
         let resolved = match delivery::resolve(&shared.store, &address) {
             Ok(r) => r,
+            Err(ResolveError::NotLocal) if mode == Mode::Submission => {
+                // Keep the local part's case: only the remote host may
+                // interpret it (RFC 5321 §2.4).
+                let original = match rcpt {
+                    ForwardPath::Mailbox(m) => m.to_string(),
+                    ForwardPath::Postmaster => address.clone(),
+                };
+                add_remote(&mut remote, original, params, None);
+                continue;
+            }
             Err(e) => {
                 log::warn!("recipient {address} no longer resolves at end of data: {e:?}");
                 return temp();
             }
         };
+        for target in resolved.remote {
+            add_remote(&mut remote, target, params, Some(&address));
+        }
         for account in resolved.accounts {
             if deliveries.iter().any(|d| d.account == account) {
                 continue;
@@ -330,16 +341,43 @@ async fn finish_message(
             });
         }
     }
-    if deliveries.is_empty() {
+    if deliveries.is_empty() && remote.is_empty() {
         return temp();
     }
+    let queued = !remote.is_empty();
+    let entry = queued.then(|| {
+        let params = s.mail_params().cloned().unwrap_or_default();
+        QueueEntry {
+            id: 0,
+            sender: sender_address(s.sender()),
+            blob: crate::store::BlobId([0; 32]),
+            prefix: received.clone().into_bytes(),
+            size: 0,
+            created: now,
+            envid: params.envid,
+            ret: params.ret.map(|r| match r {
+                command::Ret::Full => Ret::Full,
+                command::Ret::Headers => Ret::Hdrs,
+            }),
+            eight_bit: params.body == command::BodyType::EightBitMime,
+            smtputf8: params.smtputf8,
+            recipients: remote,
+            attempts: 0,
+            next_attempt: now,
+            delay_warned: false,
+        }
+    });
     let store = shared.store.clone();
     let count = deliveries.len();
     let result = smol::unblock(move || {
         let blob = writer.finish()?;
         let size = blob.size;
+        let entry = entry.map(|mut e| {
+            e.size = size + e.prefix.len() as u64;
+            e
+        });
         store
-            .deliver(blob, &deliveries, None, now)
+            .deliver(blob, &deliveries, entry, now)
             .map(|_| size)
             .map_err(|e| std::io::Error::other(e.to_string()))
     })
@@ -347,9 +385,13 @@ async fn finish_message(
     match result {
         Ok(size) => {
             log::info!(
-                "smtp: {id} from {return_path} ({}) delivered to {count} mailbox(es), {size} bytes",
-                s.peer()
+                "smtp: {id} from {return_path} ({}) delivered to {count} mailbox(es){}, {size} bytes",
+                s.peer(),
+                if queued { " and queued" } else { "" }
             );
+            if queued {
+                shared.queue.queue_changed();
+            }
             Reply::new(250, "2.0.0", format!("OK: queued as {id}"))
         }
         Err(e) => {
@@ -357,6 +399,51 @@ async fn finish_message(
             temp()
         }
     }
+}
+
+/// The envelope sender as a plain address, empty for the null sender.
+fn sender_address(from: Option<&ReversePath>) -> String {
+    match from {
+        Some(ReversePath::Mailbox(m)) => m.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Adds a remote recipient to the queue list once, with its RFC 3461
+/// parameters. `via` is the local address an alias expanded from: it
+/// becomes the ORCPT when the client gave none (RFC 3461 §4.2).
+fn add_remote(
+    list: &mut Vec<QueueRecipient>,
+    address: String,
+    params: &RcptParams,
+    via: Option<&str>,
+) {
+    if list
+        .iter()
+        .any(|q| q.address.eq_ignore_ascii_case(&address))
+    {
+        return;
+    }
+    let notify = params.notify.map_or(0, |n| {
+        if !(n.success || n.failure || n.delay) {
+            queue_notify::NEVER
+        } else {
+            (if n.success { queue_notify::SUCCESS } else { 0 })
+                | (if n.failure { queue_notify::FAILURE } else { 0 })
+                | (if n.delay { queue_notify::DELAY } else { 0 })
+        }
+    });
+    let orcpt = match &params.orcpt {
+        Some(o) => Some(format!("{};{}", o.addr_type, o.address)),
+        None => via.map(|v| format!("rfc822;{v}")),
+    };
+    list.push(QueueRecipient {
+        address,
+        notify,
+        orcpt,
+        state: RcptState::Pending,
+        last_error: None,
+    });
 }
 
 /// RFC 6409 §6.1 leaves the From: check to local policy; ours: every

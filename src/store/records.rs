@@ -216,12 +216,24 @@ pub enum RcptState {
     Failed,
 }
 
+/// RFC 3461 §4.1 NOTIFY values as bits of [`QueueRecipient::notify`].
+pub mod notify {
+    /// NOTIFY=SUCCESS.
+    pub const SUCCESS: u8 = 1;
+    /// NOTIFY=FAILURE.
+    pub const FAILURE: u8 = 2;
+    /// NOTIFY=DELAY.
+    pub const DELAY: u8 = 4;
+    /// NOTIFY=NEVER.
+    pub const NEVER: u8 = 8;
+}
+
 /// One recipient of a queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueRecipient {
     /// Envelope address.
     pub address: String,
-    /// RFC 3461 NOTIFY as bits: 1 SUCCESS, 2 FAILURE, 4 DELAY, 8 NEVER; 0 unset.
+    /// RFC 3461 NOTIFY as [`notify`] bits; 0 when not given.
     pub notify: u8,
     /// RFC 3461 ORCPT, as given.
     pub orcpt: Option<String>,
@@ -260,6 +272,8 @@ pub struct QueueEntry {
     pub attempts: u32,
     /// Unix time of the next attempt.
     pub next_attempt: i64,
+    /// A delay warning was sent (RFC 3464 `Action: delayed`).
+    pub delay_warned: bool,
 }
 
 #[cfg(test)]

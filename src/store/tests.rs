@@ -257,6 +257,7 @@ fn queue_entries_share_the_body_and_release_it() {
         }],
         attempts: 0,
         next_attempt: 1,
+        delay_warned: false,
     };
     s.deliver(b, &[to("bob@example.test")], Some(entry), 1)
         .unwrap();
