@@ -1,3 +1,4 @@
 //! The outbound queue: its schedule and the delivery worker.
 
 pub mod schedule;
+pub mod settle;
