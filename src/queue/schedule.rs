@@ -45,16 +45,6 @@ pub fn delay_warning_due(created: i64, now: i64, delay_warning: i64, warned: boo
     !warned && delay_warning > 0 && now.saturating_sub(created) >= delay_warning
 }
 
-/// When an entry that has waited since `created` should next be looked at,
-/// given its planned `next_attempt`: the same, or earlier when a delay
-/// warning falls due before it.
-pub fn wake_time(created: i64, next_attempt: i64, delay_warning: i64, warned: bool) -> i64 {
-    if warned || delay_warning <= 0 {
-        return next_attempt;
-    }
-    next_attempt.min(created.saturating_add(delay_warning))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,9 +106,5 @@ mod tests {
         assert!(delay_warning_due(c, c + 3600, 3600, false));
         assert!(!delay_warning_due(c, c + 7200, 3600, true));
         assert!(!delay_warning_due(c, c + 7200, 0, false));
-        assert_eq!(wake_time(c, c + 9000, 3600, false), c + 3600);
-        assert_eq!(wake_time(c, c + 600, 3600, false), c + 600);
-        assert_eq!(wake_time(c, c + 9000, 3600, true), c + 9000);
-        assert_eq!(wake_time(c, c + 9000, 0, false), c + 9000);
     }
 }
