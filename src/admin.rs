@@ -57,6 +57,8 @@ pub enum Request {
     QueueRetry(u64),
     /// Remove a queue entry without delivering it.
     QueueRemove(u64),
+    /// Retry every queue entry now (like flushing a queue).
+    QueueRetryAll,
 }
 
 /// The answer to a [`Request`].
@@ -174,7 +176,10 @@ impl Admin {
                     let rcpts: Vec<String> = q
                         .recipients
                         .iter()
-                        .map(|r| format!("{} ({:?})", r.address, r.state))
+                        .map(|r| match &r.last_error {
+                            Some(why) => format!("{} ({:?}: {why})", r.address, r.state),
+                            None => format!("{} ({:?})", r.address, r.state),
+                        })
                         .collect();
                     format!(
                         "{} from <{}> {} bytes, {} attempt(s), next {}: {}",
@@ -196,6 +201,19 @@ impl Admin {
                 s.update_queue_entry(&q).map_err(e)?;
                 self.notify.queue_changed();
                 Ok(vec![format!("queue entry {id} will be retried now")])
+            }
+            Request::QueueRetryAll => {
+                let now = crate::time::unix_now();
+                let mut n = 0;
+                for mut q in s.queue_entries().map_err(e)? {
+                    q.next_attempt = now;
+                    // Removed meanwhile (delivered): nothing to retry.
+                    if s.update_queue_entry(&q).is_ok() {
+                        n += 1;
+                    }
+                }
+                self.notify.queue_changed();
+                Ok(vec![format!("{n} queue entries will be retried now")])
             }
             Request::QueueRemove(id) => {
                 s.remove_queue_entry(id).map_err(e)?;

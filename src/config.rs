@@ -294,6 +294,9 @@ pub struct Relay {
     pub password: String,
     /// Verify the smarthost certificate against the system roots.
     pub verify_certificate: bool,
+    /// A PEM file of extra CA certificates to trust for the smarthost (a
+    /// relay with a private CA); empty for the system roots only.
+    pub ca_file: String,
 }
 
 impl Default for Relay {
@@ -305,6 +308,7 @@ impl Default for Relay {
             username: String::new(),
             password: String::new(),
             verify_certificate: true,
+            ca_file: String::new(),
         }
     }
 }

@@ -20,7 +20,8 @@ const USAGE: &str = "usage: facteur COMMAND [--config FILE]
   alias list
   alias remove ALIAS
   queue list
-  queue retry|remove ID
+  queue retry ID|all
+  queue remove ID
   --version
 
 Without --config, the embedded default is used: data in ./data and every
@@ -129,6 +130,7 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         ["alias", "list"] => Request::AliasList,
         ["alias", "remove", alias] => Request::AliasRemove(alias.to_string()),
         ["queue", "list"] => Request::QueueList,
+        ["queue", "retry", "all"] => Request::QueueRetryAll,
         ["queue", "retry", n] => Request::QueueRetry(id(n)?),
         ["queue", "remove", n] => Request::QueueRemove(id(n)?),
         _ => return Err(format!("unknown command: {}", words.join(" "))),

@@ -4,3 +4,4 @@
 
 pub mod dns;
 pub mod server;
+pub mod smtp_peer;
