@@ -23,7 +23,8 @@
 //!   [`Zone::negative_ttl`], owned by the last two labels of the name
 //!   (`remote.test` for `x.mx.remote.test`);
 //! - CNAMEs are followed within the zone (up to 8 steps) and the whole chain
-//!   is returned; the response code is that of the last name in the chain;
+//!   is returned; the response code is that of the last name in the chain
+//!   (a [`Zone::foreign_cname`] ends the chain there, without SOA);
 //! - a UDP answer that does not fit the client's payload size (512 bytes, or
 //!   the EDNS size it advertised) is sent truncated (TC set, no records), and
 //!   names marked with [`Zone::truncate_udp`] are always truncated over UDP.
@@ -121,6 +122,8 @@ pub struct Zone {
     entries: Vec<Entry>,
     faults: HashMap<String, Fault>,
     truncated: HashSet<String>,
+    /// Names whose CNAME is returned alone (see [`Zone::foreign_cname`]).
+    foreign: HashSet<String>,
     ttl: u32,
     negative_ttl: u32,
 }
@@ -138,6 +141,7 @@ impl Zone {
             entries: Vec::new(),
             faults: HashMap::new(),
             truncated: HashSet::new(),
+            foreign: HashSet::new(),
             ttl: DEFAULT_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
         }
@@ -222,6 +226,14 @@ impl Zone {
         self.add(name, Data::Cname(target.to_string()))
     }
 
+    /// Adds a CNAME that the server returns alone: not followed, and with
+    /// no SOA, as a server does when the target lies in a zone it does not
+    /// hold. The client must ask for the target itself.
+    pub fn foreign_cname(&mut self, name: &str, target: &str) -> &mut Self {
+        self.foreign.insert(normalize(name));
+        self.cname(name, target)
+    }
+
     /// Adds a PTR record for an IPv4 or IPv6 address (the reverse name under
     /// in-addr.arpa or ip6.arpa is derived from `ip`).
     pub fn ptr(&mut self, ip: &str, host: &str) -> &mut Self {
@@ -274,6 +286,7 @@ impl Zone {
         self.entries.retain(|e| e.name != name);
         self.faults.remove(&name);
         self.truncated.remove(&name);
+        self.foreign.remove(&name);
         self
     }
 
@@ -646,6 +659,9 @@ fn answer(shared: &Shared, packet: &[u8], tcp: bool) -> Option<Vec<u8>> {
                 unreachable!()
             };
             reply.add_answer(Record::from_rdata(owner.clone(), e.ttl, e.data.to_rdata()));
+            if zone.foreign.contains(&name) {
+                break;
+            }
             name = normalize(target);
             owner = fqdn(target);
             if !seen.insert(name.clone()) || seen.len() > MAX_CNAME_CHAIN {
