@@ -13,6 +13,7 @@
 //! sends it again; the only window for a duplicate is the unavoidable one
 //! between the final dot and the peer's reply (RFC 5321 §6.1 accepts it).
 
+pub mod route;
 pub mod schedule;
 pub mod settle;
 
