@@ -15,7 +15,7 @@ use hickory_proto::rr::RecordType as WireType;
 
 /// Short, so that the timeout tests stay fast; loopback answers in well
 /// under a millisecond.
-const TIMEOUT: Duration = Duration::from_millis(200);
+const TIMEOUT: Duration = Duration::from_millis(300);
 
 fn resolver(servers: &[SocketAddr]) -> StubResolver {
     StubResolver::new(servers.to_vec(), TIMEOUT, 1, 100)
@@ -256,7 +256,7 @@ fn silence_is_temporary_after_the_timeout() {
         let got = r.query("slow.test", RecordType::A).await;
         let took = started.elapsed();
         assert!(matches!(got, Err(DnsError::Temporary(_))), "{got:?}");
-        // Two attempts of 200 ms each.
+        // Two attempts, each waiting TIMEOUT.
         assert!(took >= 2 * TIMEOUT, "gave up after {took:?}");
         assert!(took < Duration::from_secs(2), "took {took:?}");
         assert_eq!(dns.query_count("slow.test", WireType::A), 2);
@@ -468,4 +468,71 @@ fn concurrent_lookups_through_a_shared_trait_object() {
             assert_eq!(t.await.unwrap(), ips(&[&format!("127.0.1.{i}")]));
         }
     });
+}
+
+/// The reply of a server that does not know EDNS (RFC 6891 §7): FORMERR
+/// without OPT to a query with OPT, an answer to one without.
+fn no_edns_reply(query: &[u8]) -> Vec<u8> {
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, Record};
+    let Ok(q) = Message::from_vec(query) else {
+        return Vec::new();
+    };
+    let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+    m.add_queries(q.queries.iter().cloned());
+    if q.edns.is_some() {
+        m.metadata.response_code = ResponseCode::FormErr;
+    } else if let Some(question) = q.queries.first() {
+        let ip = "127.0.0.77".parse().unwrap();
+        m.add_answer(Record::from_rdata(
+            question.name().clone(),
+            60,
+            RData::A(A(ip)),
+        ));
+    }
+    m.to_vec().unwrap()
+}
+
+/// A server that refuses every query.
+fn refused_reply(query: &[u8]) -> Vec<u8> {
+    use hickory_proto::op::{Message, ResponseCode};
+    let Ok(q) = Message::from_vec(query) else {
+        return Vec::new();
+    };
+    let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+    m.add_queries(q.queries.iter().cloned());
+    m.metadata.response_code = ResponseCode::Refused;
+    m.to_vec().unwrap()
+}
+
+#[test]
+fn server_without_edns_is_asked_again_without_it() {
+    let (addr, server) = bad_server(2, no_edns_reply);
+    let r = resolver(&[addr]);
+    let got = smol::block_on(r.query("old.test", RecordType::A));
+    assert_eq!(got, Ok(vec![RecordData::A("127.0.0.77".parse().unwrap())]));
+    assert_eq!(server.join().unwrap(), 2);
+}
+
+#[test]
+fn refused_moves_to_the_next_server() {
+    let (addr, server) = bad_server(1, refused_reply);
+    let dns = DnsServer::start(zone());
+    let r = resolver(&[addr, dns.addr()]);
+    let started = Instant::now();
+    let got = smol::block_on(r.query("host.remote.test", RecordType::A));
+    assert_eq!(got, Ok(vec![RecordData::A("127.0.0.9".parse().unwrap())]));
+    assert!(started.elapsed() < TIMEOUT);
+    assert_eq!(server.join().unwrap(), 1);
+    assert_eq!(dns.query_count("host.remote.test", WireType::A), 1);
+
+    // Refused by the only server: temporary.
+    let (addr, server) = bad_server(1, refused_reply);
+    let r = resolver(&[addr]);
+    match smol::block_on(r.query("remote.test", RecordType::Mx)) {
+        Err(DnsError::Temporary(why)) => assert!(why.contains("Refused"), "{why}"),
+        other => panic!("expected a temporary failure, got {other:?}"),
+    }
+    assert_eq!(server.join().unwrap(), 1);
 }

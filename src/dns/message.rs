@@ -155,9 +155,10 @@ fn hickory_type(rtype: RecordType) -> hickory_proto::rr::RecordType {
 /// Reads a message received for the query (`id`, `name`, `rtype`). The
 /// caller has already checked that it came from the server asked.
 pub fn read_reply(packet: &[u8], id: u16, name: &str, rtype: RecordType) -> ReadReply {
-    let Some(got_id) = packet.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+    let [hi, lo, ..] = *packet else {
         return ReadReply::NotOurs;
     };
+    let got_id = u16::from_be_bytes([hi, lo]);
     if got_id != id {
         return ReadReply::NotOurs;
     }

@@ -81,9 +81,9 @@ impl StaticResolver {
         self
     }
 
-    /// Makes lookups of `rtype` at `name` fail with `error` (including
-    /// `NxDomain`, to model a name that has records of other types only at
-    /// some other server's view).
+    /// Makes lookups of `rtype` at `name` fail with `error`. `NxDomain`
+    /// makes that one type answer NXDOMAIN even where the name has records
+    /// of other types.
     pub fn fail(&mut self, name: &str, rtype: RecordType, error: DnsError) -> &mut Self {
         self.failures
             .insert((normalize_name(name), Some(rtype)), error);
