@@ -377,7 +377,7 @@ impl RcptResult {
 }
 
 /// What came of the attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// One result per [`Job::recipients`] entry, same order.
     pub recipients: Vec<RcptResult>,
@@ -704,12 +704,16 @@ impl Client {
         self.send_ehlo();
     }
 
-    /// Answer to [`Action::StartTls`]: the handshake failed. Every
-    /// undecided recipient is deferred; [`Outcome::tls_failed`] is set.
+    /// Answer to [`Action::StartTls`], or for implicit TLS the news before
+    /// the greeting: the handshake failed. Every undecided recipient is
+    /// deferred; [`Outcome::tls_failed`] is set.
     pub fn tls_failed(&mut self, reason: &str) {
-        if !std::mem::take(&mut self.waiting_tls) {
+        let implicit_start =
+            self.job.implicit_tls && !self.done && self.expect.front() == Some(&Expect::Greeting);
+        if !std::mem::take(&mut self.waiting_tls) && !implicit_start {
             return;
         }
+        self.tls = false;
         self.tls_failed = true;
         // RFC 3463 3.8: X.7.0 other security status.
         let d = Diagnostic::local(
@@ -783,6 +787,19 @@ impl Client {
             return self.finish();
         }
         let d = Diagnostic::local("4.4.2", reason, self.phase());
+        self.fail(d, false);
+    }
+
+    /// The adapter cannot go on for a reason of its own (the queued
+    /// message cannot be read): undecided recipients are deferred with
+    /// 4.3.0 (RFC 3463 3.4: other mail system status). The adapter closes
+    /// the connection without ending the content, so the server discards
+    /// what it got (RFC 5321 4.1.1.4).
+    pub fn local_failure(&mut self, reason: &str) {
+        if self.done {
+            return;
+        }
+        let d = Diagnostic::local("4.3.0", reason, self.phase());
         self.fail(d, false);
     }
 

@@ -352,6 +352,25 @@ fn tls_policies() {
 }
 
 #[test]
+fn implicit_tls_handshake_failure() {
+    let mut j = job(&["b@y.example"]);
+    j.implicit_tls = true;
+    let mut c = Client::new(j.clone());
+    c.tls_failed("unknown issuer");
+    let Some(Action::Done(o)) = c.poll() else {
+        panic!("done");
+    };
+    assert!(o.tls_failed && !o.tls);
+    assert_eq!(results(&o), ["T 4.7.0"]);
+    // Once the greeting came, it is no longer the handshake's news.
+    let mut c = Client::new(j);
+    c.feed(GREETING.as_bytes());
+    c.tls_failed("late");
+    assert!(matches!(c.poll(), Some(Action::Send(_))));
+    assert_eq!(c.poll(), None);
+}
+
+#[test]
 fn auth_plain_after_starttls() {
     let mut j = job(&["b@y.example"]);
     j.tls = TlsPolicy::Required;
