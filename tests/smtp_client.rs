@@ -297,3 +297,74 @@ fn misbehaving_servers_give_temporary_failures() {
     assert_eq!(kinds(&o), ["T 4.4.1", "T 4.4.1"]);
     assert!(o.recipients[0].diagnostic().text.contains("cannot connect"));
 }
+
+/// A scripted server without CHUNKING, so the client uses DATA; returns
+/// the raw bytes of the content as they came over the wire.
+fn data_server() -> (SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        // Reads until `needle` has arrived; false on EOF or timeout.
+        let mut wait_for = |s: &mut std::net::TcpStream, got: &mut Vec<u8>, needle: &[u8]| loop {
+            if got.windows(needle.len()).any(|w| w == needle) {
+                return true;
+            }
+            match s.read(&mut buf) {
+                Ok(n @ 1..) => got.extend_from_slice(&buf[..n]),
+                _ => return false,
+            }
+        };
+        let _ = s.write_all(b"220 fake ESMTP\r\n");
+        if !wait_for(&mut s, &mut got, b"\r\n") {
+            return;
+        }
+        let _ = s.write_all(b"250-fake\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+        if !wait_for(&mut s, &mut got, b"DATA\r\n") {
+            return;
+        }
+        let _ = s.write_all(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go on\r\n");
+        let start = got.len();
+        if !wait_for(&mut s, &mut got, b"\r\n.\r\n") {
+            return;
+        }
+        let _ = s.write_all(b"250 2.0.0 queued\r\n");
+        let _ = tx.send(got.split_off(start));
+        let mut rest = Vec::new();
+        if wait_for(&mut s, &mut rest, b"QUIT\r\n") {
+            let _ = s.write_all(b"221 2.0.0 bye\r\n");
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn data_goes_out_dot_stuffed_in_bounded_chunks() {
+    let (addr, rx) = data_server();
+    // Large enough for many read chunks, with dots at line starts all
+    // through it and a last line without its line end.
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..20_000 {
+        body.extend_from_slice(format!(".line {i}\n").as_bytes());
+    }
+    body.extend_from_slice(b"no final line end");
+    let mut j = job("a@x.example", &["b@y.example"], TlsPolicy::Opportunistic);
+    j.size = body.len() as u64;
+    let o = smol::block_on(deliver(&quick_target(addr), &j, body.as_slice()));
+    assert_eq!(kinds(&o), ["D 2.0.0"], "{o:?}");
+    assert!(!o.tls);
+    let wire = rx.recv_timeout(Duration::from_secs(10)).expect("content");
+    let mut want = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..20_000 {
+        want.extend_from_slice(format!("..line {i}\r\n").as_bytes());
+    }
+    want.extend_from_slice(b"no final line end\r\n.\r\n");
+    assert_eq!(wire.len(), want.len());
+    assert!(wire == want, "the content on the wire differs");
+}
