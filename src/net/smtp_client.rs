@@ -311,7 +311,10 @@ async fn finish(client: &mut Client, stream: Option<Stream>) -> Outcome {
 }
 
 async fn handshake(target: &Target, tcp: TcpStream) -> io::Result<TlsStream<TcpStream>> {
-    let name = ServerName::try_from(target.host.clone())
+    // A name from DNS may end in the root's dot; SNI carries none (RFC
+    // 6066 3).
+    let host = target.host.trim_end_matches('.').to_string();
+    let name = ServerName::try_from(host)
         .unwrap_or_else(|_| ServerName::IpAddress(target.addr.ip().into()));
     let connector = futures_rustls::TlsConnector::from(target.tls.clone());
     timeout(target.tls_timeout, connector.connect(name, tcp)).await

@@ -392,10 +392,11 @@ pub struct Outcome {
     pub greeting: Option<String>,
     /// The host name the server gave in its greeting (its first word).
     pub remote_host: Option<String>,
-    /// The server offered DSN, so NOTIFY, ORCPT, RET and ENVID were passed
-    /// on and it is now responsible for notifications (RFC 3461 4). When
-    /// false, a delivered recipient with NOTIFY=SUCCESS should get a
-    /// "relayed" notification from us (RFC 3461 4.1).
+    /// The job had DSN parameters and the server offered DSN, so NOTIFY,
+    /// ORCPT, RET and ENVID were passed on and it is now responsible for
+    /// notifications (RFC 3461 4). When false, a delivered recipient with
+    /// NOTIFY=SUCCESS should get a "relayed" notification from us (RFC
+    /// 3461 4.1, RFC 3464 2.3.3 Action: relayed).
     pub dsn_passed: bool,
 }
 
