@@ -1,1 +1,0 @@
-//! SMTP client core (RFC 5321), sans-I/O.
