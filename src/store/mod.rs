@@ -32,7 +32,7 @@ mod watch;
 pub use blobs::{BlobWriter, FinishedBlob};
 pub use imap::{
     Appended, Changes, Copied, Expunged, FlagOp, FlagResult, FlagUpdate, MessageSummary,
-    NewMessage, StoreFlagsResult, UidRange, MAX_KEYWORDS, MAX_KEYWORD_LEN,
+    NewMessage, StoreFlagsResult, UidRange, MAX_KEYWORDS, MAX_KEYWORD_LEN, MAX_TOMBSTONES,
 };
 pub use mailboxes::{Quota, MAX_MAILBOX_DEPTH, MAX_MAILBOX_NAME, SEPARATOR};
 pub use records::{

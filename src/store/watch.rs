@@ -32,6 +32,12 @@ impl Watchers {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many mailboxes have a signal.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Wakes the watchers of `mailbox`.
     pub(super) fn notify(&self, mailbox: u64) {
         let signal = self.lock().get(&mailbox).cloned();
