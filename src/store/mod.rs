@@ -34,7 +34,7 @@ pub use imap::{
     Appended, Changes, Copied, Expunged, FlagOp, FlagResult, FlagUpdate, MessageSummary,
     NewMessage, StoreFlagsResult, UidRange, MAX_KEYWORDS, MAX_KEYWORD_LEN, MAX_TOMBSTONES,
 };
-pub use mailboxes::{Quota, MAX_MAILBOX_DEPTH, MAX_MAILBOX_NAME, SEPARATOR};
+pub use mailboxes::{mailbox_name, Quota, MAX_MAILBOX_DEPTH, MAX_MAILBOX_NAME, SEPARATOR};
 pub use records::{
     flags, Account, Alias, BlobId, Domain, Mailbox, Message, MessageBody, MessageMeta, QueueEntry,
     QueueRecipient, RcptState, Ret, SpecialUse,
