@@ -6,16 +6,42 @@
 //! index in one sled transaction, then flush sled, and only then return: a
 //! crash at any point leaves either nothing or the whole change.
 
+//!
+//! Trees of the index (keys are big-endian so that they sort):
+//! - `accounts`, `domains`, `aliases`, `queue`: one record per key.
+//! - `mailboxes`: `account \0 name` → [`Mailbox`] (with its STATUS counters);
+//!   `mailbox_ids`: mailbox id → that key, so a selected mailbox is found by
+//!   id whatever its name becomes.
+//! - `messages`: mailbox id, UID → [`MessageMeta`] (flags, modseq, size: the
+//!   small part); `bodies`: same key → [`MessageBody`] (blob, prefix, cache).
+//! - `modseqs`: mailbox id, modseq, UID → nothing: the RFC 7162 change index.
+//! - `vanished`: mailbox id, modseq → UID ranges expunged at that modseq.
+//! - `usage`: account → bytes stored (RFC 9208 STORAGE).
+//! - `subscriptions`: `account \0 name` → nothing (RFC 9051 §6.3.7).
+//! - `blobrefs`: blob id → reference count.
+//!
+//! Everything that changes several trees does so in one sled transaction.
+
 pub mod blobs;
+mod imap;
+mod mailboxes;
+mod migrate;
 pub mod records;
+mod watch;
 
 pub use blobs::{BlobWriter, FinishedBlob};
-pub use records::{
-    flags, Account, Alias, BlobId, Domain, Mailbox, Message, QueueEntry, QueueRecipient, RcptState,
-    Ret, SpecialUse,
+pub use imap::{
+    Appended, Changes, Copied, Expunged, FlagOp, FlagResult, FlagUpdate, MessageSummary,
+    NewMessage, StoreFlagsResult, UidRange, MAX_KEYWORDS, MAX_KEYWORD_LEN, MAX_TOMBSTONES,
 };
+pub use mailboxes::{mailbox_name, Quota, MAX_MAILBOX_DEPTH, MAX_MAILBOX_NAME, SEPARATOR};
+pub use records::{
+    flags, Account, Alias, BlobId, Domain, Mailbox, Message, MessageBody, MessageMeta, QueueEntry,
+    QueueRecipient, RcptState, Ret, SpecialUse,
+};
+pub use watch::MailboxWatch;
 
-use records::{decode, encode, RecordError};
+use records::{decode, encode, Record, RecordError};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
@@ -24,11 +50,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The on-disk format this binary reads and writes. Raise it when the
 /// layout changes in a way older binaries cannot read.
-pub const STORE_FORMAT: u32 = 1;
+///
+/// 2: mailbox counters, split message records, modseq index, tombstones,
+/// quota usage, subscriptions (format 1 is migrated at open).
+pub const STORE_FORMAT: u32 = 2;
+
+/// How many times an operation that reads a listing before its transaction
+/// starts over when the mailbox changed in between.
+const CONFLICT_RETRIES: u32 = 16;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 
@@ -57,6 +91,11 @@ pub enum StoreError {
     Locked(String),
     /// Disk or sled failure.
     Io(String),
+    /// The account's storage quota would be exceeded (RFC 9208 STORAGE;
+    /// SMTP answers 452 4.2.2, RFC 3463; IMAP NO [OVERQUOTA]).
+    OverQuota(String),
+    /// The mailbox kept changing while the operation ran; nothing was done.
+    Conflict(String),
     /// A record could not be decoded.
     Corrupt(String),
 }
@@ -76,6 +115,8 @@ impl fmt::Display for StoreError {
                 write!(f, "the store at {p} is in use by another facteur process")
             }
             StoreError::Io(s) => write!(f, "storage error: {s}"),
+            StoreError::OverQuota(a) => write!(f, "the storage quota of {a} is exceeded"),
+            StoreError::Conflict(s) => write!(f, "{s} changed too often; try again"),
             StoreError::Corrupt(s) => write!(f, "corrupt store: {s}"),
         }
     }
@@ -116,7 +157,7 @@ fn abort<T>(e: StoreError) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
+fn tx_decode<T: Record>(bytes: &[u8]) -> TxResult<T> {
     decode(bytes).or_else(|e| abort(e.into()))
 }
 
@@ -152,13 +193,39 @@ pub struct Store {
     accounts: sled::Tree,
     aliases: sled::Tree,
     mailboxes: sled::Tree,
+    mailbox_ids: sled::Tree,
     messages: sled::Tree,
+    bodies: sled::Tree,
+    modseqs: sled::Tree,
+    vanished: sled::Tree,
+    usage: sled::Tree,
+    subscriptions: sled::Tree,
     blobrefs: sled::Tree,
     queue: sled::Tree,
     blobs: blobs::BlobDir,
     /// Serialises reference-count changes with blob file creation and
     /// removal, so a body being re-delivered is never deleted under it.
     blob_lock: Mutex<()>,
+    /// Quota for accounts whose own quota is 0 (0: unlimited).
+    default_quota: AtomicU64,
+    /// Wakes sessions waiting on a mailbox (IDLE).
+    watchers: std::sync::Arc<watch::Watchers>,
+}
+
+/// All the trees of one transaction (see [`Store::transact`]).
+struct Tx<'a> {
+    acc: &'a TransactionalTree,
+    ali: &'a TransactionalTree,
+    mbx: &'a TransactionalTree,
+    ids: &'a TransactionalTree,
+    msg: &'a TransactionalTree,
+    body: &'a TransactionalTree,
+    mods: &'a TransactionalTree,
+    gone: &'a TransactionalTree,
+    usage: &'a TransactionalTree,
+    subs: &'a TransactionalTree,
+    refs: &'a TransactionalTree,
+    queue: &'a TransactionalTree,
 }
 
 impl fmt::Debug for Store {
@@ -185,7 +252,7 @@ impl Store {
                 }
                 e => StoreError::Io(format!("cannot open {}: {e}", index.display())),
             })?;
-        match db.get(FORMAT_KEY)? {
+        let found = match db.get(FORMAT_KEY)? {
             Some(v) => {
                 let v = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
@@ -193,24 +260,37 @@ impl Store {
                 if v > STORE_FORMAT {
                     return Err(StoreError::TooNew(v));
                 }
+                v
             }
             None => {
                 db.insert(FORMAT_KEY, &STORE_FORMAT.to_be_bytes())?;
                 db.flush()?;
+                STORE_FORMAT
             }
-        }
+        };
         let store = Store {
             domains: db.open_tree("domains")?,
             accounts: db.open_tree("accounts")?,
             aliases: db.open_tree("aliases")?,
             mailboxes: db.open_tree("mailboxes")?,
+            mailbox_ids: db.open_tree("mailbox_ids")?,
             messages: db.open_tree("messages")?,
+            bodies: db.open_tree("bodies")?,
+            modseqs: db.open_tree("modseqs")?,
+            vanished: db.open_tree("vanished")?,
+            usage: db.open_tree("usage")?,
+            subscriptions: db.open_tree("subscriptions")?,
             blobrefs: db.open_tree("blobrefs")?,
             queue: db.open_tree("queue")?,
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
+            default_quota: AtomicU64::new(0),
+            watchers: std::sync::Arc::new(watch::Watchers::default()),
             db,
         };
+        if found < STORE_FORMAT {
+            store.migrate(found)?;
+        }
         store.sweep_blobs()?;
         Ok(store)
     }
@@ -252,6 +332,61 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Runs `f` in one sled transaction over every tree that holds mail.
+    /// `f` may run several times (sled retries on conflict), so it has no
+    /// side effects outside the transaction.
+    fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
+        let trees = (
+            &self.accounts,
+            &self.aliases,
+            &self.mailboxes,
+            &self.mailbox_ids,
+            &self.messages,
+            &self.bodies,
+            &self.modseqs,
+            &self.vanished,
+            &self.usage,
+            &self.subscriptions,
+            &self.blobrefs,
+            &self.queue,
+        );
+        let r: Result<T, TransactionError<StoreError>> = trees.transaction(
+            |(acc, ali, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue)| {
+                f(&Tx {
+                    acc,
+                    ali,
+                    mbx,
+                    ids,
+                    msg,
+                    body,
+                    mods,
+                    gone,
+                    usage,
+                    subs,
+                    refs,
+                    queue,
+                })
+            },
+        );
+        r.map_err(Into::into)
+    }
+
+    /// Runs `attempt` until it does not fail with [`StoreError::Conflict`]
+    /// (it read a listing outside its transaction and the mailbox changed
+    /// before the transaction; see [`check_unchanged`]).
+    fn retrying<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tries = 0;
+        loop {
+            match attempt() {
+                Err(StoreError::Conflict(_)) if tries < CONFLICT_RETRIES => tries += 1,
+                r => return r,
+            }
+        }
     }
 
     fn lock_blobs(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -323,7 +458,8 @@ impl Store {
 
     // ----- accounts -----
 
-    /// Adds an account in a local domain, with the default mailboxes.
+    /// Adds an account in a local domain, with the default mailboxes
+    /// (subscribed).
     pub fn add_account(&self, address: &str, password_hash: &str) -> Result<Account, StoreError> {
         let address = normalise_address(address)?;
         let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
@@ -342,17 +478,20 @@ impl Store {
             .iter()
             .map(|_| self.db.generate_id())
             .collect::<Result<_, _>>()?;
-        (&self.accounts, &self.aliases, &self.mailboxes).transaction(|(acc, ali, mbx)| {
-            if acc.get(address.as_bytes())?.is_some() {
+        self.transact(|tx| {
+            if tx.acc.get(address.as_bytes())?.is_some() {
                 return abort(StoreError::Exists(format!("user {address}")));
             }
-            if ali.get(address.as_bytes())?.is_some() {
+            if tx.ali.get(address.as_bytes())?.is_some() {
                 return abort(StoreError::Exists(format!("alias {address}")));
             }
-            acc.insert(address.as_bytes(), encode(&account))?;
+            tx.acc.insert(address.as_bytes(), encode(&account))?;
             for ((name, special), id) in DEFAULT_MAILBOXES.iter().zip(&ids) {
                 let m = new_mailbox(*id, &address, name, *special);
-                mbx.insert(mailbox_key(&address, name), encode(&m))?;
+                let key = mailbox_key(&address, name);
+                tx.put_mailbox(&key, &m)?;
+                tx.ids.insert(&id.to_be_bytes(), key.as_slice())?;
+                tx.subs.insert(key.as_slice(), &[])?;
             }
             Ok(())
         })?;
@@ -389,39 +528,50 @@ impl Store {
         self.flush()
     }
 
-    /// Removes an account with its mailboxes and messages.
+    /// Removes an account with its mailboxes, messages, subscriptions and
+    /// quota usage.
     pub fn remove_account(&self, address: &str) -> Result<(), StoreError> {
         let address = address.to_ascii_lowercase();
         let _guard = self.lock_blobs();
-        let boxes = self.mailboxes(&address)?;
-        let mut keys = Vec::new();
-        let mut unref: BTreeMap<BlobId, u64> = BTreeMap::new();
-        for b in &boxes {
-            for m in self.messages(b.id)? {
-                keys.push(message_key(b.id, m.uid));
-                *unref.entry(m.blob).or_default() += 1;
-            }
-        }
-        let freed = (
-            &self.accounts,
-            &self.mailboxes,
-            &self.messages,
-            &self.blobrefs,
-        )
-            .transaction(|(acc, mbx, msg, refs)| {
-                if acc.remove(address.as_bytes())?.is_none() {
+        let (ids, freed) = self.retrying(|| {
+            let boxes = self.mailboxes(&address)?;
+            let contents = boxes
+                .iter()
+                .map(|b| self.contents(b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut subs_prefix = address.as_bytes().to_vec();
+            subs_prefix.push(0);
+            let subs = self
+                .subscriptions
+                .scan_prefix(&subs_prefix)
+                .keys()
+                .collect::<Result<Vec<_>, _>>()?;
+            self.transact(|tx| {
+                if tx.acc.remove(address.as_bytes())?.is_none() {
                     return abort(StoreError::NotFound(format!("user {address}")));
                 }
-                for b in &boxes {
-                    mbx.remove(mailbox_key(&address, &b.name))?;
+                let mut freed = Vec::new();
+                for (b, c) in boxes.iter().zip(&contents) {
+                    let key = mailbox_key(&address, &b.name);
+                    let Some(m) = tx.mailbox(&key)? else {
+                        return abort(StoreError::Conflict(format!("mailbox {}", b.name)));
+                    };
+                    check_unchanged(&m, b)?;
+                    freed.extend(tx.purge(&m, c)?);
+                    tx.mbx.remove(key.as_slice())?;
+                    tx.ids.remove(&m.id.to_be_bytes())?;
                 }
-                for k in &keys {
-                    msg.remove(k.as_slice())?;
+                for k in &subs {
+                    tx.subs.remove(k)?;
                 }
-                unref_blobs(refs, &unref)
-            })?;
+                tx.usage.remove(address.as_bytes())?;
+                let ids: Vec<u64> = boxes.iter().map(|b| b.id).collect();
+                Ok((ids, freed))
+            })
+        })?;
         self.flush()?;
         self.remove_blob_files(&freed);
+        self.notify(&ids);
         Ok(())
     }
 
@@ -485,53 +635,6 @@ impl Store {
         self.flush()
     }
 
-    // ----- mailboxes -----
-
-    /// All mailboxes of an account, sorted by name.
-    pub fn mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError> {
-        let mut prefix = account.to_ascii_lowercase().into_bytes();
-        prefix.push(0);
-        values(&self.mailboxes, &prefix)
-    }
-
-    /// One mailbox by name (`INBOX` in any case).
-    pub fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>, StoreError> {
-        match self
-            .mailboxes
-            .get(mailbox_key(&account.to_ascii_lowercase(), name))?
-        {
-            Some(v) => Ok(Some(decode(&v)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Creates a mailbox.
-    pub fn create_mailbox(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<SpecialUse>,
-    ) -> Result<Mailbox, StoreError> {
-        let account = account.to_ascii_lowercase();
-        if name.is_empty() || name.contains('\0') {
-            return Err(StoreError::Invalid("bad mailbox name".into()));
-        }
-        let m = new_mailbox(self.db.generate_id()?, &account, name, special_use);
-        let key = mailbox_key(&account, name);
-        (&self.accounts, &self.mailboxes).transaction(|(acc, mbx)| {
-            if acc.get(account.as_bytes())?.is_none() {
-                return abort(StoreError::NotFound(format!("user {account}")));
-            }
-            if mbx.get(&key)?.is_some() {
-                return abort(StoreError::Exists(format!("mailbox {name}")));
-            }
-            mbx.insert(key.as_slice(), encode(&m))?;
-            Ok(())
-        })?;
-        self.flush()?;
-        Ok(m)
-    }
-
     // ----- messages -----
 
     /// Starts writing a message body.
@@ -541,7 +644,10 @@ impl Store {
 
     /// Commits a body: to each local delivery, and to the outbound queue
     /// when `queue` is given, in one transaction. Returns once the body
-    /// and the index are durable. Either every delivery happens or none.
+    /// and the index are durable. Either every delivery happens or none:
+    /// a recipient over quota fails the whole call with
+    /// [`StoreError::OverQuota`] (check [`Store::check_quota`] per
+    /// recipient first to deliver to the others).
     pub fn deliver(
         &self,
         mut blob: FinishedBlob,
@@ -563,56 +669,52 @@ impl Store {
             }
             None => None,
         };
+        let default_quota = self.default_quota();
         let _guard = self.lock_blobs();
         self.blobs.publish(&mut blob)?;
         let id = blob.id;
         let size = blob.size;
-        let result = (&self.mailboxes, &self.messages, &self.blobrefs, &self.queue).transaction(
-            |(mbx, msg, refs, q)| {
-                let mut out = Vec::with_capacity(deliveries.len());
-                for d in deliveries {
-                    let account = d.account.to_ascii_lowercase();
-                    let key = match mbx.get(mailbox_key(&account, &d.mailbox))? {
-                        Some(_) => mailbox_key(&account, &d.mailbox),
-                        None => mailbox_key(&account, "INBOX"),
-                    };
-                    let Some(v) = mbx.get(&key)? else {
-                        return abort(StoreError::NotFound(format!("INBOX of {account}")));
-                    };
-                    let mut m: Mailbox = tx_decode(&v)?;
-                    let uid = m.uidnext;
-                    m.uidnext = m.uidnext.checked_add(1).ok_or_else(|| {
-                        ConflictableTransactionError::Abort(StoreError::Invalid(
-                            "mailbox UID space exhausted".into(),
-                        ))
-                    })?;
-                    m.highestmodseq += 1;
-                    let rec = Message {
-                        uid,
-                        flags: d.flags,
-                        keywords: d.keywords.clone(),
-                        internal_date,
-                        size: size + d.prefix.len() as u64,
-                        modseq: m.highestmodseq,
-                        prefix: d.prefix.clone(),
-                        blob: id,
-                        cache: None,
-                    };
-                    mbx.insert(key.as_slice(), encode(&m))?;
-                    msg.insert(message_key(m.id, uid).as_slice(), encode(&rec))?;
-                    out.push(Delivered { mailbox: m.id, uid });
-                }
-                if let Some(entry) = &queue {
-                    q.insert(&entry.id.to_be_bytes(), encode(entry))?;
-                }
-                add_ref(refs, &id, refs_added)?;
-                Ok(out)
-            },
-        );
-        let result: Result<Vec<Delivered>, StoreError> = result.map_err(Into::into);
+        let result = self.transact(|tx| {
+            let mut out = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                let account = d.account.to_ascii_lowercase();
+                let key = match tx.mbx.get(mailbox_key(&account, &d.mailbox))? {
+                    Some(_) => mailbox_key(&account, &d.mailbox),
+                    None => mailbox_key(&account, "INBOX"),
+                };
+                let Some(mut m) = tx.mailbox(&key)? else {
+                    return abort(StoreError::NotFound(format!("INBOX of {account}")));
+                };
+                let msg_size = size + d.prefix.len() as u64;
+                tx.charge(&account, msg_size, default_quota)?;
+                let modseq = next_modseq(&mut m);
+                let meta = MessageMeta {
+                    flags: d.flags,
+                    keywords: d.keywords.clone(),
+                    modseq,
+                    internal_date,
+                    size: msg_size,
+                };
+                let body = MessageBody {
+                    blob: id,
+                    prefix: d.prefix.clone(),
+                    cache: None,
+                };
+                let uid = tx.add_message(&mut m, &meta, &body)?;
+                tx.put_mailbox(&key, &m)?;
+                out.push(Delivered { mailbox: m.id, uid });
+            }
+            if let Some(entry) = &queue {
+                tx.queue.insert(&entry.id.to_be_bytes(), encode(entry))?;
+            }
+            add_ref(tx.refs, &id, refs_added)?;
+            Ok(out)
+        });
         match result {
             Ok(out) => {
                 self.flush()?;
+                let ids: Vec<u64> = out.iter().map(|d| d.mailbox).collect();
+                self.notify(&ids);
                 Ok(out)
             }
             Err(e) => {
@@ -626,17 +728,29 @@ impl Store {
         }
     }
 
-    /// The messages of a mailbox, by UID.
+    /// The messages of a mailbox, by UID, whole (prefix and cache too).
+    /// For flags and sizes only, [`Store::summaries`] reads much less.
     pub fn messages(&self, mailbox: u64) -> Result<Vec<Message>, StoreError> {
-        values(&self.messages, &mailbox.to_be_bytes())
+        let prefix = mailbox.to_be_bytes();
+        let mut out = Vec::new();
+        for kv in self.messages.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            let meta: MessageMeta = decode(&v)?;
+            // A body missing here was expunged since the meta was read.
+            if let Some(b) = self.bodies.get(&k)? {
+                out.push(Message::from_parts(uid_of_key(&k)?, meta, decode(&b)?));
+            }
+        }
+        Ok(out)
     }
 
-    /// One message.
+    /// One message, whole.
     pub fn message(&self, mailbox: u64, uid: u32) -> Result<Option<Message>, StoreError> {
-        match self.messages.get(message_key(mailbox, uid))? {
-            Some(v) => Ok(Some(decode(&v)?)),
-            None => Ok(None),
-        }
+        let key = message_key(mailbox, uid);
+        let (Some(m), Some(b)) = (self.messages.get(key)?, self.bodies.get(key)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Message::from_parts(uid, decode(&m)?, decode(&b)?)))
     }
 
     /// Opens a message body for reading. The caller sends `message.prefix`
@@ -647,42 +761,19 @@ impl Store {
             .map_err(|e| StoreError::Io(format!("cannot open body {}: {e}", id.hex())))
     }
 
-    /// Removes messages from a mailbox, freeing bodies that lose their last
-    /// reference. Returns the UIDs actually removed.
+    /// Removes messages from a mailbox by name, freeing bodies that lose
+    /// their last reference. Returns the UIDs actually removed. Like every
+    /// expunge it leaves tombstones for QRESYNC (see [`Store::expunge_uids`]).
     pub fn expunge(
         &self,
         account: &str,
         mailbox: &str,
         uids: &[u32],
     ) -> Result<Vec<u32>, StoreError> {
-        let account = account.to_ascii_lowercase();
-        let key = mailbox_key(&account, mailbox);
-        let _guard = self.lock_blobs();
-        let (removed, freed) =
-            (&self.mailboxes, &self.messages, &self.blobrefs).transaction(|(mbx, msg, refs)| {
-                let Some(v) = mbx.get(&key)? else {
-                    return abort(StoreError::NotFound(format!("mailbox {mailbox}")));
-                };
-                let mut m: Mailbox = tx_decode(&v)?;
-                let mut removed = Vec::new();
-                let mut unref: BTreeMap<BlobId, u64> = BTreeMap::new();
-                for &uid in uids {
-                    if let Some(v) = msg.remove(message_key(m.id, uid).as_slice())? {
-                        let rec: Message = tx_decode(&v)?;
-                        *unref.entry(rec.blob).or_default() += 1;
-                        removed.push(uid);
-                    }
-                }
-                if !removed.is_empty() {
-                    m.highestmodseq += 1;
-                    mbx.insert(key.as_slice(), encode(&m))?;
-                }
-                let freed = unref_blobs(refs, &unref)?;
-                Ok((removed, freed))
-            })?;
-        self.flush()?;
-        self.remove_blob_files(&freed);
-        Ok(removed)
+        let Some(m) = self.mailbox(account, mailbox)? else {
+            return Err(StoreError::NotFound(format!("mailbox {mailbox}")));
+        };
+        Ok(self.expunge_uids(m.id, uids)?.uids)
     }
 
     // ----- outbound queue -----
@@ -783,10 +874,7 @@ fn unref_blobs(refs: &TransactionalTree, unref: &BTreeMap<BlobId, u64>) -> TxRes
     Ok(freed)
 }
 
-fn values<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    prefix: &[u8],
-) -> Result<Vec<T>, StoreError> {
+fn values<T: Record>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
     tree.scan_prefix(prefix)
         .map(|kv| {
             let (_, v) = kv?;
@@ -795,27 +883,261 @@ fn values<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
+/// What a mailbox holds, read outside a transaction so that the
+/// transaction can remove it all (it cannot scan). Valid while the mailbox's
+/// `highestmodseq` and `uidnext` are those of `seen`.
+struct Contents {
+    /// UID and modseq of every message (for the modseq index).
+    messages: Vec<(u32, u64)>,
+    /// Keys of the tombstone records.
+    vanished: Vec<sled::IVec>,
+}
+
+impl Store {
+    /// Reads what [`Tx::purge`] needs to empty `m`.
+    fn contents(&self, m: &Mailbox) -> Result<Contents, StoreError> {
+        let prefix = m.id.to_be_bytes();
+        let mut messages = Vec::new();
+        for kv in self.messages.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            let meta: MessageMeta = decode(&v)?;
+            messages.push((uid_of_key(&k)?, meta.modseq));
+        }
+        let vanished = self
+            .vanished
+            .scan_prefix(prefix)
+            .keys()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Contents { messages, vanished })
+    }
+
+    /// The quota of accounts whose own quota is 0.
+    fn default_quota(&self) -> u64 {
+        self.default_quota.load(Ordering::Relaxed)
+    }
+}
+
+/// Fails with [`StoreError::Conflict`] when the mailbox changed since `seen`
+/// was read (every change to its messages raises `highestmodseq`).
+fn check_unchanged(now: &Mailbox, seen: &Mailbox) -> TxResult<()> {
+    if now.id != seen.id || now.highestmodseq != seen.highestmodseq || now.uidnext != seen.uidnext {
+        return abort(StoreError::Conflict(format!("mailbox {}", seen.name)));
+    }
+    Ok(())
+}
+
+/// Gives the next modseq of a mailbox (RFC 7162 §3.1: strictly increasing
+/// per mailbox).
+fn next_modseq(m: &mut Mailbox) -> u64 {
+    m.highestmodseq += 1;
+    m.highestmodseq
+}
+
+impl Tx<'_> {
+    fn mailbox(&self, key: &[u8]) -> TxResult<Option<Mailbox>> {
+        match self.mbx.get(key)? {
+            Some(v) => Ok(Some(tx_decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A mailbox and its key by id.
+    fn mailbox_by_id(&self, id: u64) -> TxResult<Option<(Vec<u8>, Mailbox)>> {
+        let Some(key) = self.ids.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        Ok(self.mailbox(&key)?.map(|m| (key.to_vec(), m)))
+    }
+
+    fn put_mailbox(&self, key: &[u8], m: &Mailbox) -> TxResult<()> {
+        self.mbx.insert(key, encode(m))?;
+        Ok(())
+    }
+
+    /// Adds a message at `m.uidnext` with `meta.modseq` (the caller raised
+    /// `m.highestmodseq` to it), indexing it and counting it in. The caller
+    /// stores `m` and takes care of blob references and quota.
+    fn add_message(
+        &self,
+        m: &mut Mailbox,
+        meta: &MessageMeta,
+        body: &MessageBody,
+    ) -> TxResult<u32> {
+        let uid = m.uidnext;
+        m.uidnext = match m.uidnext.checked_add(1) {
+            Some(n) => n,
+            None => return abort(StoreError::Invalid("mailbox UID space exhausted".into())),
+        };
+        self.msg.insert(&message_key(m.id, uid), encode(meta))?;
+        self.body.insert(&message_key(m.id, uid), encode(body))?;
+        self.mods.insert(&modseq_key(m.id, meta.modseq, uid), &[])?;
+        m.count_in(meta.flags, meta.size);
+        Ok(uid)
+    }
+
+    fn meta(&self, mailbox: u64, uid: u32) -> TxResult<Option<MessageMeta>> {
+        match self.msg.get(message_key(mailbox, uid))? {
+            Some(v) => Ok(Some(tx_decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces a message's meta, moving its modseq index entry.
+    fn set_meta(
+        &self,
+        mailbox: u64,
+        uid: u32,
+        old: &MessageMeta,
+        new: &MessageMeta,
+    ) -> TxResult<()> {
+        if old.modseq != new.modseq {
+            self.mods.remove(&modseq_key(mailbox, old.modseq, uid))?;
+            self.mods
+                .insert(&modseq_key(mailbox, new.modseq, uid), &[])?;
+        }
+        self.msg.insert(&message_key(mailbox, uid), encode(new))?;
+        Ok(())
+    }
+
+    /// Removes a message's records and index entry and counts it out.
+    /// The caller records the tombstone, stores `m`, and releases the blob
+    /// and quota.
+    fn remove_message(
+        &self,
+        m: &mut Mailbox,
+        uid: u32,
+    ) -> TxResult<Option<(MessageMeta, MessageBody)>> {
+        let key = message_key(m.id, uid);
+        let Some(v) = self.msg.remove(&key)? else {
+            return Ok(None);
+        };
+        let meta: MessageMeta = tx_decode(&v)?;
+        let body: MessageBody = match self.body.remove(&key)? {
+            Some(b) => tx_decode(&b)?,
+            None => {
+                return abort(StoreError::Corrupt(format!(
+                    "message {uid} has no body record"
+                )))
+            }
+        };
+        self.mods.remove(&modseq_key(m.id, meta.modseq, uid))?;
+        m.count_out(meta.flags, meta.size);
+        Ok(Some((meta, body)))
+    }
+
+    /// Records that `uids` (ascending) vanished at `modseq` (RFC 7162
+    /// §3.2.5: the modseq of the expunge is kept with the UIDs).
+    fn record_vanished(&self, m: &mut Mailbox, modseq: u64, uids: &[u32]) -> TxResult<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let key = vanished_key(m.id, modseq);
+        let mut ranges = match self.gone.get(key)? {
+            Some(v) => tx_decode::<records::Tombstone>(&v)?.uids,
+            None => {
+                m.tombstones = m.tombstones.saturating_add(1);
+                Vec::new()
+            }
+        };
+        ranges.extend(imap::ranges(uids));
+        let ranges = imap::merge_ranges(ranges);
+        self.gone
+            .insert(&key, encode(&records::Tombstone { uids: ranges }))?;
+        Ok(())
+    }
+
+    /// Bytes stored by an account.
+    fn used(&self, account: &str) -> TxResult<u64> {
+        Ok(ref_count(self.usage.get(account.as_bytes())?))
+    }
+
+    /// Adds `bytes` to an account's usage, failing with
+    /// [`StoreError::OverQuota`] past its quota (RFC 9208 §5.1 STORAGE).
+    fn charge(&self, account: &str, bytes: u64, default_quota: u64) -> TxResult<()> {
+        let used = self.used(account)?;
+        let limit = match self.acc.get(account.as_bytes())? {
+            Some(v) => quota_limit(&tx_decode::<Account>(&v)?, default_quota),
+            None => return abort(StoreError::NotFound(format!("user {account}"))),
+        };
+        let after = used.saturating_add(bytes);
+        if limit != 0 && after > limit {
+            return abort(StoreError::OverQuota(account.to_string()));
+        }
+        self.usage
+            .insert(account.as_bytes(), &after.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Takes `bytes` off an account's usage.
+    fn release(&self, account: &str, bytes: u64) -> TxResult<()> {
+        let after = self.used(account)?.saturating_sub(bytes);
+        self.usage
+            .insert(account.as_bytes(), &after.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Removes every message and tombstone of `m` as listed in `c` (the
+    /// caller checked `m` is unchanged since), releasing blobs and quota.
+    /// Returns the bodies that lost their last reference.
+    fn purge(&self, m: &Mailbox, c: &Contents) -> TxResult<Vec<BlobId>> {
+        let mut unref: BTreeMap<BlobId, u64> = BTreeMap::new();
+        let mut scratch = m.clone();
+        let mut bytes = 0u64;
+        for &(uid, _) in &c.messages {
+            if let Some((meta, body)) = self.remove_message(&mut scratch, uid)? {
+                *unref.entry(body.blob).or_default() += 1;
+                bytes = bytes.saturating_add(meta.size);
+            }
+        }
+        for k in &c.vanished {
+            self.gone.remove(k)?;
+        }
+        if bytes > 0 {
+            self.release(&m.account, bytes)?;
+        }
+        unref_blobs(self.refs, &unref)
+    }
+}
+
+/// The quota that applies to an account (0: unlimited).
+fn quota_limit(a: &Account, default_quota: u64) -> u64 {
+    if a.quota != 0 {
+        a.quota
+    } else {
+        default_quota
+    }
+}
+
 fn new_mailbox(id: u64, account: &str, name: &str, special_use: Option<SpecialUse>) -> Mailbox {
     Mailbox {
         id,
         account: account.to_string(),
-        name: canonical_mailbox(name).to_string(),
+        name: canonical_mailbox(name),
         // RFC 9051 §2.3.1.1: a new value whenever a mailbox is (re)created.
         // Ids are unique and increasing, so id+1 is too (and never 0).
         uidvalidity: (id as u32).wrapping_add(1).max(1),
         uidnext: 1,
         highestmodseq: 1,
         special_use,
-        subscribed: true,
+        messages: 0,
+        unseen: 0,
+        deleted: 0,
+        size: 0,
+        tombstones: 0,
     }
 }
 
-/// INBOX is case-insensitive (RFC 9051 §5.1); other names are not.
-fn canonical_mailbox(name: &str) -> &str {
-    if name.eq_ignore_ascii_case("INBOX") {
-        "INBOX"
-    } else {
-        name
+/// INBOX is case-insensitive (RFC 9051 §5.1), also as the first level of
+/// a hierarchical name; other names are not.
+fn canonical_mailbox(name: &str) -> String {
+    let (first, rest) = match name.split_once(mailboxes::SEPARATOR) {
+        Some((f, r)) => (f, Some(r)),
+        None => (name, None),
+    };
+    match rest {
+        _ if !first.eq_ignore_ascii_case("INBOX") => name.to_string(),
+        Some(r) => format!("INBOX{}{r}", mailboxes::SEPARATOR),
+        None => "INBOX".to_string(),
     }
 }
 
@@ -830,6 +1152,29 @@ fn message_key(mailbox: u64, uid: u32) -> [u8; 12] {
     let mut k = [0u8; 12];
     k[..8].copy_from_slice(&mailbox.to_be_bytes());
     k[8..].copy_from_slice(&uid.to_be_bytes());
+    k
+}
+
+/// The UID at the end of a `messages`/`bodies` key.
+fn uid_of_key(k: &[u8]) -> Result<u32, StoreError> {
+    k.get(8..12)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt("bad message key".into()))
+}
+
+fn modseq_key(mailbox: u64, modseq: u64, uid: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..8].copy_from_slice(&mailbox.to_be_bytes());
+    k[8..16].copy_from_slice(&modseq.to_be_bytes());
+    k[16..].copy_from_slice(&uid.to_be_bytes());
+    k
+}
+
+fn vanished_key(mailbox: u64, modseq: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&mailbox.to_be_bytes());
+    k[8..].copy_from_slice(&modseq.to_be_bytes());
     k
 }
 

@@ -1,18 +1,22 @@
 //! The records kept in the index, and their encoding.
 //!
 //! Each value is one version byte followed by the postcard encoding of the
-//! record. A record type that changes gets a new version number and a
-//! decoder for the old one, so stores written by older binaries keep opening.
+//! record. A record type that changes gets a new version number (its
+//! [`Record::VERSION`]); the store migrates old records when it opens an
+//! older format (see `migrate.rs`), and the old layouts stay here in [`v1`].
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
-/// Version byte of every record this binary writes.
-pub const RECORD_VERSION: u8 = 1;
+/// A value kept in the index, with the version byte of its layout.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The version byte this binary writes for the type.
+    const VERSION: u8 = 1;
+}
 
 /// Encodes a record with its version byte.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let out = vec![RECORD_VERSION];
+pub fn encode<T: Record>(value: &T) -> Vec<u8> {
+    let out = vec![T::VERSION];
     // postcard only fails on writer errors or unsupported types (none here:
     // every record is plain data), so an error here is a programming bug.
     match postcard::to_extend(value, out) {
@@ -22,9 +26,9 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes a record, checking its version byte.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RecordError> {
+pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, RecordError> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
+        Some((&v, rest)) if v == T::VERSION => {
             postcard::from_bytes(rest).map_err(|e| RecordError(format!("corrupt record: {e}")))
         }
         Some((v, _)) => Err(RecordError(format!(
@@ -53,6 +57,8 @@ pub struct Domain {
     pub created: i64,
 }
 
+impl Record for Domain {}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -66,6 +72,8 @@ pub struct Account {
     pub created: i64,
 }
 
+impl Record for Account {}
+
 /// An alias: mail to `address` goes to every target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alias {
@@ -74,6 +82,8 @@ pub struct Alias {
     /// Local accounts, other aliases or remote addresses.
     pub targets: Vec<String>,
 }
+
+impl Record for Alias {}
 
 /// The special use of a mailbox (RFC 6154).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +120,7 @@ pub struct Mailbox {
     pub id: u64,
     /// Owner address.
     pub account: String,
-    /// Full name, with the configured hierarchy separator.
+    /// Full name; `/` separates hierarchy levels.
     pub name: String,
     /// RFC 9051 §2.3.1.1: changes only when the mailbox is recreated.
     pub uidvalidity: u32,
@@ -120,8 +130,48 @@ pub struct Mailbox {
     pub highestmodseq: u64,
     /// Special-use attribute, if any.
     pub special_use: Option<SpecialUse>,
-    /// Listed by LSUB / LIST (SUBSCRIBED).
-    pub subscribed: bool,
+    /// Number of messages (STATUS MESSAGES).
+    pub messages: u32,
+    /// Messages without `\Seen` (STATUS UNSEEN).
+    pub unseen: u32,
+    /// Messages with `\Deleted` (STATUS DELETED, RFC 9051).
+    pub deleted: u32,
+    /// Sum of message sizes (STATUS SIZE, RFC 8438).
+    pub size: u64,
+    /// Tombstone records kept for this mailbox (bounded, see
+    /// `Store::vanished_since`).
+    pub tombstones: u32,
+}
+
+impl Record for Mailbox {
+    // 2: counters added, `subscribed` moved to the subscriptions tree.
+    const VERSION: u8 = 2;
+}
+
+impl Mailbox {
+    /// Counts a message into the STATUS counters.
+    pub(crate) fn count_in(&mut self, flags: u8, size: u64) {
+        self.messages = self.messages.saturating_add(1);
+        if flags & flags::SEEN == 0 {
+            self.unseen = self.unseen.saturating_add(1);
+        }
+        if flags & flags::DELETED != 0 {
+            self.deleted = self.deleted.saturating_add(1);
+        }
+        self.size = self.size.saturating_add(size);
+    }
+
+    /// Counts a message out of the STATUS counters.
+    pub(crate) fn count_out(&mut self, flags: u8, size: u64) {
+        self.messages = self.messages.saturating_sub(1);
+        if flags & flags::SEEN == 0 {
+            self.unseen = self.unseen.saturating_sub(1);
+        }
+        if flags & flags::DELETED != 0 {
+            self.deleted = self.deleted.saturating_sub(1);
+        }
+        self.size = self.size.saturating_sub(size);
+    }
 }
 
 /// System flags as bits.
@@ -171,8 +221,9 @@ impl fmt::Debug for BlobId {
     }
 }
 
-/// One message in one mailbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One message in one mailbox: the whole view, assembled from its
+/// [`MessageMeta`] and [`MessageBody`] records.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// Unique in the mailbox, increasing.
     pub uid: u32,
@@ -195,6 +246,68 @@ pub struct Message {
     /// first use; the encoding belongs to the IMAP module.
     pub cache: Option<Vec<u8>>,
 }
+
+impl Message {
+    /// Joins the two records of a message.
+    pub fn from_parts(uid: u32, meta: MessageMeta, body: MessageBody) -> Message {
+        Message {
+            uid,
+            flags: meta.flags,
+            keywords: meta.keywords,
+            internal_date: meta.internal_date,
+            size: meta.size,
+            modseq: meta.modseq,
+            prefix: body.prefix,
+            blob: body.blob,
+            cache: body.cache,
+        }
+    }
+}
+
+/// The small per-message record (tree `messages`, key mailbox id + UID):
+/// what SELECT, FETCH FLAGS, STORE and the change feed read. The heavy parts
+/// live in [`MessageBody`], so listing 10,000 messages decodes only these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// System flags ([`flags`]).
+    pub flags: u8,
+    /// Keywords (user flags).
+    pub keywords: Vec<String>,
+    /// RFC 7162 modseq of the latest change to this message.
+    pub modseq: u64,
+    /// Internal date: Unix time of delivery or APPEND.
+    pub internal_date: i64,
+    /// Size as clients see it: prefix plus body.
+    pub size: u64,
+}
+
+impl Record for MessageMeta {
+    // 2: the version-1 record of this tree was the whole message.
+    const VERSION: u8 = 2;
+}
+
+/// The heavy per-message record (tree `bodies`, same key as the meta).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageBody {
+    /// The shared body file.
+    pub blob: BlobId,
+    /// Per-recipient header lines prepended to the body.
+    pub prefix: Vec<u8>,
+    /// Cached IMAP structure (opaque to the store).
+    pub cache: Option<Vec<u8>>,
+}
+
+impl Record for MessageBody {}
+
+/// UIDs expunged at one modseq (tree `vanished`, key mailbox id +
+/// modseq), as ascending, disjoint, inclusive ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The expunged UIDs.
+    pub uids: Vec<(u32, u32)>,
+}
+
+impl Record for Tombstone {}
 
 /// DSN RET parameter (RFC 3461 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,26 +389,86 @@ pub struct QueueEntry {
     pub delay_warned: bool,
 }
 
+impl Record for QueueEntry {}
+
+/// Layouts of store format 1, read only by the migration.
+pub mod v1 {
+    use super::{BlobId, Record, SpecialUse};
+    use serde::{Deserialize, Serialize};
+
+    /// A format-1 mailbox record.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Mailbox {
+        /// Internal id.
+        pub id: u64,
+        /// Owner address.
+        pub account: String,
+        /// Full name.
+        pub name: String,
+        /// UIDVALIDITY.
+        pub uidvalidity: u32,
+        /// Next UID.
+        pub uidnext: u32,
+        /// Highest modseq.
+        pub highestmodseq: u64,
+        /// Special use.
+        pub special_use: Option<SpecialUse>,
+        /// Subscribed.
+        pub subscribed: bool,
+    }
+
+    impl Record for Mailbox {}
+
+    /// A format-1 message record (everything in one value).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Message {
+        /// UID.
+        pub uid: u32,
+        /// System flags.
+        pub flags: u8,
+        /// Keywords.
+        pub keywords: Vec<String>,
+        /// Internal date.
+        pub internal_date: i64,
+        /// Size.
+        pub size: u64,
+        /// Modseq.
+        pub modseq: u64,
+        /// Prefix.
+        pub prefix: Vec<u8>,
+        /// Body.
+        pub blob: BlobId,
+        /// Cache.
+        pub cache: Option<Vec<u8>>,
+    }
+
+    impl Record for Message {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn records_round_trip_with_version_byte() {
-        let m = Message {
-            uid: 7,
+        let m = MessageMeta {
             flags: flags::SEEN | flags::FLAGGED,
             keywords: vec!["$Junk".into()],
             internal_date: 1_700_000_000,
             size: 1234,
             modseq: 9,
-            prefix: b"Delivered-To: a@b\r\n".to_vec(),
-            blob: BlobId([7; 32]),
-            cache: None,
         };
         let bytes = encode(&m);
-        assert_eq!(bytes[0], RECORD_VERSION);
-        assert_eq!(decode::<Message>(&bytes).unwrap(), m);
+        assert_eq!(bytes[0], 2);
+        assert_eq!(decode::<MessageMeta>(&bytes).unwrap(), m);
+        let b = MessageBody {
+            blob: BlobId([7; 32]),
+            prefix: b"Delivered-To: a@b\r\n".to_vec(),
+            cache: Some(vec![1, 2]),
+        };
+        let bytes = encode(&b);
+        assert_eq!(bytes[0], 1);
+        assert_eq!(decode::<MessageBody>(&bytes).unwrap(), b);
     }
 
     #[test]
@@ -304,10 +477,23 @@ mod tests {
             name: "a.test".into(),
             created: 1,
         });
-        bytes[0] = RECORD_VERSION + 1;
+        bytes[0] = Domain::VERSION + 1;
         assert!(decode::<Domain>(&bytes).unwrap_err().0.contains("version"));
         assert!(decode::<Domain>(&[]).is_err());
-        assert!(decode::<Domain>(&[RECORD_VERSION, 0xff, 0xff]).is_err());
+        assert!(decode::<Domain>(&[Domain::VERSION, 0xff, 0xff]).is_err());
+        // An old-layout message is not mistaken for the new small record.
+        let old = encode(&v1::Message {
+            uid: 1,
+            flags: 0,
+            keywords: vec![],
+            internal_date: 0,
+            size: 1,
+            modseq: 1,
+            prefix: vec![],
+            blob: BlobId([0; 32]),
+            cache: None,
+        });
+        assert!(decode::<MessageMeta>(&old).is_err());
     }
 
     #[test]
@@ -315,5 +501,28 @@ mod tests {
         let id = BlobId([0xab; 32]);
         assert_eq!(BlobId::from_hex(&id.hex()), Some(id));
         assert_eq!(BlobId::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn counters_follow_flags() {
+        let mut m = Mailbox {
+            id: 1,
+            account: "a@b.test".into(),
+            name: "INBOX".into(),
+            uidvalidity: 1,
+            uidnext: 1,
+            highestmodseq: 1,
+            special_use: None,
+            messages: 0,
+            unseen: 0,
+            deleted: 0,
+            size: 0,
+            tombstones: 0,
+        };
+        m.count_in(flags::SEEN, 10);
+        m.count_in(flags::DELETED, 5);
+        assert_eq!((m.messages, m.unseen, m.deleted, m.size), (2, 1, 1, 15));
+        m.count_out(flags::DELETED, 5);
+        assert_eq!((m.messages, m.unseen, m.deleted, m.size), (1, 0, 0, 10));
     }
 }

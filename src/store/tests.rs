@@ -318,3 +318,1051 @@ fn orphan_blobs_are_swept_at_open_and_data_survives_reopen() {
     assert_eq!(s.messages(inbox.id).unwrap().len(), 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ----- IMAP operations -----
+
+const ALICE: &str = "alice@example.test";
+const BOB: &str = "bob@example.test";
+
+fn mbox(s: &Store, account: &str, name: &str) -> Mailbox {
+    s.mailbox(account, name).unwrap().expect("mailbox exists")
+}
+
+/// Delivers `n` distinct messages to one account's INBOX; returns UIDs.
+fn deliver_n(s: &Store, account: &str, n: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| {
+            let b = body(s, format!("Subject: {i}\r\n\r\nbody {i}\r\n").as_bytes());
+            s.deliver(b, &[to(account)], None, 1_000 + i as i64)
+                .unwrap()[0]
+                .uid
+        })
+        .collect()
+}
+
+fn update(op: FlagOp, flags: u8, keywords: &[&str], since: Option<u64>) -> FlagUpdate {
+    FlagUpdate {
+        op,
+        flags,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        unchanged_since: since,
+    }
+}
+
+fn usage(s: &Store, account: &str) -> u64 {
+    s.quota(account).unwrap().used
+}
+
+#[test]
+fn flags_get_one_new_modseq_per_store_and_only_when_they_change() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    let before = mbox(&s, ALICE, "INBOX");
+    assert_eq!((before.messages, before.unseen), (3, 3));
+    let id = before.id;
+
+    let r = s
+        .store_flags(
+            id,
+            &[2, 1, 99],
+            &update(FlagOp::Add, flags::SEEN, &["$Junk"], None),
+        )
+        .unwrap();
+    let h = before.highestmodseq + 1;
+    assert_eq!(r.highestmodseq, h);
+    assert!(r.failed.is_empty());
+    assert_eq!(r.results.len(), 2, "UID 99 does not exist and is ignored");
+    for (res, uid) in r.results.iter().zip([1, 2]) {
+        assert_eq!(res.uid, uid);
+        assert!(res.changed);
+        assert_eq!(res.modseq, h, "one modseq for the whole STORE");
+        assert_eq!(res.flags, flags::SEEN);
+        assert_eq!(res.keywords, ["$Junk"]);
+    }
+    let m3 = s.summary(id, 3).unwrap().unwrap();
+    assert!(m3.modseq < h, "an untouched message keeps its modseq");
+    let after = mbox(&s, ALICE, "INBOX");
+    assert_eq!((after.highestmodseq, after.unseen), (h, 1));
+
+    // A no-op STORE (keyword in another case) changes nothing.
+    let r = s
+        .store_flags(
+            id,
+            &[1],
+            &update(FlagOp::Add, flags::SEEN, &["$JUNK"], None),
+        )
+        .unwrap();
+    assert!(!r.results[0].changed);
+    assert_eq!(r.results[0].modseq, h);
+    assert_eq!(r.highestmodseq, h);
+    assert_eq!(mbox(&s, ALICE, "INBOX").highestmodseq, h);
+
+    // Remove matches keywords without case; Replace sets exactly.
+    let r = s
+        .store_flags(id, &[1], &update(FlagOp::Remove, 0, &["$junk"], None))
+        .unwrap();
+    assert!(r.results[0].keywords.is_empty());
+    assert_eq!(r.results[0].modseq, h + 1);
+    let r = s
+        .store_flags(
+            id,
+            &[3],
+            &update(
+                FlagOp::Replace,
+                flags::DELETED | flags::FLAGGED,
+                &["a", "A", "b"],
+                None,
+            ),
+        )
+        .unwrap();
+    assert_eq!(r.results[0].keywords, ["a", "b"], "duplicates dropped");
+    let m = mbox(&s, ALICE, "INBOX");
+    assert_eq!((m.unseen, m.deleted, m.highestmodseq), (1, 1, h + 2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn unchangedsince_fails_newer_messages_and_leaves_them_alone() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    let id = mbox(&s, ALICE, "INBOX").id;
+    let m1 = s.summary(id, 1).unwrap().unwrap().modseq;
+    let m2 = s.summary(id, 2).unwrap().unwrap().modseq;
+    assert!(m1 < m2);
+    // RFC 7162 §3.1.3: UID 1 passes (modseq <= m1), 2 and 3 fail.
+    let r = s
+        .store_flags(
+            id,
+            &[1, 2, 3],
+            &update(FlagOp::Add, flags::FLAGGED, &[], Some(m1)),
+        )
+        .unwrap();
+    assert_eq!(r.failed, [2, 3]);
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(s.summary(id, 2).unwrap().unwrap().flags, 0);
+    assert_eq!(s.summary(id, 2).unwrap().unwrap().modseq, m2);
+    // UNCHANGEDSINCE 0 always fails.
+    let r = s
+        .store_flags(id, &[1], &update(FlagOp::Add, flags::SEEN, &[], Some(0)))
+        .unwrap();
+    assert_eq!(r.failed, [1]);
+    assert_eq!(s.summary(id, 1).unwrap().unwrap().flags, flags::FLAGGED);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_keywords_are_refused_and_change_nothing() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 2);
+    let before = mbox(&s, ALICE, "INBOX");
+    for bad in ["", "a b", "\\Seen", "x(y", &"k".repeat(MAX_KEYWORD_LEN + 1)] {
+        let err = s
+            .store_flags(
+                before.id,
+                &[1, 2],
+                &update(FlagOp::Add, flags::SEEN, &[bad], None),
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err}");
+    }
+    // Too many keywords on one message: the whole STORE fails.
+    let many: Vec<String> = (0..=MAX_KEYWORDS).map(|i| format!("k{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(s
+        .store_flags(before.id, &[1], &update(FlagOp::Add, 0, &many, None))
+        .is_err());
+    assert_eq!(mbox(&s, ALICE, "INBOX"), before);
+    assert_eq!(s.summary(before.id, 1).unwrap().unwrap().flags, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn append_stores_attributes_and_counts_quota() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let b = body(&s, b"Subject: appended\r\n\r\nx\r\n");
+    let (id, size) = (b.id, b.size);
+    let msg = NewMessage {
+        flags: flags::SEEN | flags::DRAFT,
+        keywords: vec!["$Draft".into()],
+        internal_date: 1_234_567,
+        cache: Some(b"structure".to_vec()),
+    };
+    let a = s.append(ALICE, "Drafts", b, msg.clone()).unwrap();
+    let drafts = mbox(&s, ALICE, "Drafts");
+    assert_eq!(
+        (a.uidvalidity, a.uid, a.mailbox),
+        (drafts.uidvalidity, 1, drafts.id)
+    );
+    assert_eq!(a.modseq, drafts.highestmodseq);
+    let m = s.message(drafts.id, 1).unwrap().unwrap();
+    assert_eq!((m.flags, m.keywords.clone()), (msg.flags, msg.keywords));
+    assert_eq!((m.internal_date, m.size), (1_234_567, size));
+    assert_eq!(m.cache.as_deref(), Some(&b"structure"[..]));
+    assert!(m.prefix.is_empty());
+    assert_eq!((drafts.messages, drafts.unseen, drafts.size), (1, 0, size));
+    assert_eq!(usage(&s, ALICE), size);
+    assert_eq!(s.blob_refs(&id).unwrap(), 1);
+    // Cache updates keep the modseq.
+    assert!(s.set_cache(drafts.id, 1, None).unwrap());
+    assert_eq!(s.message(drafts.id, 1).unwrap().unwrap().cache, None);
+    assert_eq!(
+        mbox(&s, ALICE, "Drafts").highestmodseq,
+        drafts.highestmodseq
+    );
+
+    // No such mailbox: NotFound, and the body is not kept.
+    let b = body(&s, b"nowhere\r\n");
+    let lost = b.id;
+    let err = s
+        .append(ALICE, "Nope", b, NewMessage::default())
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)));
+    assert!(!s.blob_exists(&lost));
+
+    // Over quota: a distinct error, nothing stored, body not kept.
+    s.set_quota(ALICE, size + 5).unwrap();
+    let b = body(&s, b"too big for what is left\r\n");
+    let lost = b.id;
+    let err = s
+        .append(ALICE, "INBOX", b, NewMessage::default())
+        .unwrap_err();
+    assert!(matches!(err, StoreError::OverQuota(_)), "{err}");
+    assert!(!s.blob_exists(&lost));
+    assert_eq!(mbox(&s, ALICE, "INBOX").messages, 0);
+    assert_eq!(usage(&s, ALICE), size);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn quota_follows_deliver_copy_move_expunge_and_delete() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let b = body(&s, b"0123456789\r\n");
+    let blob = b.id;
+    s.deliver(b, &[to(ALICE), to(BOB)], None, 1).unwrap();
+    let one = 12 + "Delivered-To: alice@example.test\r\n".len() as u64;
+    assert_eq!(usage(&s, ALICE), one);
+    assert_eq!(
+        usage(&s, BOB),
+        12 + "Delivered-To: bob@example.test\r\n".len() as u64
+    );
+    let inbox = mbox(&s, ALICE, "INBOX");
+    s.create_mailbox(ALICE, "Keep", None).unwrap();
+    s.copy(inbox.id, &[1], "Keep").unwrap();
+    assert_eq!(usage(&s, ALICE), 2 * one, "a copy counts again");
+    s.move_messages(inbox.id, &[1], "Archive").unwrap();
+    assert_eq!(usage(&s, ALICE), 2 * one, "a move does not change usage");
+    assert_eq!(s.blob_refs(&blob).unwrap(), 3);
+    let archive = mbox(&s, ALICE, "Archive");
+    s.expunge_uids(archive.id, &[1]).unwrap();
+    assert_eq!(usage(&s, ALICE), one);
+    s.delete_mailbox(ALICE, "Keep").unwrap();
+    assert_eq!(usage(&s, ALICE), 0);
+    assert_eq!(s.blob_refs(&blob).unwrap(), 1, "bob's copy remains");
+
+    // Delivery over quota fails as a whole with a distinct error.
+    s.set_default_quota(20);
+    s.set_quota(BOB, 1 << 20).unwrap();
+    assert_eq!(s.quota(ALICE).unwrap().limit, 20);
+    assert!(matches!(
+        s.check_quota(ALICE, 21),
+        Err(StoreError::OverQuota(_))
+    ));
+    s.check_quota(ALICE, 20).unwrap();
+    let b = body(&s, b"a body that does not fit\r\n");
+    let lost = b.id;
+    let err = s.deliver(b, &[to(BOB), to(ALICE)], None, 2).unwrap_err();
+    assert!(
+        matches!(err, StoreError::OverQuota(ref a) if a == ALICE),
+        "{err}"
+    );
+    assert!(!s.blob_exists(&lost));
+    assert_eq!(mbox(&s, BOB, "INBOX").messages, 1, "bob got nothing either");
+    // An account's own quota wins over the default.
+    s.set_quota(ALICE, 1 << 20).unwrap();
+    s.deliver(body(&s, b"fits now\r\n"), &[to(ALICE)], None, 3)
+        .unwrap();
+    // COPY over quota changes nothing.
+    s.set_quota(ALICE, usage(&s, ALICE) + 1).unwrap();
+    let inbox = mbox(&s, ALICE, "INBOX");
+    let trash = mbox(&s, ALICE, "Trash");
+    let err = s.copy(inbox.id, &[2], "Trash").unwrap_err();
+    assert!(matches!(err, StoreError::OverQuota(_)));
+    assert_eq!(mbox(&s, ALICE, "Trash"), trash);
+    assert_eq!(mbox(&s, ALICE, "INBOX"), inbox);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn copy_and_move_share_bodies_and_free_them_with_the_last_reference() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    let inbox = mbox(&s, ALICE, "INBOX");
+    s.store_flags(
+        inbox.id,
+        &[2],
+        &update(FlagOp::Add, flags::FLAGGED, &["$Work"], None),
+    )
+    .unwrap();
+    let blobs: Vec<BlobId> = s
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| m.blob)
+        .collect();
+    s.set_cache(inbox.id, 3, Some(b"c3".to_vec())).unwrap();
+    let inbox = mbox(&s, ALICE, "INBOX");
+
+    // COPY in UID order whatever the request's order; missing UIDs skipped.
+    let c = s.copy(inbox.id, &[3, 2, 42], "Archive").unwrap();
+    let archive = mbox(&s, ALICE, "Archive");
+    assert_eq!(
+        (c.mailbox, c.uidvalidity),
+        (archive.id, archive.uidvalidity)
+    );
+    assert_eq!((c.source.clone(), c.dest.clone()), (vec![2, 3], vec![1, 2]));
+    let copy2 = s.message(archive.id, 1).unwrap().unwrap();
+    let orig2 = s.message(inbox.id, 2).unwrap().unwrap();
+    assert_eq!(
+        (copy2.flags, &copy2.keywords),
+        (flags::FLAGGED, &orig2.keywords)
+    );
+    assert_eq!(
+        (copy2.internal_date, copy2.blob),
+        (orig2.internal_date, orig2.blob)
+    );
+    assert_eq!(copy2.modseq, archive.highestmodseq);
+    assert_eq!(
+        s.message(archive.id, 2).unwrap().unwrap().cache.as_deref(),
+        Some(&b"c3"[..])
+    );
+    assert_eq!(s.blob_refs(&blobs[1]).unwrap(), 2);
+    assert_eq!(
+        mbox(&s, ALICE, "INBOX"),
+        inbox,
+        "COPY leaves the source alone"
+    );
+
+    // MOVE: copy plus expunge at once, references unchanged.
+    let before = mbox(&s, ALICE, "INBOX");
+    let (c, e) = s.move_messages(inbox.id, &[1, 2], "Trash").unwrap();
+    assert_eq!((c.source.clone(), c.dest.clone()), (vec![1, 2], vec![1, 2]));
+    assert_eq!(e.uids, [1, 2]);
+    let after = mbox(&s, ALICE, "INBOX");
+    assert_eq!(after.messages, 1);
+    assert_eq!(e.highestmodseq, after.highestmodseq);
+    assert!(after.highestmodseq > before.highestmodseq);
+    assert_eq!(
+        s.vanished_since(inbox.id, before.highestmodseq).unwrap(),
+        [(1, 2)]
+    );
+    assert_eq!(s.blob_refs(&blobs[0]).unwrap(), 1);
+    assert_eq!(s.blob_refs(&blobs[1]).unwrap(), 2);
+
+    // Moving within the same mailbox gives new UIDs.
+    let trash = mbox(&s, ALICE, "Trash");
+    let (c, e) = s.move_messages(trash.id, &[1], "Trash").unwrap();
+    assert_eq!((c.dest.clone(), e.uids), (vec![3], vec![1]));
+    let t = mbox(&s, ALICE, "Trash");
+    assert_eq!((t.messages, t.uidnext), (2, 4));
+
+    // Destination missing: NotFound, nothing changes.
+    assert!(matches!(
+        s.copy(trash.id, &[2], "Nowhere"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.move_messages(trash.id, &[2], "Nowhere"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(mbox(&s, ALICE, "Trash"), t);
+
+    // The body file goes with its last reference only.
+    s.expunge_uids(archive.id, &[1]).unwrap();
+    assert_eq!(s.blob_refs(&blobs[1]).unwrap(), 1);
+    assert!(s.blob_exists(&blobs[1]));
+    s.expunge_uids(t.id, &[2]).unwrap();
+    assert_eq!(s.blob_refs(&blobs[1]).unwrap(), 0);
+    assert!(!s.blob_exists(&blobs[1]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn expunge_leaves_tombstones_and_never_reuses_uids() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 5);
+    let id = mbox(&s, ALICE, "INBOX").id;
+    let m0 = mbox(&s, ALICE, "INBOX").highestmodseq;
+    let e1 = s.expunge_uids(id, &[3, 2]).unwrap();
+    assert_eq!((e1.uids.clone(), e1.highestmodseq), (vec![2, 3], m0 + 1));
+    let e2 = s.expunge(ALICE, "INBOX", &[5, 77]).unwrap();
+    assert_eq!(e2, [5]);
+    let m2 = mbox(&s, ALICE, "INBOX").highestmodseq;
+    assert_eq!(m2, m0 + 2);
+    assert_eq!(s.vanished_since(id, m0).unwrap(), [(2, 3), (5, 5)]);
+    assert_eq!(s.vanished_since(id, m0 + 1).unwrap(), [(5, 5)]);
+    assert!(s.vanished_since(id, m2).unwrap().is_empty());
+    // Nothing to expunge: no new modseq.
+    let e = s.expunge_uids(id, &[2]).unwrap();
+    assert!(e.uids.is_empty());
+    assert_eq!(mbox(&s, ALICE, "INBOX").highestmodseq, m2);
+    // UIDs only grow, also after the highest was expunged.
+    assert_eq!(deliver_n(&s, ALICE, 1), [6]);
+
+    // EXPUNGE takes only \Deleted messages; UID EXPUNGE only within its set.
+    s.store_flags(id, &[1, 4], &update(FlagOp::Add, flags::DELETED, &[], None))
+        .unwrap();
+    assert_eq!(mbox(&s, ALICE, "INBOX").deleted, 2);
+    let e = s.expunge_deleted(id, Some(&[4, 6])).unwrap();
+    assert_eq!(e.uids, [4]);
+    let e = s.expunge_deleted(id, None).unwrap();
+    assert_eq!(e.uids, [1]);
+    let m = mbox(&s, ALICE, "INBOX");
+    assert_eq!((m.messages, m.deleted), (1, 0));
+    assert!(s.expunge_deleted(id, None).unwrap().uids.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn tombstones_stay_bounded_and_recent_answers_stay_exact() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let n = 2 * (MAX_TOMBSTONES as usize + 60);
+    let b = body(&s, b"many\r\n");
+    let ds: Vec<Delivery> = (0..n).map(|_| to(ALICE)).collect();
+    s.deliver(b, &ds, None, 1).unwrap();
+    let id = mbox(&s, ALICE, "INBOX").id;
+    let mut modseqs = Vec::new();
+    // Expunge every other message, one at a time: scattered UIDs.
+    for uid in (1..=n as u32).step_by(2) {
+        modseqs.push((uid, s.expunge_uids(id, &[uid]).unwrap().highestmodseq));
+    }
+    let m = mbox(&s, ALICE, "INBOX");
+    assert!(
+        modseqs.len() > MAX_TOMBSTONES as usize + 50,
+        "merging was needed"
+    );
+    assert!(m.tombstones <= MAX_TOMBSTONES + 1, "{}", m.tombstones);
+    assert!(s.vanished.scan_prefix(id.to_be_bytes()).count() <= MAX_TOMBSTONES as usize + 1);
+    // Everything since the start: every odd UID, conservatively complete.
+    let all: Vec<UidRange> = (1..=n as u32).step_by(2).map(|u| (u, u)).collect();
+    assert_eq!(s.vanished_since(id, 0).unwrap(), all);
+    // Recent questions are exact.
+    let (k, since) = modseqs[modseqs.len() - 10];
+    let recent: Vec<UidRange> = (k + 2..=n as u32).step_by(2).map(|u| (u, u)).collect();
+    assert_eq!(s.vanished_since(id, since).unwrap(), recent);
+    // Old questions may include more, never less.
+    let (k, since) = modseqs[5];
+    let got = s.vanished_since(id, since).unwrap();
+    for u in (k + 2..=n as u32).step_by(2) {
+        assert!(
+            got.iter().any(|&(lo, hi)| lo <= u && u <= hi),
+            "{u} missing"
+        );
+    }
+    for &(lo, hi) in &got {
+        assert!(lo % 2 == 1 && lo == hi, "only expunged UIDs are reported");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_change_feed_reports_new_changed_and_vanished_messages() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 4);
+    let id = mbox(&s, ALICE, "INBOX").id;
+    // A session that selected the mailbox now.
+    let c = s.changes(id, 0, 0).unwrap();
+    assert_eq!(
+        c.added.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(c.changed.is_empty() && c.vanished.is_empty());
+    let (last_uid, last_modseq) = (c.uidnext - 1, c.highestmodseq);
+    assert!(s
+        .changes(id, last_uid, last_modseq)
+        .unwrap()
+        .added
+        .is_empty());
+
+    // Another session changes things.
+    s.store_flags(id, &[2], &update(FlagOp::Add, flags::SEEN, &[], None))
+        .unwrap();
+    s.expunge_uids(id, &[3]).unwrap();
+    deliver_n(&s, ALICE, 1);
+    // An unchanged re-STORE is not a change.
+    s.store_flags(id, &[2], &update(FlagOp::Add, flags::SEEN, &[], None))
+        .unwrap();
+
+    let c = s.changes(id, last_uid, last_modseq).unwrap();
+    assert_eq!(c.added.iter().map(|m| m.uid).collect::<Vec<_>>(), [5]);
+    assert_eq!(c.changed.len(), 1);
+    assert_eq!((c.changed[0].uid, c.changed[0].flags), (2, flags::SEEN));
+    assert_eq!(c.vanished, [(3, 3)]);
+    assert_eq!((c.messages, c.uidnext), (4, 6));
+    let again = s.changes(id, c.uidnext - 1, c.highestmodseq).unwrap();
+    assert!(again.added.is_empty() && again.changed.is_empty() && again.vanished.is_empty());
+
+    // A message added and expunged between two looks is not reported as
+    // vanished: the session never knew it.
+    deliver_n(&s, ALICE, 1);
+    s.expunge_uids(id, &[6]).unwrap();
+    let c2 = s.changes(id, c.uidnext - 1, c.highestmodseq).unwrap();
+    assert!(c2.vanished.is_empty() && c2.added.is_empty());
+
+    // The light listing matches the whole records.
+    let light = s.summaries(id).unwrap();
+    let full = s.messages(id).unwrap();
+    assert_eq!(light.len(), full.len());
+    for (l, f) in light.iter().zip(&full) {
+        assert_eq!(
+            (l.uid, l.flags, l.modseq, l.size),
+            (f.uid, f.flags, f.modseq, f.size)
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn watchers_wake_on_changes_and_cost_nothing_when_dropped() {
+    use std::time::Duration;
+    let dir = tmp();
+    let s = std::sync::Arc::new(store_with_user(&dir));
+    let id = mbox(&s, ALICE, "INBOX").id;
+    let other = mbox(&s, ALICE, "Junk").id;
+    let mut w = s.watch(id);
+    let w2 = s.watch(id);
+    let junk = s.watch(other);
+    assert!(!w.has_changed());
+
+    // Nothing happens: the wait times out.
+    let woke = smol::block_on(smol::future::or(
+        async {
+            w.changed().await;
+            true
+        },
+        async {
+            smol::Timer::after(Duration::from_millis(100)).await;
+            false
+        },
+    ));
+    assert!(!woke);
+
+    // A delivery from another thread wakes the waiter promptly.
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            deliver_n(&s, ALICE, 1);
+        })
+    };
+    let woke = smol::block_on(smol::future::or(
+        async {
+            w.changed().await;
+            true
+        },
+        async {
+            smol::Timer::after(Duration::from_secs(10)).await;
+            false
+        },
+    ));
+    writer.join().unwrap();
+    assert!(woke, "the delivery woke the watcher");
+    assert!(w2.has_changed(), "every watcher of the mailbox sees it");
+    assert!(!junk.has_changed(), "other mailboxes are not disturbed");
+    w.mark_seen();
+    assert!(!w.has_changed());
+
+    // A change before the wait starts is not lost.
+    s.store_flags(id, &[1], &update(FlagOp::Add, flags::SEEN, &[], None))
+        .unwrap();
+    smol::block_on(w.changed());
+    w.mark_seen();
+    // Every writer notifies: expunge, copy into, rename, delete.
+    s.expunge_uids(id, &[1]).unwrap();
+    assert!(w.has_changed());
+    s.create_mailbox(ALICE, "Work", None).unwrap();
+    let work = mbox(&s, ALICE, "Work").id;
+    let ww = s.watch(work);
+    deliver_n(&s, ALICE, 1);
+    s.copy(id, &[2], "Work").unwrap();
+    assert!(ww.has_changed());
+    let mut ww = ww;
+    ww.mark_seen();
+    s.rename_mailbox(ALICE, "Work", "Play").unwrap();
+    assert!(ww.has_changed());
+    ww.mark_seen();
+    s.delete_mailbox(ALICE, "Play").unwrap();
+    assert!(ww.has_changed());
+    assert!(matches!(
+        s.changes(work, 0, 0),
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Signals exist only while watched.
+    assert_eq!(s.watchers.len(), 3);
+    drop((w, w2, junk, ww));
+    assert_eq!(s.watchers.len(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn create_makes_superiors_and_checks_names() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let c = s.create_mailbox(ALICE, "a/b/c/", None).unwrap();
+    assert_eq!(c.name, "a/b/c", "a trailing separator is dropped");
+    for n in ["a", "a/b", "a/b/c"] {
+        assert!(s.mailbox(ALICE, n).unwrap().is_some(), "{n}");
+    }
+    // Superiors already there are fine; the name itself is not.
+    s.create_mailbox(ALICE, "a/x", None).unwrap();
+    assert!(matches!(
+        s.create_mailbox(ALICE, "a/b", None),
+        Err(StoreError::Exists(_))
+    ));
+    assert!(matches!(
+        s.create_mailbox(ALICE, "inbox", None),
+        Err(StoreError::Exists(_))
+    ));
+    let sub = s.create_mailbox(ALICE, "inbox/Sub", None).unwrap();
+    assert_eq!(sub.name, "INBOX/Sub");
+    assert!(s.mailbox(ALICE, "Inbox/Sub").unwrap().is_some());
+    for bad in [
+        "",
+        "/",
+        "/a",
+        "a//b",
+        "a*",
+        "b%",
+        "x\r\ny",
+        &"n".repeat(MAX_MAILBOX_NAME + 1),
+    ] {
+        assert!(
+            matches!(
+                s.create_mailbox(ALICE, bad, None),
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let deep = vec!["d"; MAX_MAILBOX_DEPTH + 1].join("/");
+    assert!(s.create_mailbox(ALICE, &deep, None).is_err());
+    assert!(matches!(
+        s.create_mailbox("nobody@example.test", "x", None),
+        Err(StoreError::NotFound(_))
+    ));
+    // Ids index every mailbox.
+    assert_eq!(s.mailbox_by_id(c.id).unwrap().unwrap().name, "a/b/c");
+    s.set_special_use(ALICE, "a/x", Some(SpecialUse::Archive))
+        .unwrap();
+    assert_eq!(
+        mbox(&s, ALICE, "a/x").special_use,
+        Some(SpecialUse::Archive)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn delete_frees_messages_keeps_inferiors_and_recreation_gets_a_new_uidvalidity() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let work = s.create_mailbox(ALICE, "Work/Old", None).unwrap();
+    let parent = mbox(&s, ALICE, "Work");
+    let b = body(&s, b"work mail\r\n");
+    let blob = b.id;
+    let mut d = to(ALICE);
+    d.mailbox = "Work".into();
+    s.deliver(b, &[d.clone(), d], None, 1).unwrap();
+    assert_eq!(mbox(&s, ALICE, "Work").messages, 2);
+    s.expunge_uids(parent.id, &[1]).unwrap();
+
+    assert!(matches!(
+        s.delete_mailbox(ALICE, "INBOX"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.delete_mailbox(ALICE, "Nope"),
+        Err(StoreError::NotFound(_))
+    ));
+    s.delete_mailbox(ALICE, "Work").unwrap();
+    assert!(s.mailbox(ALICE, "Work").unwrap().is_none());
+    assert!(s.mailbox_by_id(parent.id).unwrap().is_none());
+    assert_eq!(mbox(&s, ALICE, "Work/Old"), work, "inferiors stay");
+    assert!(!s.blob_exists(&blob));
+    assert_eq!(usage(&s, ALICE), 0);
+    assert!(s
+        .messages
+        .scan_prefix(parent.id.to_be_bytes())
+        .next()
+        .is_none());
+    assert!(s
+        .bodies
+        .scan_prefix(parent.id.to_be_bytes())
+        .next()
+        .is_none());
+    assert!(s
+        .modseqs
+        .scan_prefix(parent.id.to_be_bytes())
+        .next()
+        .is_none());
+    assert!(s
+        .vanished
+        .scan_prefix(parent.id.to_be_bytes())
+        .next()
+        .is_none());
+
+    let again = s.create_mailbox(ALICE, "Work", None).unwrap();
+    assert!(again.uidvalidity > parent.uidvalidity);
+    assert_ne!(again.id, parent.id);
+    assert_eq!((again.uidnext, again.messages), (1, 0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn rename_moves_a_hierarchy_and_keeps_uidvalidity() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    s.create_mailbox(ALICE, "a/b/c", None).unwrap();
+    s.create_mailbox(ALICE, "ab", None).unwrap();
+    let a = mbox(&s, ALICE, "a");
+    let c = mbox(&s, ALICE, "a/b/c");
+    let mut d = to(ALICE);
+    d.mailbox = "a/b/c".into();
+    s.deliver(body(&s, b"deep\r\n"), &[d], None, 1).unwrap();
+
+    assert!(matches!(
+        s.rename_mailbox(ALICE, "a", "a/z"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.rename_mailbox(ALICE, "a", "ab"),
+        Err(StoreError::Exists(_))
+    ));
+    assert!(matches!(
+        s.rename_mailbox(ALICE, "q", "r"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.rename_mailbox(ALICE, "a", "INBOX"),
+        Err(StoreError::Exists(_))
+    ));
+
+    s.rename_mailbox(ALICE, "a", "x/y").unwrap();
+    let names: Vec<String> = s
+        .mailboxes(ALICE)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for n in ["x", "x/y", "x/y/b", "x/y/b/c", "ab"] {
+        assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+    }
+    for n in ["a", "a/b", "a/b/c"] {
+        assert!(!names.contains(&n.to_string()), "{n} still in {names:?}");
+    }
+    let c2 = mbox(&s, ALICE, "x/y/b/c");
+    assert_eq!(
+        (c2.id, c2.uidvalidity, c2.messages),
+        (c.id, c.uidvalidity, 1)
+    );
+    assert_eq!(mbox(&s, ALICE, "x/y").id, a.id);
+    assert_eq!(s.mailbox_by_id(c.id).unwrap().unwrap().name, "x/y/b/c");
+    assert_eq!(s.messages(c.id).unwrap().len(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    s.create_mailbox(ALICE, "INBOX/Child", None).unwrap();
+    let inbox = mbox(&s, ALICE, "INBOX");
+    s.expunge_uids(inbox.id, &[1]).unwrap();
+    s.store_flags(
+        inbox.id,
+        &[3],
+        &update(FlagOp::Add, flags::SEEN, &["$X"], None),
+    )
+    .unwrap();
+    let blobs: Vec<BlobId> = s
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| m.blob)
+        .collect();
+    let used = usage(&s, ALICE);
+    let before = mbox(&s, ALICE, "INBOX");
+
+    s.rename_mailbox(ALICE, "inbox", "Old/Mail").unwrap();
+    let old = mbox(&s, ALICE, "Old/Mail");
+    assert_ne!(old.id, inbox.id);
+    assert_ne!(old.uidvalidity, inbox.uidvalidity);
+    let moved = s.messages(old.id).unwrap();
+    assert_eq!(moved.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        (moved[1].flags, moved[1].keywords.clone()),
+        (flags::SEEN, vec!["$X".to_string()])
+    );
+    assert_eq!(moved.iter().map(|m| m.blob).collect::<Vec<_>>(), blobs);
+    assert_eq!((old.messages, old.unseen), (2, 1));
+
+    let after = mbox(&s, ALICE, "INBOX");
+    assert_eq!(after.id, inbox.id);
+    assert_eq!(after.uidvalidity, inbox.uidvalidity);
+    assert_eq!(after.uidnext, before.uidnext, "UIDs are not reused");
+    assert_eq!((after.messages, after.size), (0, 0));
+    assert_eq!(
+        s.vanished_since(inbox.id, before.highestmodseq).unwrap(),
+        [(2, 3)]
+    );
+    assert!(
+        s.mailbox(ALICE, "INBOX/Child").unwrap().is_some(),
+        "inferiors stay"
+    );
+    assert!(
+        s.mailbox(ALICE, "Old").unwrap().is_some(),
+        "superior created"
+    );
+    assert_eq!(usage(&s, ALICE), used);
+    for b in &blobs {
+        assert_eq!(s.blob_refs(b).unwrap(), 1);
+    }
+    assert_eq!(deliver_n(&s, ALICE, 1), [before.uidnext]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn subscriptions_may_name_missing_mailboxes() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    assert_eq!(
+        s.subscriptions(ALICE).unwrap(),
+        ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    );
+    s.create_mailbox(ALICE, "Lists", None).unwrap();
+    assert!(!s
+        .subscriptions(ALICE)
+        .unwrap()
+        .contains(&"Lists".to_string()));
+    s.subscribe(ALICE, "Lists").unwrap();
+    s.subscribe(ALICE, "Not/Yet").unwrap();
+    s.delete_mailbox(ALICE, "Lists").unwrap();
+    let subs = s.subscriptions(ALICE).unwrap();
+    assert!(
+        subs.contains(&"Lists".to_string()),
+        "DELETE keeps the subscription"
+    );
+    assert!(subs.contains(&"Not/Yet".to_string()));
+    s.unsubscribe(ALICE, "Not/Yet").unwrap();
+    assert!(matches!(
+        s.unsubscribe(ALICE, "Not/Yet"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.subscriptions(BOB).unwrap().len() == 6);
+    s.remove_account(ALICE).unwrap();
+    assert!(s.subscriptions(ALICE).unwrap().is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn removing_an_account_leaves_nothing_behind() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    let inbox = mbox(&s, ALICE, "INBOX");
+    s.expunge_uids(inbox.id, &[1]).unwrap();
+    s.copy(inbox.id, &[2], "Archive").unwrap();
+    s.remove_account(ALICE).unwrap();
+    for tree in [&s.messages, &s.bodies, &s.modseqs, &s.vanished, &s.usage] {
+        assert_eq!(tree.iter().count(), 0);
+    }
+    // Bob's six mailboxes stay in the id index.
+    assert_eq!(s.mailbox_ids.iter().count(), 6);
+    assert!(s.blobs.list().unwrap().is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_format_1_store_is_migrated_at_open() {
+    let dir = tmp();
+    let blob;
+    {
+        let s = store_with_user(&dir);
+        blob = s.blobs.list().unwrap().first().copied();
+        assert!(blob.is_none());
+        // Write format-1 records by hand: one mailbox, two messages.
+        let b = body(&s, b"old\r\n");
+        let id = b.id;
+        s.deliver(b, &[to(ALICE), to(ALICE)], None, 1).unwrap();
+        for t in [
+            &s.mailboxes,
+            &s.mailbox_ids,
+            &s.messages,
+            &s.bodies,
+            &s.modseqs,
+            &s.usage,
+            &s.subscriptions,
+        ] {
+            t.clear().unwrap();
+        }
+        let old = records::v1::Mailbox {
+            id: 77,
+            account: ALICE.into(),
+            name: "INBOX".into(),
+            uidvalidity: 78,
+            uidnext: 3,
+            highestmodseq: 5,
+            special_use: None,
+            subscribed: true,
+        };
+        s.mailboxes
+            .insert(mailbox_key(ALICE, "INBOX"), encode(&old))
+            .unwrap();
+        for (uid, flags) in [(1u32, flags::SEEN), (2, 0)] {
+            let m = records::v1::Message {
+                uid,
+                flags,
+                keywords: vec!["$Old".into()],
+                internal_date: 9,
+                size: 5,
+                modseq: 3 + u64::from(uid),
+                prefix: b"P: 1\r\n".to_vec(),
+                blob: id,
+                cache: Some(vec![uid as u8]),
+            };
+            s.messages.insert(message_key(77, uid), encode(&m)).unwrap();
+        }
+        s.set_format_version_for_tests(1).unwrap();
+    }
+    let s = Store::open(&dir, 1 << 20).unwrap();
+    assert_eq!(s.format_version().unwrap(), STORE_FORMAT);
+    let m = mbox(&s, ALICE, "INBOX");
+    assert_eq!(
+        (m.id, m.uidvalidity, m.uidnext, m.highestmodseq),
+        (77, 78, 3, 5)
+    );
+    assert_eq!((m.messages, m.unseen, m.size), (2, 1, 10));
+    assert_eq!(s.mailbox_by_id(77).unwrap().unwrap().name, "INBOX");
+    let msgs = s.messages(77).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!((msgs[1].modseq, msgs[1].cache.clone()), (5, Some(vec![2])));
+    assert_eq!(msgs[0].prefix, b"P: 1\r\n");
+    assert_eq!(usage(&s, ALICE), 10);
+    assert_eq!(s.subscriptions(ALICE).unwrap(), ["INBOX"]);
+    let c = s.changes(77, 2, 4).unwrap();
+    assert_eq!(c.changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [2]);
+    // And it works on: expunge frees the shared body.
+    s.expunge(ALICE, "INBOX", &[1, 2]).unwrap();
+    assert!(s.blobs.list().unwrap().is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn concurrent_writers_keep_counters_indexes_and_references_consistent() {
+    let dir = tmp();
+    let s = std::sync::Arc::new(store_with_user(&dir));
+    s.create_mailbox(ALICE, "Work", None).unwrap();
+    let work = mbox(&s, ALICE, "Work").id;
+    deliver_n(&s, ALICE, 20);
+    let inbox = mbox(&s, ALICE, "INBOX").id;
+    let mut threads = Vec::new();
+    // Flag writers on INBOX.
+    for t in 0..2u32 {
+        let s = s.clone();
+        threads.push(std::thread::spawn(move || {
+            for i in 0..40u32 {
+                let uid = 1 + (i * 2 + t) % 20;
+                let op = if i % 2 == 0 {
+                    FlagOp::Add
+                } else {
+                    FlagOp::Remove
+                };
+                s.store_flags(
+                    inbox,
+                    &[uid],
+                    &update(op, flags::SEEN | flags::DELETED, &[], None),
+                )
+                .unwrap();
+            }
+        }));
+    }
+    // A deliverer into Work, and a deleter of Work racing with it.
+    {
+        let s = s.clone();
+        threads.push(std::thread::spawn(move || {
+            for i in 0..30 {
+                let mut d = to(ALICE);
+                d.mailbox = "Work".into();
+                let b = body(&s, format!("work {i}\r\n").as_bytes());
+                s.deliver(b, &[d], None, 1).unwrap();
+            }
+        }));
+    }
+    {
+        let s = s.clone();
+        threads.push(std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            s.delete_mailbox(ALICE, "Work").unwrap();
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Counters match the records.
+    for m in s.mailboxes(ALICE).unwrap() {
+        let list = s.summaries(m.id).unwrap();
+        let unseen = list.iter().filter(|x| x.flags & flags::SEEN == 0).count() as u32;
+        let deleted = list
+            .iter()
+            .filter(|x| x.flags & flags::DELETED != 0)
+            .count() as u32;
+        let size: u64 = list.iter().map(|x| x.size).sum();
+        assert_eq!(
+            (m.messages, m.unseen, m.deleted, m.size),
+            (list.len() as u32, unseen, deleted, size),
+            "{}",
+            m.name
+        );
+        // One modseq index entry per message, at its modseq.
+        let idx = s.modseqs.scan_prefix(m.id.to_be_bytes()).count();
+        assert_eq!(idx, list.len(), "{}", m.name);
+        for x in &list {
+            assert!(s
+                .modseqs
+                .contains_key(modseq_key(m.id, x.modseq, x.uid))
+                .unwrap());
+            assert!(x.modseq <= m.highestmodseq);
+        }
+    }
+    // Nothing is left of the deleted mailbox; usage and references add up.
+    assert!(s.messages.scan_prefix(work.to_be_bytes()).next().is_none());
+    let total: u64 = s.mailboxes(ALICE).unwrap().iter().map(|m| m.size).sum();
+    assert_eq!(usage(&s, ALICE), total);
+    let mut refs: BTreeMap<BlobId, u64> = BTreeMap::new();
+    for m in s
+        .mailboxes(ALICE)
+        .unwrap()
+        .iter()
+        .chain(&s.mailboxes(BOB).unwrap())
+    {
+        for msg in s.messages(m.id).unwrap() {
+            *refs.entry(msg.blob).or_default() += 1;
+        }
+    }
+    for (id, n) in &refs {
+        assert_eq!(s.blob_refs(id).unwrap(), *n);
+    }
+    let mut files = s.blobs.list().unwrap();
+    files.sort();
+    assert_eq!(files, refs.keys().copied().collect::<Vec<_>>());
+    std::fs::remove_dir_all(dir).unwrap();
+}
