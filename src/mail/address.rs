@@ -107,7 +107,10 @@ fn tokenize(s: &[u8]) -> Vec<Tok> {
                         break;
                     }
                 }
-                out.push(Tok::Word(s.get(start..i).unwrap_or_default().to_vec(), false));
+                out.push(Tok::Word(
+                    s.get(start..i).unwrap_or_default().to_vec(),
+                    false,
+                ));
             }
             b'<' | b'>' | b'@' | b',' | b';' | b':' => {
                 out.push(Tok::Special(b));
@@ -121,7 +124,10 @@ fn tokenize(s: &[u8]) -> Vec<Tok> {
                     }
                     i += 1;
                 }
-                out.push(Tok::Word(s.get(start..i).unwrap_or_default().to_vec(), false));
+                out.push(Tok::Word(
+                    s.get(start..i).unwrap_or_default().to_vec(),
+                    false,
+                ));
             }
         }
     }
@@ -175,7 +181,9 @@ pub fn parse_list(value: &[u8]) -> Vec<Address> {
             }
         }
         if ended_by == Some(b':') {
-            out.push(Address::GroupStart(join_phrase(&phrase).unwrap_or_default()));
+            out.push(Address::GroupStart(
+                join_phrase(&phrase).unwrap_or_default(),
+            ));
             in_group = true;
             continue;
         }
@@ -375,7 +383,10 @@ mod tests {
 
     #[test]
     fn broken_addresses_are_filled() {
-        assert_eq!(parse_list(b"user"), vec![mb(None, "user", "MISSING_DOMAIN")]);
+        assert_eq!(
+            parse_list(b"user"),
+            vec![mb(None, "user", "MISSING_DOMAIN")]
+        );
         assert_eq!(
             parse_list(b"@host"),
             vec![mb(None, "MISSING_MAILBOX", "host")]

@@ -544,7 +544,11 @@ fn encoded_word(s: &[u8]) -> Option<(Charset, Vec<u8>, usize)> {
         b'Q' | b'q' => decode_q(text),
         _ => return None,
     };
-    Some((Charset::from_label(charset), bytes, 2 + text_start + end + 2))
+    Some((
+        Charset::from_label(charset),
+        bytes,
+        2 + text_start + end + 2,
+    ))
 }
 
 /// The RFC 2047 §4.2 "Q" encoding: `_` is a space, `=XX` a byte.
@@ -602,7 +606,11 @@ mod tests {
         assert_eq!(ct.subtype, b"Mixed");
         assert_eq!(
             ct.params,
-            vec![p("boundary", "foo bar"), p("x", "----=_Part_1"), p("y", "a\"b")]
+            vec![
+                p("boundary", "foo bar"),
+                p("x", "----=_Part_1"),
+                p("y", "a\"b")
+            ]
         );
     }
 
@@ -621,7 +629,10 @@ mod tests {
         );
         assert_eq!(
             ps,
-            vec![p("URL", "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar")]
+            vec![p(
+                "URL",
+                "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"
+            )]
         );
         let ps = parse_params(
             b"; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"",
@@ -684,10 +695,7 @@ mod tests {
             decode_words(b"=?ISO-8859-1?Q?Andr=E9?= Pirard"),
             "Andr\u{e9} Pirard"
         );
-        assert_eq!(
-            decode_words(b"=?utf-8?B?w6l0w6k=?= x"),
-            "\u{e9}t\u{e9} x"
-        );
+        assert_eq!(decode_words(b"=?utf-8?B?w6l0w6k=?= x"), "\u{e9}t\u{e9} x");
         // A UTF-8 character split across two words.
         assert_eq!(decode_words(b"=?utf-8?Q?=C3?= =?utf-8?Q?=A9?="), "\u{e9}");
         // Raw UTF-8 (RFC 6532) and broken words pass through.
@@ -702,7 +710,13 @@ mod tests {
             to_utf8(Charset::from_label(b"windows-1252"), b"\x80 \x93q\x94 \xe9"),
             "\u{20ac} \u{201c}q\u{201d} \u{e9}"
         );
-        assert_eq!(to_utf8(Charset::from_label(b"ISO-8859-15"), b"\xa4"), "\u{20ac}");
-        assert_eq!(to_utf8(Charset::from_label(b"koi8-r"), b"a\xff"), "a\u{fffd}");
+        assert_eq!(
+            to_utf8(Charset::from_label(b"ISO-8859-15"), b"\xa4"),
+            "\u{20ac}"
+        );
+        assert_eq!(
+            to_utf8(Charset::from_label(b"koi8-r"), b"a\xff"),
+            "a\u{fffd}"
+        );
     }
 }

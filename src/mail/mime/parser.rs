@@ -92,7 +92,7 @@ enum State {
     },
     /// In the body of a message/rfc822; the embedded message is the frame
     /// above until it is closed and stored here.
-    Message { embedded: Option<Embedded> },
+    Message { embedded: Option<Box<Embedded>> },
 }
 
 #[derive(Debug)]
@@ -225,7 +225,9 @@ impl Parser {
         if self.line_len > 0 {
             // A last line without a line end (often a close boundary).
             let line = std::mem::take(&mut self.line);
-            let keep = line.len().min(usize::try_from(self.line_len).unwrap_or(usize::MAX));
+            let keep = line
+                .len()
+                .min(usize::try_from(self.line_len).unwrap_or(usize::MAX));
             let lfs = self.lfs;
             self.on_line(
                 self.line_start,
@@ -294,9 +296,10 @@ impl Parser {
         if matches!(self.stack.last().map(|f| &f.state), Some(State::Header)) {
             return MAX_FIELD;
         }
-        let boundary_active = self.stack.iter().rev().any(|f| {
-            matches!(f.state, State::Multipart { phase, .. } if phase != Phase::Epilogue)
-        });
+        let boundary_active =
+            self.stack.iter().rev().any(
+                |f| matches!(f.state, State::Multipart { phase, .. } if phase != Phase::Epilogue),
+            );
         if boundary_active {
             2 + MAX_BOUNDARY + 2
         } else {
@@ -580,23 +583,21 @@ impl Parser {
         part.content = match state {
             State::Header | State::Leaf => Content::Single,
             State::Multipart { children, .. } => Content::Multipart(children),
-            State::Message { embedded } => Content::Message(Box::new(embedded.unwrap_or_else(
-                || {
-                    let f = Frame::new(part.body_start, true, false);
-                    Embedded {
-                        envelope: f.envelope,
-                        root: f.part,
-                    }
-                },
-            ))),
+            State::Message { embedded } => Content::Message(embedded.unwrap_or_else(|| {
+                let f = Frame::new(part.body_start, true, false);
+                Box::new(Embedded {
+                    envelope: f.envelope,
+                    root: f.part,
+                })
+            })),
         };
         match self.stack.last_mut().map(|f| &mut f.state) {
             Some(State::Multipart { children, .. }) => children.push(part),
             Some(State::Message { embedded }) => {
-                *embedded = Some(Embedded {
+                *embedded = Some(Box::new(Embedded {
                     envelope,
                     root: part,
-                })
+                }))
             }
             Some(_) => {}
             None => self.done = Some((envelope, part)),

@@ -384,11 +384,11 @@ impl TextScan {
             self.active = Some(match seg.kind {
                 SegKind::Header(kind) => Active::Header(FieldReader::new(), kind),
                 SegKind::Text => {
-                    let (cte, cs, html) = self
-                        .parts
-                        .get(seg.part)
-                        .cloned()
-                        .unwrap_or((Cte::Identity, Charset::Utf8, false));
+                    let (cte, cs, html) = self.parts.get(seg.part).cloned().unwrap_or((
+                        Cte::Identity,
+                        Charset::Utf8,
+                        false,
+                    ));
                     Active::Text {
                         cte,
                         charset: CharsetDecoder::new(cs),
@@ -531,5 +531,145 @@ impl MessageSearch {
     pub fn finish(mut self) -> Vec<bool> {
         self.scan.finish(&mut self.keys);
         self.keys.0.iter().map(|(_, f)| f.found()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{dovecot, nested};
+    use super::super::parse;
+    use super::*;
+
+    /// Collects text per kind, with `|` where a field or part ends.
+    #[derive(Default)]
+    struct Collect {
+        header: String,
+        body: String,
+    }
+
+    impl TextSink for Collect {
+        fn text(&mut self, kind: TextKind, text: &str) {
+            match kind {
+                TextKind::Header => self.header.push_str(text),
+                TextKind::Body => self.body.push_str(text),
+            }
+        }
+        fn end(&mut self) {
+            self.header.push('|');
+            self.body.push('|');
+        }
+    }
+
+    /// Scans `msg` whole, split in two at every byte, and byte by byte.
+    fn scan_every_way(msg: &[u8]) -> (String, String) {
+        let s = parse(msg);
+        let run = |chunks: &[&[u8]]| {
+            let mut scan = TextScan::new(&s);
+            let mut c = Collect::default();
+            for ch in chunks {
+                scan.feed(ch, &mut c);
+            }
+            scan.finish(&mut c);
+            // Collapse the separators to compare what matters.
+            (c.header.replace("||", "|"), c.body.replace("||", "|"))
+        };
+        let whole = run(&[msg]);
+        for i in 0..=msg.len() {
+            let (a, b) = msg.split_at(i);
+            assert_eq!(run(&[a, b]), whole, "split at {i}");
+        }
+        let bytes: Vec<&[u8]> = msg.chunks(1).collect();
+        assert_eq!(run(&bytes), whole, "byte by byte");
+        whole
+    }
+
+    #[test]
+    fn decodes_text_parts_and_headers() {
+        let (header, body) = scan_every_way(&nested());
+        assert!(header.contains("Subject: caf\u{e9} menu|"), "{header}");
+        assert!(header.contains("From: \"Ann\" <ann@example.org>|"));
+        // Quoted-printable latin-1, then html with tags removed; the pdf
+        // attachment is skipped.
+        assert!(body.contains("Cr\u{e8}me br\u{fb}l\u{e9}e"), "{body}");
+        assert!(body.contains(" Cr\u{e8}me  br\u{fb}l\u{e9}e"), "{body}");
+        assert!(!body.contains("<p>"));
+        assert!(!body.contains("secret"));
+        assert!(!body.contains("JVBER"));
+    }
+
+    #[test]
+    fn embedded_message_headers_are_body_text() {
+        let (header, body) = scan_every_way(&dovecot());
+        assert!(header.contains("From: user@domain.org"));
+        assert!(!header.contains("submsg"));
+        assert!(body.contains("Subject: submsg|"), "{body}");
+        assert!(body.contains("hello"));
+        assert!(body.contains("Hello another world"));
+        // Only text parts: the preamble and epilogue are not searched.
+        assert!(!body.contains("prologue"));
+    }
+
+    #[test]
+    fn base64_utf8_body() {
+        let msg = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nw4l0w6kg\r\nZW4gR3LDqGNl\r\n";
+        let (_, body) = scan_every_way(msg);
+        assert_eq!(body.trim_matches('|'), "\u{c9}t\u{e9} en Gr\u{e8}ce");
+    }
+
+    #[test]
+    fn finder_folds_case_and_spans_chunks() {
+        let mut f = Finder::new("\u{c9}T\u{c9}");
+        assert!(!f.feed("l'\u{e9}"));
+        assert!(f.feed("t\u{e9} !"));
+        let mut f = Finder::new("\u{3a3}OS");
+        assert!(f.feed("\u{3c2}os"));
+        let mut f = Finder::new("aab");
+        assert!(!f.feed("aaa"));
+        assert!(f.feed("b"));
+        let mut f = Finder::new("ab");
+        assert!(!f.feed("a"));
+        f.reset();
+        assert!(!f.feed("b"));
+        assert!(Finder::new("").found());
+        // KMP restarts correctly inside a partial match.
+        let mut f = Finder::new("abac");
+        assert!(f.feed("ababac"));
+    }
+
+    #[test]
+    fn message_search_scopes() {
+        let msg = nested();
+        let s = parse(&msg);
+        let keys = [
+            (Scope::Body, "BR\u{db}L\u{c9}E"),
+            (Scope::Body, "menu"),
+            (Scope::Text, "CAF\u{c9}"),
+            (Scope::Text, "secret"),
+            (Scope::Body, "me br"),
+            (Scope::Text, "menu.pdf"),
+        ];
+        let mut m = MessageSearch::new(&s, &keys);
+        for c in msg.chunks(5) {
+            m.feed(c);
+        }
+        assert!(!m.all_found());
+        assert_eq!(m.finish(), vec![true, false, true, false, true, false]);
+    }
+
+    #[test]
+    fn header_search() {
+        let h = b"Subject: =?iso-8859-1?Q?Caf=E9?=\r\n au lait\r\nFrom: x@y\r\n\r\n";
+        let find = |name: &[u8], needle: &str| {
+            let mut hs = HeaderSearch::new(name, needle);
+            for c in h.chunks(3) {
+                hs.feed(c);
+            }
+            hs.finish()
+        };
+        assert!(find(b"subject", "caf\u{c9} AU"));
+        assert!(find(b"SUBJECT", ""));
+        assert!(!find(b"subject", "x@y"));
+        assert!(find(b"from", "X@Y"));
+        assert!(!find(b"cc", ""));
     }
 }

@@ -184,8 +184,8 @@ impl HeaderFilter {
 
     fn wanted(&self, name: &[u8]) -> bool {
         let name = crate::mail::header::trim(name);
-        let listed = name.len() < MAX_NAME
-            && self.names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        let listed =
+            name.len() < MAX_NAME && self.names.iter().any(|n| n.eq_ignore_ascii_case(name));
         listed != self.not
     }
 
@@ -267,12 +267,140 @@ impl HeaderFilter {
 
     /// The number of bytes the filter passes from a header given in
     /// chunks.
-    pub fn count<'c>(names: &[impl AsRef<[u8]>], not: bool, chunks: impl IntoIterator<Item = &'c [u8]>) -> u64 {
+    pub fn count<'c>(
+        names: &[impl AsRef<[u8]>],
+        not: bool,
+        chunks: impl IntoIterator<Item = &'c [u8]>,
+    ) -> u64 {
         let mut f = HeaderFilter::new(names, not);
         let mut n = 0u64;
         for c in chunks {
             f.feed(c, &mut |b| n += b.len() as u64);
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::dovecot;
+    use super::super::parse;
+    use super::*;
+
+    fn get(msg: &[u8], s: &Structure, path: &[u32], spec: Spec) -> Vec<u8> {
+        let r = resolve(s, path, spec);
+        msg[r.start as usize..r.end() as usize].to_vec()
+    }
+
+    #[test]
+    fn sections_of_a_nested_message() {
+        let msg = dovecot();
+        let s = parse(&msg);
+        let g = |path: &[u32], spec| String::from_utf8(get(&msg, &s, path, spec)).unwrap();
+        assert_eq!(g(&[], Spec::Body).len(), msg.len());
+        assert!(g(&[], Spec::Header).starts_with("From: user@domain.org\r\n"));
+        assert!(g(&[], Spec::Header).ends_with(" bar\"\r\n\r\n"));
+        assert!(g(&[], Spec::Text).starts_with("Root MIME prologue\r\n"));
+        assert!(g(&[], Spec::Text).ends_with("Root MIME epilogue\r\n"));
+        assert_eq!(g(&[1], Spec::Body), "hello\r\n");
+        assert!(g(&[1], Spec::Mime).starts_with("Content-Type: text/x-myown;"));
+        assert!(g(&[1], Spec::Mime).ends_with("test.txt\r\n\r\n"));
+        // HEADER and TEXT of a part that is not a message: empty.
+        assert_eq!(g(&[1], Spec::Header), "");
+        assert_eq!(g(&[1], Spec::Text), "");
+        // Part 2 is a message/rfc822.
+        assert!(g(&[2], Spec::Body).starts_with("From: sub@domain.org\r\n"));
+        assert!(g(&[2], Spec::Body).ends_with("Sub MIME epilogue\r\n"));
+        assert_eq!(g(&[2], Spec::Mime), "Content-Type: message/rfc822\r\n\r\n");
+        assert!(g(&[2], Spec::Header).starts_with("From: sub@domain.org\r\n"));
+        assert!(g(&[2], Spec::Header).ends_with("boundary=\"sub1\"\r\n\r\n"));
+        assert_eq!(g(&[2], Spec::HeaderFields), g(&[2], Spec::Header));
+        assert!(g(&[2], Spec::Text).starts_with("Sub MIME prologue\r\n--sub1\r\n"));
+        assert_eq!(g(&[2, 1], Spec::Body), "<p>Hello world</p>\r\n");
+        assert_eq!(
+            g(&[2, 1], Spec::Mime),
+            "Content-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        );
+        assert_eq!(g(&[2, 2], Spec::Body), "Hello another world\r\n");
+        // Sections that do not exist.
+        for path in [&[3][..], &[0], &[2, 3], &[1, 1], &[2, 1, 1], &[u32::MAX]] {
+            assert_eq!(resolve(&s, path, Spec::Body), ByteRange::EMPTY, "{path:?}");
+        }
+        assert_eq!(resolve(&s, &[], Spec::Mime), ByteRange::EMPTY);
+    }
+
+    #[test]
+    fn part_one_of_a_single_part_message_is_its_body() {
+        let msg = b"Subject: x\r\n\r\nbody\r\n";
+        let s = parse(msg);
+        assert_eq!(get(msg, &s, &[1], Spec::Body), b"body\r\n");
+        assert_eq!(get(msg, &s, &[1], Spec::Mime), b"Subject: x\r\n\r\n");
+        assert_eq!(get(msg, &s, &[2], Spec::Body), b"");
+        assert_eq!(get(msg, &s, &[1, 1], Spec::Body), b"");
+        // An embedded single-part message: part 1.1 is its body.
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n--b--\r\n";
+        let s = parse(msg);
+        assert_eq!(get(msg, &s, &[1, 1], Spec::Body), b"inner");
+        assert_eq!(get(msg, &s, &[1, 1], Spec::Mime), b"Subject: in\r\n\r\n");
+        assert_eq!(get(msg, &s, &[1], Spec::Text), b"inner");
+    }
+
+    #[test]
+    fn partial_ranges() {
+        let r = ByteRange { start: 10, len: 5 };
+        assert_eq!(r.partial(0, 100), r);
+        assert_eq!(r.partial(2, 2), ByteRange { start: 12, len: 2 });
+        assert_eq!(r.partial(4, 9), ByteRange { start: 14, len: 1 });
+        assert_eq!(r.partial(5, 1).len, 0);
+        assert_eq!(r.partial(u64::MAX, u64::MAX).len, 0);
+    }
+
+    fn filter_every_way(header: &[u8], names: &[&str], not: bool) -> Vec<u8> {
+        let run = |chunks: &[&[u8]]| {
+            let mut f = HeaderFilter::new(names, not);
+            let mut out = Vec::new();
+            for c in chunks {
+                f.feed(c, &mut |b| out.extend_from_slice(b));
+            }
+            out
+        };
+        let whole = run(&[header]);
+        for i in 0..=header.len() {
+            let (a, b) = header.split_at(i);
+            assert_eq!(run(&[a, b]), whole, "split at {i}");
+        }
+        let bytes: Vec<&[u8]> = header.chunks(1).collect();
+        assert_eq!(run(&bytes), whole);
+        assert_eq!(
+            HeaderFilter::count(names, not, [header]),
+            whole.len() as u64
+        );
+        whole
+    }
+
+    #[test]
+    fn header_fields_filter() {
+        let h = b"From: a@b\r\nSubject: one\r\n two\r\nTo: c@d\r\nsubject : again\r\nX-Long: v\r\n\r\nbody not seen\r\n";
+        assert_eq!(
+            filter_every_way(h, &["SUBJECT", "to"], false),
+            b"Subject: one\r\n two\r\nTo: c@d\r\nsubject : again\r\n\r\n"
+        );
+        assert_eq!(
+            filter_every_way(h, &["subject"], true),
+            b"From: a@b\r\nTo: c@d\r\nX-Long: v\r\n\r\n"
+        );
+        assert_eq!(filter_every_way(h, &["absent"], false), b"\r\n");
+        // Bare LF, a line without colon, and a name too long to match.
+        let long = format!("{}: v\n\n", "N".repeat(MAX_NAME + 10));
+        assert_eq!(filter_every_way(long.as_bytes(), &["n"], false), b"\n");
+        assert_eq!(
+            filter_every_way(long.as_bytes(), &["n"], true),
+            long.as_bytes()
+        );
+        assert_eq!(
+            filter_every_way(b"junk line\nA: 1\n\n", &["a"], false),
+            b"A: 1\n\n"
+        );
+        assert_eq!(filter_every_way(b"", &["a"], false), b"");
     }
 }

@@ -106,9 +106,16 @@ pub fn write_envelope(out: &mut Vec<u8>, env: &Envelope, utf8: bool) {
     out.push(b' ');
     write_nstring(out, env.subject.as_deref(), utf8);
     let from = addresses(&env.from);
-    for (i, field) in [&env.from, &env.sender, &env.reply_to, &env.to, &env.cc, &env.bcc]
-        .into_iter()
-        .enumerate()
+    for (i, field) in [
+        &env.from,
+        &env.sender,
+        &env.reply_to,
+        &env.to,
+        &env.cc,
+        &env.bcc,
+    ]
+    .into_iter()
+    .enumerate()
     {
         out.push(b' ');
         let list = if i == 0 { Vec::new() } else { addresses(field) };
@@ -129,7 +136,9 @@ pub fn write_envelope(out: &mut Vec<u8>, env: &Envelope, utf8: bool) {
 /// Writes a parameter list: `NIL` when empty, `("name" "value" ...)`;
 /// `text` adds `"charset" "us-ascii"` when no charset is given.
 fn write_params(out: &mut Vec<u8>, params: &[Param], text: bool, utf8: bool) {
-    let has_charset = params.iter().any(|p| p.name.eq_ignore_ascii_case(b"charset"));
+    let has_charset = params
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case(b"charset"));
     let add_charset = text && !has_charset;
     if params.is_empty() && !add_charset {
         out.extend_from_slice(b"NIL");

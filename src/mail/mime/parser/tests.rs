@@ -27,7 +27,7 @@ fn at(msg: &[u8], needle: &str) -> u64 {
         .unwrap_or_else(|| panic!("{needle:?} not in message")) as u64
 }
 
-fn bytes<'a>(msg: &'a [u8], start: u64, len: u64) -> &'a [u8] {
+fn bytes(msg: &[u8], start: u64, len: u64) -> &[u8] {
     &msg[start as usize..(start + len) as usize]
 }
 
@@ -61,7 +61,10 @@ fn plain_text_message() {
     let r = &s.root;
     assert_eq!((r.header_start, r.header_len), (0, 28));
     assert_eq!((r.body_start, r.body_len, r.body_lines), (28, 14, 2));
-    assert_eq!((r.media_type.as_slice(), r.subtype.as_slice()), (&b"text"[..], &b"plain"[..]));
+    assert_eq!(
+        (r.media_type.as_slice(), r.subtype.as_slice()),
+        (&b"text"[..], &b"plain"[..])
+    );
     assert!(r.params.is_empty());
     assert_eq!(r.content, Content::Single);
     assert_eq!(s.envelope.from.as_deref(), Some(&b"a@b.c"[..]));
@@ -77,7 +80,10 @@ fn body_without_final_line_end_and_empty_body() {
     assert_eq!((s.root.header_len, s.root.body_len), (14, 0));
     // No empty line at all: everything is header.
     let s = parse_every_way(b"Subject: x\r\nFrom: y");
-    assert_eq!((s.root.header_len, s.root.body_start, s.root.body_len), (19, 19, 0));
+    assert_eq!(
+        (s.root.header_len, s.root.body_start, s.root.body_len),
+        (19, 19, 0)
+    );
     assert_eq!(s.envelope.from.as_deref(), Some(&b"y"[..]));
     let s = parse_every_way(b"");
     assert_eq!((s.size, s.root.header_len, s.root.body_len), (0, 0, 0));
@@ -102,9 +108,18 @@ fn dovecot_reference_message() {
     assert_eq!(p1.id.as_deref(), Some(&b"<foo@example.com>"[..]));
     assert_eq!(p1.md5.as_deref(), Some(&b"Q2hlY2sgSW50ZWdyaXR5IQ=="[..]));
     assert_eq!(p1.description.as_deref(), Some(&b"hellodescription"[..]));
-    assert_eq!(p1.language, vec![b"en".to_vec(), b"fi".to_vec(), b"se".to_vec()]);
-    assert_eq!(p1.location.as_deref(), Some(&b"http://example.com/test.txt"[..]));
-    assert_eq!(p1.disposition.as_ref().map(|d| d.kind.as_slice()), Some(&b"inline"[..]));
+    assert_eq!(
+        p1.language,
+        vec![b"en".to_vec(), b"fi".to_vec(), b"se".to_vec()]
+    );
+    assert_eq!(
+        p1.location.as_deref(),
+        Some(&b"http://example.com/test.txt"[..])
+    );
+    assert_eq!(
+        p1.disposition.as_ref().map(|d| d.kind.as_slice()),
+        Some(&b"inline"[..])
+    );
 
     let p2 = &parts[1];
     assert_eq!((p2.body_len, p2.body_lines), (412, 21));
@@ -122,7 +137,10 @@ fn dovecot_reference_message() {
     assert_eq!(body(&msg, &alt[1]), b"Hello another world\r\n");
     assert_eq!(alt[1].encoding, None);
     // The embedded message ends where the outer boundary's line end starts.
-    assert_eq!(m.root.body_start + m.root.body_len, p2.body_start + p2.body_len);
+    assert_eq!(
+        m.root.body_start + m.root.body_len,
+        p2.body_start + p2.body_len
+    );
     assert_eq!(p2.body_start + p2.body_len, at(&msg, "\r\n--foo bar--"));
     assert_eq!(s.size, msg.len() as u64);
     assert_eq!(root.body_start + root.body_len, s.size);
@@ -169,17 +187,26 @@ fn nested_multipart_with_attachment() {
     assert_eq!(body(&msg, &alt[0]), b"Cr=E8me br=FBl=E9e");
     assert_eq!(alt[0].charset(), Some(&b"iso-8859-1"[..]));
     assert_eq!(alt[0].encoding.as_deref(), Some(&b"quoted-printable"[..]));
-    assert_eq!(body(&msg, &alt[1]), "<p>Cr\u{e8}me <b>br\u{fb}l\u{e9}e</b></p>".as_bytes());
+    assert_eq!(
+        body(&msg, &alt[1]),
+        "<p>Cr\u{e8}me <b>br\u{fb}l\u{e9}e</b></p>".as_bytes()
+    );
     // The inner multipart ends before the line end of "--outer".
     assert!(body(&msg, &outer[0]).ends_with(b"</p>\r\n--inner--"));
     let pdf = &outer[1];
     assert_eq!(body(&msg, pdf), b"JVBERi0xLjQKc2VjcmV0IHdvcmQK");
-    assert_eq!((pdf.media_type.as_slice(), pdf.subtype.as_slice()), (&b"application"[..], &b"pdf"[..]));
+    assert_eq!(
+        (pdf.media_type.as_slice(), pdf.subtype.as_slice()),
+        (&b"application"[..], &b"pdf"[..])
+    );
     let d = pdf.disposition.as_ref().unwrap();
     assert_eq!(d.kind, b"attachment");
     assert_eq!(d.params[0].name, b"filename*");
     assert_eq!(d.params[0].value, b"utf-8''men%C3%BA.pdf");
-    assert_eq!(s.envelope.subject.as_deref(), Some(&b"=?utf-8?Q?caf=C3=A9?= menu"[..]));
+    assert_eq!(
+        s.envelope.subject.as_deref(),
+        Some(&b"=?utf-8?Q?caf=C3=A9?= menu"[..])
+    );
 }
 
 #[test]
@@ -204,9 +231,15 @@ fn message_rfc822_inside_multipart() {
     let parts = children(&s.root);
     let m = embedded(&parts[0]);
     assert_eq!(m.envelope.subject.as_deref(), Some(&b"inner"[..]));
-    assert_eq!(header(&msg, &m.root), b"Subject: inner\r\nFrom: i@example.org\r\n\r\n");
+    assert_eq!(
+        header(&msg, &m.root),
+        b"Subject: inner\r\nFrom: i@example.org\r\n\r\n"
+    );
     assert_eq!(body(&msg, &m.root), b"inner body");
-    assert_eq!(body(&msg, &parts[0]), b"Subject: inner\r\nFrom: i@example.org\r\n\r\ninner body");
+    assert_eq!(
+        body(&msg, &parts[0]),
+        b"Subject: inner\r\nFrom: i@example.org\r\n\r\ninner body"
+    );
     assert_eq!(parts[0].body_lines, 3);
     // An embedded message whose header is cut by the boundary.
     let m2 = embedded(&parts[1]);
@@ -232,7 +265,9 @@ fn missing_close_boundary_and_preamble_only() {
     assert_eq!(parts[0].header_len, 2);
 
     // No boundary line at all: no parts.
-    let s = parse_every_way(&crlf("Content-Type: multipart/mixed; boundary=x\n\nno parts\n"));
+    let s = parse_every_way(&crlf(
+        "Content-Type: multipart/mixed; boundary=x\n\nno parts\n",
+    ));
     assert_eq!(children(&s.root).len(), 0);
     // A multipart without a boundary parameter.
     let s = parse_every_way(&crlf("Content-Type: multipart/mixed\n\n--x\n\nbody\n"));
@@ -262,7 +297,10 @@ fn boundary_like_lines_inside_parts() {
     let s = parse_every_way(&msg);
     let parts = children(&s.root);
     assert_eq!(parts.len(), 2, "{parts:#?}");
-    assert_eq!(body(&msg, &parts[0]), b"-- abc\r\n --abc\r\n--ab\r\n--xyz\r\n-abc");
+    assert_eq!(
+        body(&msg, &parts[0]),
+        b"-- abc\r\n --abc\r\n--ab\r\n--xyz\r\n-abc"
+    );
     assert_eq!(parts[0].body_lines, 4);
     // Transport padding after the boundary is allowed (RFC 2046 §5.1.1).
     assert_eq!(body(&msg, &parts[1]), b"second");
@@ -303,14 +341,20 @@ fn bare_lf_message() {
     assert_eq!(parts[0].body_lines, 1);
     // Mixed line ends: sizes are as stored.
     let s = parse_every_way(b"A: b\n\r\nx\r\ny\n");
-    assert_eq!((s.root.header_len, s.root.body_len, s.root.body_lines), (7, 5, 2));
+    assert_eq!(
+        (s.root.header_len, s.root.body_len, s.root.body_lines),
+        (7, 5, 2)
+    );
 }
 
 #[test]
 fn folded_fields_are_unfolded() {
     let msg = b"Subject: a\r\n  folded\r\n\tsubject\r\nContent-Type: text/plain;\r\n charset=\"utf-8\"\r\n\r\n";
     let s = parse_every_way(msg);
-    assert_eq!(s.envelope.subject.as_deref(), Some(&b"a  folded\tsubject"[..]));
+    assert_eq!(
+        s.envelope.subject.as_deref(),
+        Some(&b"a  folded\tsubject"[..])
+    );
     assert_eq!(s.root.charset(), Some(&b"utf-8"[..]));
 }
 
@@ -340,7 +384,10 @@ fn digest_parts_default_to_message() {
     let parts = children(&s.root);
     assert_eq!(parts[0].media_type, b"message");
     assert_eq!(parts[0].subtype, b"rfc822");
-    assert_eq!(embedded(&parts[0]).envelope.subject.as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        embedded(&parts[0]).envelope.subject.as_deref(),
+        Some(&b"one"[..])
+    );
     assert_eq!(parts[1].media_type, b"text");
 }
 
@@ -349,7 +396,9 @@ fn hostile_nesting_is_bounded() {
     let mut msg = Vec::new();
     let depth = 300;
     for i in 0..depth {
-        msg.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{i}z\r\n\r\n--b{i}z\r\n").as_bytes());
+        msg.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}z\r\n\r\n--b{i}z\r\n").as_bytes(),
+        );
     }
     msg.extend_from_slice(b"\r\ndeep\r\n");
     let s = parse(&msg);
@@ -428,7 +477,9 @@ fn string_budget_is_bounded() {
     let mut msg = b"Content-Type: multipart/mixed; boundary=z\r\n\r\n".to_vec();
     let long = "d".repeat(4000);
     for _ in 0..200 {
-        msg.extend_from_slice(format!("--z\r\nContent-Description: {long}\r\n\r\nx\r\n").as_bytes());
+        msg.extend_from_slice(
+            format!("--z\r\nContent-Description: {long}\r\n\r\nx\r\n").as_bytes(),
+        );
     }
     let s = parse(&msg);
     let parts = children(&s.root);
