@@ -6,7 +6,7 @@
 //! byte offsets into the whole message, the fields BODYSTRUCTURE reports,
 //! and the ENVELOPE fields of the message and of each embedded
 //! message/rfc822. The structure is stored with the message ([`encode`],
-//! [`decode`]); IMAP FETCH renders it ([`crate::proto::imap::envelope`]),
+//! [`decode()`]); IMAP FETCH renders it ([`crate::proto::imap::envelope`]),
 //! resolves BODY[section] to byte ranges ([`section`]) and SEARCH decodes
 //! text with it ([`search`]).
 //!
@@ -167,6 +167,59 @@ pub struct Embedded {
     pub root: Part,
 }
 
+impl Structure {
+    /// The structure of `prefix` followed by the message this structure
+    /// describes, without reading the message again: each recipient's
+    /// prefix (Return-Path, Delivered-To, Received) differs, but the body
+    /// file is shared and parsed once.
+    ///
+    /// `None` when the prefix is not made of complete header lines that
+    /// the parser ignores (it must end with a line end, hold no empty
+    /// line, start with a field, and hold no Content-* or ENVELOPE field):
+    /// parse prefix and body together then.
+    pub fn with_prefix(&self, prefix: &[u8]) -> Option<Structure> {
+        if prefix.is_empty() {
+            return Some(self.clone());
+        }
+        if !prefix.ends_with(b"\n") {
+            return None;
+        }
+        for (i, line) in prefix.split_inclusive(|&b| b == b'\n').enumerate() {
+            let content = line.strip_suffix(b"\n").unwrap_or(line);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            match content.first() {
+                None => return None,
+                Some(b' ' | b'\t') if i == 0 => return None,
+                Some(b' ' | b'\t') => {}
+                Some(_) => {
+                    let colon = content.iter().position(|&b| b == b':')?;
+                    if parser::is_kept_field(content.get(..colon).unwrap_or_default()) {
+                        return None;
+                    }
+                }
+            }
+        }
+        let n = prefix.len() as u64;
+        let mut s = self.clone();
+        s.size += n;
+        shift(&mut s.root, n);
+        s.root.header_start = 0;
+        s.root.header_len += n;
+        Some(s)
+    }
+}
+
+/// Moves a part and everything in it `n` bytes further.
+fn shift(p: &mut Part, n: u64) {
+    p.header_start += n;
+    p.body_start += n;
+    match &mut p.content {
+        Content::Single => {}
+        Content::Multipart(children) => children.iter_mut().for_each(|c| shift(c, n)),
+        Content::Message(m) => shift(&mut m.root, n),
+    }
+}
+
 impl Part {
     /// Whether the media type is `text` (case-insensitive).
     pub fn is_text(&self) -> bool {
@@ -193,7 +246,7 @@ enum StoredRef<'a> {
 }
 
 /// The version [`encode`] writes; a changed layout gets a new variant and
-/// [`decode`] keeps reading the old ones (or the caller reparses).
+/// [`decode()`] keeps reading the old ones (or the caller reparses).
 pub const ENCODING_VERSION: u8 = 0;
 
 /// Encodes a structure for `Message.cache`.

@@ -69,6 +69,11 @@ impl Field {
     }
 }
 
+/// Whether the parser keeps a header field of a message's header.
+pub(super) fn is_kept_field(name: &[u8]) -> bool {
+    Field::of(header::trim(name), true).is_some()
+}
+
 /// Where a multipart is in its body (RFC 2046 §5.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -1,4 +1,4 @@
-//! BODY[section] (RFC 3501 §6.4.5, RFC 9051 §6.4.5): which bytes of the
+//! `BODY[section]` (RFC 3501 §6.4.5, RFC 9051 §6.4.5): which bytes of the
 //! stored message a section names, and the HEADER.FIELDS filter.
 //!
 //! Part numbers follow RFC 3501 §6.4.5: the parts of a multipart are
@@ -152,7 +152,7 @@ enum FilterState {
 /// `HEADER.FIELDS.NOT (names)` (RFC 3501 §6.4.5), streaming: whole fields
 /// (with their continuation lines) are passed or dropped, and the empty
 /// line ending the header is passed. A field name is held (at most
-/// [`MAX_NAME`] bytes) until its colon decides.
+/// 256 bytes) until its colon decides.
 ///
 /// The response needs the length before the bytes, so a server runs the
 /// filter once to count (see [`HeaderFilter::count`]) and again to send.
