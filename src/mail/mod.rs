@@ -1,4 +1,7 @@
-//! Pure message handling: MIME structure and delivery status notifications.
+//! Pure message handling: MIME structure, header fields, addresses and
+//! delivery status notifications.
 
+pub mod address;
 pub mod dsn;
+pub mod header;
 pub mod mime;
