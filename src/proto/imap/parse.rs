@@ -950,6 +950,44 @@ fn id(c: &mut Cursor<'_>) -> PResult<CommandBody> {
     Ok(CommandBody::Id(pairs))
 }
 
+/// Every command name [`parse_command`] knows.
+const KNOWN_COMMANDS: &[&str] = &[
+    "CAPABILITY",
+    "NOOP",
+    "LOGOUT",
+    "STARTTLS",
+    "AUTHENTICATE",
+    "LOGIN",
+    "ENABLE",
+    "SELECT",
+    "EXAMINE",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "LIST",
+    "LSUB",
+    "NAMESPACE",
+    "STATUS",
+    "APPEND",
+    "IDLE",
+    "CHECK",
+    "CLOSE",
+    "UNSELECT",
+    "EXPUNGE",
+    "SEARCH",
+    "FETCH",
+    "STORE",
+    "COPY",
+    "MOVE",
+    "UID",
+    "ID",
+    "GETQUOTA",
+    "GETQUOTAROOT",
+    "SETQUOTA",
+];
+
 /// What precedes a literal announced at the end of a line.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LiteralContext {
@@ -974,7 +1012,7 @@ pub(crate) fn literal_context(text: &[u8]) -> Result<LiteralContext, ParseError>
     let Ok(tag) = tag(&mut c) else {
         return Ok(LiteralContext::Argument);
     };
-    if !c.eat(b' ') || !c.eat_word("APPEND") || !c.eat(b' ') || c.at_end() {
+    if !c.eat(b' ') {
         return Ok(LiteralContext::Argument);
     }
     let with_tag = |f: Fail| ParseError {
@@ -982,6 +1020,17 @@ pub(crate) fn literal_context(text: &[u8]) -> Result<LiteralContext, ParseError>
         kind: f.kind,
         text: f.text,
     };
+    // No literal is worth a round trip for a command we will refuse.
+    let name = c.atom_upper().unwrap_or_default();
+    if !KNOWN_COMMANDS.contains(&name.as_str()) {
+        return Err(with_tag(Fail {
+            kind: ErrorKind::UnknownCommand,
+            text: format!("unknown command {}", &name[..name.len().min(32)]),
+        }));
+    }
+    if name != "APPEND" || !c.eat(b' ') || c.at_end() {
+        return Ok(LiteralContext::Argument);
+    }
     let mailbox = c.mailbox().map_err(with_tag)?;
     if c.at_end() {
         return Err(with_tag(bad("expected a space before the message")));
@@ -1393,6 +1442,32 @@ mod tests {
         assert!(dt("\"07-Feb-1994 24:00:00 -0800\"").is_err());
         assert!(dt("\"07-Feb-1994 21:52:25 0800\"").is_err());
         assert!(dt("07-Feb-1994 21:52:25 -0800").is_err());
+    }
+
+    #[test]
+    fn known_commands_match_the_parser() {
+        for name in KNOWN_COMMANDS {
+            let e = parse_command(format!("a {name} (").as_bytes());
+            assert!(
+                !matches!(
+                    e,
+                    Err(ParseError {
+                        kind: ErrorKind::UnknownCommand,
+                        ..
+                    })
+                ),
+                "{name}"
+            );
+        }
+        let e = literal_context(b"a XYZZY ").unwrap_err();
+        assert_eq!(
+            (e.tag.as_deref(), e.kind),
+            (Some("a"), ErrorKind::UnknownCommand)
+        );
+        assert_eq!(
+            literal_context(b"a uid FETCH 1 BODY[HEADER.FIELDS "),
+            Ok(LiteralContext::Argument)
+        );
     }
 
     #[test]

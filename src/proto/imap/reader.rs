@@ -226,6 +226,8 @@ impl Reader {
                 } else {
                     State::AppendData { remaining: size }
                 }
+            } else if size == 0 {
+                State::Line
             } else {
                 // `literal_announced` checked the size against the buffer.
                 State::Literal {
@@ -799,6 +801,100 @@ mod tests {
         );
         assert_eq!(evs[12], cmd("a7", CommandBody::Noop));
         assert_eq!(evs[13], cmd("a8", CommandBody::Logout));
+    }
+
+    /// Lines as real clients send them (Thunderbird, Apple Mail,
+    /// Outlook, mbsync, K-9, and RFC examples), one per command.
+    const CLIENT_LINES: &[&str] = &[
+        "1 capability",
+        "2 ID (\"name\" \"Thunderbird\" \"version\" \"115.3.1\")",
+        "3 authenticate PLAIN AGFsaWNlAHNlY3JldA==",
+        "4 LOGIN \"alice@example.org\" {8+}\r\np@ss wrd",
+        "5 ENABLE CONDSTORE QRESYNC UTF8=ACCEPT",
+        "6 namespace",
+        "7 list (SUBSCRIBED) \"\" \"*\" RETURN (CHILDREN SPECIAL-USE)",
+        "8 LIST \"\" \"*\" RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN UIDNEXT))",
+        "9 lsub \"\" \"*\"",
+        "10 STATUS \"Sent Items\" (MESSAGES UNSEEN RECENT UIDVALIDITY UIDNEXT HIGHESTMODSEQ)",
+        "11 select \"INBOX\" (QRESYNC (1234567 98765 1:400))",
+        "12 EXAMINE Archive/2023",
+        "13 UID fetch 1:* (FLAGS) (CHANGEDSINCE 98765 VANISHED)",
+        "14 UID fetch 401:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])",
+        "15 UID FETCH 397 (BODY.PEEK[1.MIME] BODY.PEEK[1]<0.10240> BINARY.PEEK[2] BINARY.SIZE[2])",
+        "16 FETCH 1:20 (INTERNALDATE UID RFC822.SIZE FLAGS MODSEQ BODY.PEEK[HEADER])",
+        "17 UID FETCH 1:1000000000 (UID FLAGS BODY.PEEK[HEADER.FIELDS (X-TUID)])",
+        "18 FETCH 3 (ENVELOPE BODYSTRUCTURE RFC822.HEADER RFC822.TEXT)",
+        "19 fetch 1 full",
+        "20 uid store 397 +FLAGS.SILENT (\\Seen)",
+        "21 UID STORE 12,14:16 (UNCHANGEDSINCE 98765) -FLAGS ($Junk)",
+        "22 STORE 4 FLAGS \\Answered $Forwarded",
+        "23 UID SEARCH RETURN (SAVE) UNDELETED SINCE 1-Jan-2024",
+        "24 UID MOVE $ Trash",
+        "25 UID COPY 3:5,9 \"Deleted Items\"",
+        "26 uid search charset UTF-8 OR OR FROM {3}\r\nbob SUBJECT \"re: hi\" TO bob@example.org",
+        "27 SEARCH RETURN (MIN MAX COUNT) NOT (DELETED OR SEEN FLAGGED) LARGER 10000 MODSEQ 5",
+        "28 UID EXPUNGE 397:399",
+        "29 EXPUNGE",
+        "30 CREATE \"Projects/&AOk-t&AOk-\" (USE (\\Archive))",
+        "31 RENAME {3+}\r\nold new",
+        "32 SUBSCRIBE Projects",
+        "33 UNSUBSCRIBE Projects",
+        "34 DELETE Projects",
+        "35 GETQUOTAROOT INBOX",
+        "36 GETQUOTA \"\"",
+        "37 SETQUOTA \"\" (STORAGE 512000)",
+        "38 CHECK",
+        "39 UNSELECT",
+        "40 CLOSE",
+        "41 NOOP",
+        "42 STARTTLS",
+        "43 SEARCH HEADER Message-ID \"<a@b>\" UID 1:* SENTSINCE 1-Feb-1994 SENTBEFORE 2-Feb-1994 SENTON 3-Feb-1994 BEFORE 4-Feb-1994 ON 5-Feb-1994 SMALLER 5 BCC x CC y BODY z TEXT t KEYWORD k UNKEYWORD u",
+        "44 SEARCH ALL ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT SEEN UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN 1,2:*",
+        "45 LOGOUT",
+    ];
+
+    #[test]
+    fn client_lines_whole_and_split() {
+        let mut input = Vec::new();
+        for line in CLIENT_LINES {
+            input.extend_from_slice(line.as_bytes());
+            input.extend_from_slice(b"\r\n");
+        }
+        let evs = every_split(&input, limits(), Policy::Accept);
+        let commands: Vec<&Command> = evs
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Cmd(c) => Some(c),
+                Ev::LitReq(..) => None,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(commands.len(), CLIENT_LINES.len());
+        for (i, c) in commands.iter().enumerate() {
+            assert_eq!(c.tag, (i + 1).to_string());
+        }
+        // Each line, parsed alone, gives the same command.
+        for (line, c) in CLIENT_LINES.iter().zip(&commands) {
+            let got = run(
+                &mut Reader::new(limits()),
+                format!("{line}\r\n").as_bytes(),
+                1000,
+                Policy::Accept,
+            );
+            assert_eq!(got.last(), Some(&Ev::Cmd((*c).clone())), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_literal_for_an_unknown_command_is_refused_at_once() {
+        let evs = every_split(b"a XLIST {5}\r\nb NOOP\r\n", limits(), Policy::Accept);
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Err(Some("a".into()), ErrorKind::UnknownCommand),
+                cmd("b", CommandBody::Noop)
+            ]
+        );
     }
 
     #[test]
