@@ -8,6 +8,7 @@
 use crate::password;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
@@ -83,12 +84,24 @@ impl Notify for NoNotify {}
 pub struct Admin {
     store: Arc<Store>,
     notify: Arc<dyn Notify>,
+    /// Where DKIM keys of new domains are made; none: no key is made.
+    data_dir: Option<PathBuf>,
 }
 
 impl Admin {
     /// A service over `store`.
     pub fn new(store: Arc<Store>, notify: Arc<dyn Notify>) -> Admin {
-        Admin { store, notify }
+        Admin {
+            store,
+            notify,
+            data_dir: None,
+        }
+    }
+
+    /// Gives each domain added a DKIM key under `data_dir` (if it has none).
+    pub fn with_data_dir(mut self, data_dir: PathBuf) -> Admin {
+        self.data_dir = Some(data_dir);
+        self
     }
 
     /// Carries out one request. Blocking (store and password hashing).
@@ -105,7 +118,11 @@ impl Admin {
         match req {
             Request::DomainAdd(name) => {
                 let d = s.add_domain(&name).map_err(e)?;
-                Ok(vec![format!("added domain {}", d.name)])
+                let mut out = vec![format!("added domain {}", d.name)];
+                if let Some(dir) = &self.data_dir {
+                    out.extend(crate::auth::dkim::key::ensure_key_report(dir, &d.name));
+                }
+                Ok(out)
             }
             Request::DomainList => Ok(s
                 .domains()

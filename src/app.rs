@@ -35,6 +35,8 @@ pub fn open_store(cfg: &Config) -> Result<Store, String> {
         Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())?;
     for d in &cfg.server.domains {
         store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
+        crate::auth::dkim::key::ensure_key(&cfg.server.data_dir, &d.0, crate::time::unix_now())
+            .map_err(|e| format!("DKIM key for {}: {e}", d.0))?;
     }
     Ok(store)
 }
@@ -69,7 +71,9 @@ pub fn run(cfg: Config) -> Result<(), String> {
     }
     log::info!("started with {} listener(s)", bound.len());
 
-    let admin = Arc::new(Admin::new(store.clone(), Arc::new(NoNotify)));
+    let admin = Arc::new(
+        Admin::new(store.clone(), Arc::new(NoNotify)).with_data_dir(cfg.server.data_dir.clone()),
+    );
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {
