@@ -8,7 +8,6 @@
 use crate::password;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
@@ -74,6 +73,11 @@ pub enum Response {
 pub trait Notify: Send + Sync {
     /// The queue changed and should be looked at now.
     fn queue_changed(&self) {}
+
+    /// A domain was added; returns lines to add to the answer.
+    fn domain_added(&self, _name: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// No one to notify (the CLI without a server).
@@ -84,24 +88,12 @@ impl Notify for NoNotify {}
 pub struct Admin {
     store: Arc<Store>,
     notify: Arc<dyn Notify>,
-    /// Where DKIM keys of new domains are made; none: no key is made.
-    data_dir: Option<PathBuf>,
 }
 
 impl Admin {
     /// A service over `store`.
     pub fn new(store: Arc<Store>, notify: Arc<dyn Notify>) -> Admin {
-        Admin {
-            store,
-            notify,
-            data_dir: None,
-        }
-    }
-
-    /// Gives each domain added a DKIM key under `data_dir` (if it has none).
-    pub fn with_data_dir(mut self, data_dir: PathBuf) -> Admin {
-        self.data_dir = Some(data_dir);
-        self
+        Admin { store, notify }
     }
 
     /// Carries out one request. Blocking (store and password hashing).
@@ -119,9 +111,7 @@ impl Admin {
             Request::DomainAdd(name) => {
                 let d = s.add_domain(&name).map_err(e)?;
                 let mut out = vec![format!("added domain {}", d.name)];
-                if let Some(dir) = &self.data_dir {
-                    out.extend(crate::auth::dkim::key::ensure_key_report(dir, &d.name));
-                }
+                out.extend(self.notify.domain_added(&d.name));
                 Ok(out)
             }
             Request::DomainList => Ok(s

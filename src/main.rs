@@ -1,6 +1,6 @@
 //! The `facteur` command: the server and its admin commands.
 
-use facteur::admin::{self, Admin, NoNotify, Request, Response};
+use facteur::admin::{self, Admin, Notify, Request, Response};
 use facteur::auth::dkim::{key, Algorithm};
 use facteur::auth::records;
 use facteur::config::{Config, Hostname};
@@ -240,9 +240,13 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                 Ok(s) => Arc::new(s),
                 Err(e) => return fail(&e),
             };
-            Admin::new(store, Arc::new(NoNotify))
-                .with_data_dir(cfg.server.data_dir.clone())
-                .handle(req)
+            Admin::new(
+                store,
+                Arc::new(CliNotify {
+                    data_dir: cfg.server.data_dir.clone(),
+                }),
+            )
+            .handle(req)
         }
         Err(e) => {
             return fail(&format!(
@@ -259,6 +263,17 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
             ExitCode::SUCCESS
         }
         Response::Error(e) => fail(&e),
+    }
+}
+
+/// Admin changes made by the CLI itself (no server running).
+struct CliNotify {
+    data_dir: PathBuf,
+}
+
+impl Notify for CliNotify {
+    fn domain_added(&self, name: &str) -> Vec<String> {
+        key::ensure_key_report(&self.data_dir, name)
     }
 }
 

@@ -9,7 +9,7 @@
 mod common;
 
 use common::dns::{DnsServer, Zone};
-use common::server::{cli, run_bounded, test_config, TempDir};
+use common::server::{cli, run_bounded, test_config, Server, TempDir};
 use facteur::auth::dkim::{key, Algorithm, Signer, SigningKey};
 use std::path::Path;
 use std::process::Command;
@@ -371,4 +371,41 @@ fn cli_keys_and_printed_records_verify() {
         "{out}"
     );
     assert!(out.contains("smtp.provider.test"), "{out}");
+}
+
+/// Polls until `domain` has an active key under `data`, for at most 60 s.
+fn wait_for_key(data: &Path, domain: &str) -> Vec<SigningKey> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let keys = key::load_active(data, domain).unwrap();
+        if !keys.is_empty() || std::time::Instant::now() > deadline {
+            return keys;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn running_server_makes_keys_for_its_domains() {
+    let srv = Server::start("");
+    let data = srv.dir.path().join("data");
+    // The configured domain gets a key at the first start, in the background.
+    let keys = wait_for_key(&data, "example.test");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].algorithm(), Algorithm::RsaSha256);
+    // So does a domain added while the server runs.
+    let (ok, out, err) = srv.cli(&["domain", "add", "added.test"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("DKIM key is being generated"), "{out}");
+    assert_eq!(wait_for_key(&data, "added.test").len(), 1);
+    // A later start keeps the keys it has.
+    let srv = srv.restart();
+    // The key thread sees the known domains before later requests, so
+    // once a new domain has its key, example.test has been looked at.
+    let (ok, out, err) = srv.cli(&["domain", "add", "third.test"], None);
+    assert!(ok, "{out}{err}");
+    assert_eq!(wait_for_key(&data, "third.test").len(), 1);
+    let again = key::load_all(&srv.dir.path().join("data"), "example.test").unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].public_key(), keys[0].public_key());
 }

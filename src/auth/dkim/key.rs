@@ -418,6 +418,47 @@ pub fn ensure_key_report(data_dir: &Path, domain: &str) -> Vec<String> {
     }
 }
 
+/// Most key requests waiting for the [`KeyMaker`]; more are dropped (and
+/// made at the next start). A request is one domain name.
+const KEY_QUEUE: usize = 1024;
+
+/// Makes missing keys on a thread of its own, one at a time, so that
+/// adding a domain to a running server does not wait for RSA key
+/// generation (a second or more on a small board).
+pub struct KeyMaker {
+    tx: std::sync::mpsc::SyncSender<String>,
+}
+
+impl KeyMaker {
+    /// Starts the thread; it first makes sure each of `domains` has a key,
+    /// then serves [`KeyMaker::request`]s until the `KeyMaker` is dropped.
+    pub fn start(data_dir: PathBuf, domains: Vec<String>) -> std::io::Result<KeyMaker> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(KEY_QUEUE);
+        std::thread::Builder::new()
+            .name("dkim-keys".into())
+            .spawn(move || {
+                for domain in domains.into_iter().chain(rx) {
+                    match ensure_key(&data_dir, &domain, crate::time::unix_now()) {
+                        Ok(None) => {}
+                        Ok(Some(k)) => log::info!(
+                            "generated the DKIM key {} ({}) for {domain}",
+                            k.selector(),
+                            k.algorithm().key_type()
+                        ),
+                        Err(e) => log::warn!("no DKIM key for {domain}: {e}"),
+                    }
+                }
+            })?;
+        Ok(KeyMaker { tx })
+    }
+
+    /// Asks for a key for `domain` if it has none. Returns false if the
+    /// queue is full (the key is then made at the next start).
+    pub fn request(&self, domain: &str) -> bool {
+        self.tx.try_send(domain.to_string()).is_ok()
+    }
+}
+
 /// Every readable key of a domain, newest first. Files that hold no usable
 /// key are skipped with a warning in the log.
 pub fn load_all(data_dir: &Path, domain: &str) -> Result<Vec<SigningKey>, KeyError> {
