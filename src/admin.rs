@@ -75,6 +75,11 @@ pub enum Response {
 pub trait Notify: Send + Sync {
     /// The queue changed and should be looked at now.
     fn queue_changed(&self) {}
+
+    /// A domain was added; returns lines to add to the answer.
+    fn domain_added(&self, _name: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// No one to notify (the CLI without a server).
@@ -107,7 +112,9 @@ impl Admin {
         match req {
             Request::DomainAdd(name) => {
                 let d = s.add_domain(&name).map_err(e)?;
-                Ok(vec![format!("added domain {}", d.name)])
+                let mut out = vec![format!("added domain {}", d.name)];
+                out.extend(self.notify.domain_added(&d.name));
+                Ok(out)
             }
             Request::DomainList => Ok(s
                 .domains()

@@ -1,7 +1,8 @@
 //! Wires config, store, TLS, listeners and the admin socket together.
 //! No protocol logic lives here.
 
-use crate::admin::{self, Admin, NoNotify};
+use crate::admin::{self, Admin, Notify};
+use crate::auth::dkim::key::KeyMaker;
 use crate::config::Config;
 use crate::net::{self, Shared};
 use crate::store::Store;
@@ -69,7 +70,14 @@ pub fn run(cfg: Config) -> Result<(), String> {
     }
     log::info!("started with {} listener(s)", bound.len());
 
-    let admin = Arc::new(Admin::new(store.clone(), Arc::new(NoNotify)));
+    // Domains without a DKIM key get one, in the background.
+    let domains = store.domains().map_err(|e| e.to_string())?;
+    let keys = KeyMaker::start(
+        cfg.server.data_dir.clone(),
+        domains.into_iter().map(|d| d.name).collect(),
+    )
+    .map_err(|e| format!("cannot start the DKIM key thread: {e}"))?;
+    let admin = Arc::new(Admin::new(store.clone(), Arc::new(ServerNotify { keys })));
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {
@@ -82,6 +90,25 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let _ = fs::remove_file(&socket);
     store.flush().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// What the running server does after admin changes.
+struct ServerNotify {
+    keys: KeyMaker,
+}
+
+impl Notify for ServerNotify {
+    fn domain_added(&self, name: &str) -> Vec<String> {
+        if self.keys.request(name) {
+            vec![format!(
+                "a DKIM key is being generated; see `facteur dns-records {name}` in a moment"
+            )]
+        } else {
+            vec![format!(
+                "no DKIM key yet (busy); run `facteur dkim generate {name}` or restart"
+            )]
+        }
+    }
 }
 
 /// Binds the admin socket, mode 0600, replacing a stale one. The store is

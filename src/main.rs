@@ -1,7 +1,9 @@
 //! The `facteur` command: the server and its admin commands.
 
-use facteur::admin::{self, Admin, NoNotify, Request, Response};
-use facteur::config::Config;
+use facteur::admin::{self, Admin, Notify, Request, Response};
+use facteur::auth::dkim::{key, Algorithm};
+use facteur::auth::records;
+use facteur::config::{Config, Hostname};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,12 +24,18 @@ const USAGE: &str = "usage: facteur COMMAND [--config FILE]
   queue list
   queue retry ID|all
   queue remove ID
+  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
+                               make a DKIM signing key, print its DNS record
+  dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
+                               publish for DOMAIN (zone file syntax)
   --version
 
 Without --config, the embedded default is used: data in ./data and every
 listener on 127.0.0.1 (SMTP 2525, submission 2587, submissions 2465,
 POP3 2110, POP3S 2995, IMAP 2143, IMAPS 2993, web 8080).
-Without --password-stdin, a password is generated and printed.";
+Without --password-stdin, a password is generated and printed.
+DKIM keys are files in DATA_DIR/dkim/DOMAIN/SELECTOR.pem; the newest of each
+algorithm signs. The default selector is rsa-YYYYMMDD or ed25519-YYYYMMDD.";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +44,17 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let password_stdin = take_flag(&mut args, "--password-stdin");
+    let (algorithm, selector) = match (
+        take_option(&mut args, "--algorithm"),
+        take_option(&mut args, "--selector"),
+    ) {
+        (Ok(a), Ok(s)) => (a, s),
+        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
+    };
+    let is_generate = args.first().map(String::as_str) == Some("dkim");
+    if (algorithm.is_some() || selector.is_some()) && !is_generate {
+        return usage_error("--algorithm and --selector go with `dkim generate`");
+    }
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["--version"] | ["version"] | ["-V"] => {
@@ -71,6 +90,21 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        ["dkim", "generate", domain] => {
+            let algorithm = match algorithm.as_deref().map(Algorithm::parse) {
+                None => Algorithm::RsaSha256,
+                Some(Some(a)) => a,
+                Some(None) => return usage_error("--algorithm is rsa or ed25519"),
+            };
+            match load(&config_path) {
+                Ok(cfg) => dkim_generate(&cfg, domain, algorithm, selector.as_deref()),
+                Err(code) => code,
+            }
+        }
+        ["dns-records", domain] => match load(&config_path) {
+            Ok(cfg) => dns_records(&cfg, domain),
+            Err(code) => code,
+        },
         words => {
             let req = match admin_request(words, password_stdin) {
                 Ok(r) => r,
@@ -83,6 +117,67 @@ fn main() -> ExitCode {
             admin_command(&cfg, req)
         }
     }
+}
+
+/// `facteur dkim generate`: works on the key files directly, server
+/// running or not (the server reads the keys of a domain for each message).
+fn dkim_generate(
+    cfg: &Config,
+    domain: &str,
+    algorithm: Algorithm,
+    selector: Option<&str>,
+) -> ExitCode {
+    if let Err(e) = facteur::app::prepare_data_dir(&cfg.server.data_dir) {
+        return fail(&e);
+    }
+    let now = facteur::time::unix_now();
+    match key::generate(&cfg.server.data_dir, domain, algorithm, selector, now) {
+        Ok(k) => {
+            println!(
+                "generated the {} key {} for {} (it signs from now on)",
+                k.algorithm().key_type(),
+                k.selector(),
+                k.domain()
+            );
+            println!("publish this TXT record:");
+            println!(
+                "{}. IN TXT {}",
+                k.record_name(),
+                records::txt_rdata(&k.record())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// `facteur dns-records`: the zone file text for a domain.
+fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
+    let Some(name) = Hostname::parse(domain) else {
+        return usage_error(&format!("{domain:?} is not a domain name"));
+    };
+    let keys = match key::load_all(&cfg.server.data_dir, &name.0) {
+        Ok(k) => k,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let dkim: Vec<records::DkimRecord> = keys
+        .iter()
+        .map(|k| records::DkimRecord {
+            selector: k.selector().to_string(),
+            text: k.record(),
+        })
+        .collect();
+    let relay = (!cfg.relay.host.is_empty()).then_some(cfg.relay.host.as_str());
+    print!(
+        "{}",
+        records::zone_text(&records::DomainSetup {
+            domain: &name.0,
+            mx_host: &cfg.server.hostname.0,
+            relay_host: relay,
+            dkim: &dkim,
+        })
+    );
+    ExitCode::SUCCESS
 }
 
 fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String> {
@@ -147,7 +242,13 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                 Ok(s) => Arc::new(s),
                 Err(e) => return fail(&e),
             };
-            Admin::new(store, Arc::new(NoNotify)).handle(req)
+            Admin::new(
+                store,
+                Arc::new(CliNotify {
+                    data_dir: cfg.server.data_dir.clone(),
+                }),
+            )
+            .handle(req)
         }
         Err(e) => {
             return fail(&format!(
@@ -164,6 +265,17 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
             ExitCode::SUCCESS
         }
         Response::Error(e) => fail(&e),
+    }
+}
+
+/// Admin changes made by the CLI itself (no server running).
+struct CliNotify {
+    data_dir: PathBuf,
+}
+
+impl Notify for CliNotify {
+    fn domain_added(&self, name: &str) -> Vec<String> {
+        key::ensure_key_report(&self.data_dir, name)
     }
 }
 

@@ -1,3 +1,5 @@
-//! Message authentication: DKIM signing (RFC 6376, RFC 8463).
+//! Message authentication: DKIM signing (RFC 6376, RFC 8463), and the DNS
+//! records a domain publishes for it.
 
 pub mod dkim;
+pub mod records;

@@ -1,1 +1,0 @@
-//! DKIM (RFC 6376) signatures.
