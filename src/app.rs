@@ -5,6 +5,8 @@ use crate::admin::{self, Admin, Notify};
 use crate::auth::dkim::key::KeyMaker;
 use crate::config::Config;
 use crate::net::{self, Shared};
+use crate::queue::transport::SmtpTransport;
+use crate::queue::Queue;
 use crate::store::Store;
 use std::fs;
 use std::io::Write;
@@ -34,6 +36,7 @@ pub fn open_store(cfg: &Config) -> Result<Store, String> {
     prepare_data_dir(&cfg.server.data_dir)?;
     let store =
         Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())?;
+    store.set_default_quota(cfg.limits.mailbox_quota.0);
     for d in &cfg.server.domains {
         store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
     }
@@ -54,7 +57,13 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let bound = net::bind_all(&cfg)?;
     let admin_listener = bind_admin_socket(&cfg.admin_socket())?;
 
-    let shared = Arc::new(Shared::new(cfg.clone(), store.clone(), tls));
+    let resolver: Arc<dyn crate::dns::Resolver> =
+        Arc::new(crate::net::dns::StubResolver::from_config(&cfg.dns));
+    let transport = SmtpTransport::new(store.clone(), cfg.clone(), resolver)?;
+    let queue = Arc::new(Queue::new(store.clone(), cfg.clone(), Arc::new(transport)));
+    let mut shared = Shared::new(cfg.clone(), store.clone(), tls);
+    shared.queue = queue.clone();
+    let shared = Arc::new(shared);
     {
         let mut out = std::io::stdout().lock();
         for b in &bound {
@@ -77,13 +86,20 @@ pub fn run(cfg: Config) -> Result<(), String> {
         domains.into_iter().map(|d| d.name).collect(),
     )
     .map_err(|e| format!("cannot start the DKIM key thread: {e}"))?;
-    let admin = Arc::new(Admin::new(store.clone(), Arc::new(ServerNotify { keys })));
+    let admin = Arc::new(Admin::new(
+        store.clone(),
+        Arc::new(ServerNotify {
+            keys,
+            queue: queue.clone(),
+        }),
+    ));
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {
             smol::spawn(net::accept_loop(b, shared.clone())).detach();
         }
         smol::spawn(admin::serve(admin_listener, admin)).detach();
+        smol::spawn(queue.run()).detach();
         wait_for_signal().await;
     });
     log::info!("shutting down");
@@ -95,9 +111,14 @@ pub fn run(cfg: Config) -> Result<(), String> {
 /// What the running server does after admin changes.
 struct ServerNotify {
     keys: KeyMaker,
+    queue: Arc<Queue>,
 }
 
 impl Notify for ServerNotify {
+    fn queue_changed(&self) {
+        self.queue.wake();
+    }
+
     fn domain_added(&self, name: &str) -> Vec<String> {
         if self.keys.request(name) {
             vec![format!(

@@ -88,15 +88,12 @@ pub struct Dsn {
 pub fn status_of(reply: &str) -> String {
     let mut words = reply.split_whitespace();
     let code = words.next().unwrap_or("");
+    // Our own reasons start with the status code itself.
+    if is_status(code) {
+        return code.to_owned();
+    }
     if let Some(w) = words.next() {
-        let parts: Vec<&str> = w.split('.').collect();
-        if parts.len() == 3
-            && matches!(parts[0], "2" | "4" | "5")
-            && parts[1..]
-                .iter()
-                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
-            && code.starts_with(parts[0])
-        {
+        if is_status(w) && code.starts_with(&w[..1]) {
             return w.to_owned();
         }
     }
@@ -105,6 +102,16 @@ pub fn status_of(reply: &str) -> String {
         Some(b'5') => "5.0.0".into(),
         _ => "4.0.0".into(),
     }
+}
+
+/// Whether a word is an RFC 3463 status code (`5.1.1`, `4.4.7`, `5.1.10`).
+fn is_status(w: &str) -> bool {
+    let parts: Vec<&str> = w.split('.').collect();
+    parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Text made safe for one header field: printable ASCII, bounded length,
@@ -495,6 +502,7 @@ mod tests {
         assert_eq!(status_of("451 4.7.1 greylisted"), "4.7.1");
         assert_eq!(status_of("451 5.7.1 mismatch"), "4.0.0");
         assert_eq!(status_of("garbage"), "4.0.0");
+        assert_eq!(status_of("5.1.10 domain accepts no mail"), "5.1.10");
         assert_eq!(status_of(""), "4.0.0");
     }
 }

@@ -11,14 +11,16 @@
 
 use super::conn::{read_until, Conn};
 use super::{Service, Shared};
+use crate::auth::dkim::{key, Signer, SigningKey};
 use crate::delivery::{self, ResolveError};
+use crate::mail::mime;
 use crate::proto::smtp::address::{Domain, ForwardPath, ReversePath};
 use crate::proto::smtp::command::{self, RcptParams};
 use crate::proto::smtp::data::HeaderSummary;
 use crate::proto::smtp::reply::Reply;
 use crate::proto::smtp::session::{self, Action, AuthOutcome, Mode, Session};
 use crate::store::records::notify as queue_notify;
-use crate::store::{BlobWriter, Delivery, QueueEntry, QueueRecipient, RcptState, Ret};
+use crate::store::{BlobWriter, Delivery, QueueEntry, QueueRecipient, RcptState, Ret, StoreError};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::net::SocketAddr;
@@ -43,10 +45,19 @@ pub fn session_config(shared_cfg: &crate::config::Config, mode: Mode) -> session
     c
 }
 
+/// A message being received: its body file, its MIME structure for IMAP,
+/// and its DKIM signature when it leaves signed, all computed as the bytes
+/// stream through (never holding the message).
+struct Writing {
+    blob: BlobWriter,
+    mime: mime::Parser,
+    signer: Option<Signer<Vec<SigningKey>>>,
+}
+
 /// The spool of the message being received.
 enum Spool {
     None,
-    Writing(Box<BlobWriter>),
+    Writing(Box<Writing>),
     /// Writing failed; the message will get a 451.
     Failed,
 }
@@ -119,12 +130,17 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                     s.mail_result(r);
                 }
                 Action::Rcpt { to, .. } => {
-                    let r = check_recipient(shared, mode, &to);
+                    let size = s.mail_params().and_then(|p| p.size).unwrap_or(0);
+                    let r = check_recipient(shared, mode, &to, size);
                     s.rcpt_result(r);
                 }
                 Action::BodyStart => {
                     spool = match shared.store.blob_writer() {
-                        Ok(w) => Spool::Writing(Box::new(w)),
+                        Ok(blob) => Spool::Writing(Box::new(Writing {
+                            blob,
+                            mime: mime::Parser::new(),
+                            signer: signer_for(shared, mode, s.sender()),
+                        })),
                         Err(e) => {
                             log::error!("{service}: cannot spool a message: {e}");
                             Spool::Failed
@@ -133,7 +149,11 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                 }
                 Action::Body(chunk) => {
                     if let Spool::Writing(w) = &mut spool {
-                        if let Err(e) = w.write(&chunk) {
+                        w.mime.feed(&chunk);
+                        if let Some(signer) = &mut w.signer {
+                            signer.update(&chunk);
+                        }
+                        if let Err(e) = w.blob.write(&chunk) {
                             log::error!("{service}: cannot spool a message: {e}");
                             spool = Spool::Failed;
                         }
@@ -200,7 +220,7 @@ fn check_sender(
 }
 
 /// The recipient policy (see the module comment).
-fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath) -> Result<(), Reply> {
+fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath, size: u64) -> Result<(), Reply> {
     let relay_denied = || Reply::new(554, "5.7.1", "Relay access denied");
     let address = match recipient_address(shared, to) {
         Some(Some(a)) => a,
@@ -209,8 +229,18 @@ fn check_recipient(shared: &Shared, mode: Mode, to: &ForwardPath) -> Result<(), 
     };
     match delivery::resolve(&shared.store, &address) {
         // Local accounts, and remote targets of our aliases (forwarding):
-        // the remote ones go to the outbound queue.
-        Ok(_) => Ok(()),
+        // the remote ones go to the outbound queue. A full mailbox is
+        // refused here already (RFC 3463 4.2.2), for the declared size.
+        Ok(r) => {
+            for account in &r.accounts {
+                if let Err(StoreError::OverQuota(_)) =
+                    shared.store.check_quota(account, size.max(1))
+                {
+                    return Err(Reply::new(452, "4.2.2", format!("Mailbox full: {address}")));
+                }
+            }
+            Ok(())
+        }
         Err(ResolveError::Unknown) => Err(Reply::new(550, "5.1.1", "No such user here")),
         // RFC 5321 §3.6.1: relaying only for authenticated submission.
         Err(ResolveError::NotLocal) => match mode {
@@ -276,10 +306,15 @@ async fn finish_message(
     headers: &HeaderSummary,
 ) -> Reply {
     let temp = || Reply::new(451, "4.3.0", "Temporary failure, try again later");
-    let writer = match spool {
-        Spool::Writing(w) => w,
+    let Writing {
+        blob: writer,
+        mime: parser,
+        signer,
+    } = match spool {
+        Spool::Writing(w) => *w,
         _ => return temp(),
     };
+    let structure = parser.finish();
     if mode == Mode::Submission {
         let user = s.authenticated_user().unwrap_or_default();
         if let Err(reply) = check_from_header(shared, user, headers) {
@@ -332,12 +367,15 @@ async fn finish_message(
             let mut prefix =
                 format!("Return-Path: {return_path}\r\nDelivered-To: {address}\r\n").into_bytes();
             prefix.extend_from_slice(received.as_bytes());
+            // The structure was parsed without the prefix; shifted here.
+            let cache = structure.with_prefix(&prefix).map(|st| mime::encode(&st));
             deliveries.push(Delivery {
                 account,
                 mailbox: "INBOX".into(),
                 prefix,
                 flags: 0,
                 keywords: Vec::new(),
+                cache,
             });
         }
     }
@@ -351,7 +389,7 @@ async fn finish_message(
             id: 0,
             sender: sender_address(s.sender()),
             blob: crate::store::BlobId([0; 32]),
-            prefix: received.clone().into_bytes(),
+            prefix: queue_prefix(&received, signer),
             size: 0,
             created: now,
             envid: params.envid,
@@ -370,16 +408,13 @@ async fn finish_message(
     let store = shared.store.clone();
     let count = deliveries.len();
     let result = smol::unblock(move || {
-        let blob = writer.finish()?;
+        let blob = writer.finish().map_err(|e| StoreError::Io(e.to_string()))?;
         let size = blob.size;
         let entry = entry.map(|mut e| {
             e.size = size + e.prefix.len() as u64;
             e
         });
-        store
-            .deliver(blob, &deliveries, entry, now)
-            .map(|_| size)
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        store.deliver(blob, &deliveries, entry, now).map(|_| size)
     })
     .await;
     match result {
@@ -394,9 +429,55 @@ async fn finish_message(
             }
             Reply::new(250, "2.0.0", format!("OK: queued as {id}"))
         }
+        // RFC 3463 §3.3: 4.2.2, mailbox full; the sender may retry after
+        // the user makes room.
+        Err(StoreError::OverQuota(account)) => {
+            log::info!("smtp: {id} refused: {account} is over quota");
+            Reply::new(452, "4.2.2", format!("Mailbox full: {account}"))
+        }
         Err(e) => {
             log::error!("smtp: {id} could not be stored: {e}");
             temp()
+        }
+    }
+}
+
+/// The trace header of a queued message and, for mail from our own
+/// domains, its DKIM signatures (RFC 6376 §5: added by the signer as new
+/// header fields at the top).
+fn queue_prefix(received: &str, signer: Option<Signer<Vec<SigningKey>>>) -> Vec<u8> {
+    let mut prefix = received.as_bytes().to_vec();
+    if let Some(signer) = signer {
+        match signer.finish() {
+            Ok(sig) => prefix.extend_from_slice(sig.as_bytes()),
+            Err(e) => log::warn!("smtp: message leaves unsigned: {e}"),
+        }
+    }
+    prefix
+}
+
+/// Keys to sign a submitted message with: those of the envelope sender's
+/// domain, which RFC 6409 policy has already checked is the user's own.
+/// Mail arriving on port 25 is not signed (it is not ours, even when an
+/// alias forwards it).
+fn signer_for(
+    shared: &Shared,
+    mode: Mode,
+    sender: Option<&ReversePath>,
+) -> Option<Signer<Vec<SigningKey>>> {
+    if mode != Mode::Submission {
+        return None;
+    }
+    let Some(ReversePath::Mailbox(m)) = sender else {
+        return None;
+    };
+    let domain = m.domain.to_string().to_ascii_lowercase();
+    match key::load_active(&shared.config.server.data_dir, &domain) {
+        Ok(keys) if !keys.is_empty() => Some(Signer::new(keys, crate::time::unix_now())),
+        Ok(_) => None,
+        Err(e) => {
+            log::warn!("smtp: cannot load the DKIM keys of {domain}: {e}");
+            None
         }
     }
 }

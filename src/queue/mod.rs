@@ -16,6 +16,7 @@
 pub mod route;
 pub mod schedule;
 pub mod settle;
+pub mod transport;
 
 use crate::config::Config;
 use crate::mail::dsn::{Dsn, OriginalCopy, Returned};
@@ -397,6 +398,8 @@ fn build_and_commit_report(
                     .into_bytes(),
                     flags: 0,
                     keywords: Vec::new(),
+                    // The IMAP server computes the structure on first use.
+                    cache: None,
                 })
                 .collect();
             (d, None)

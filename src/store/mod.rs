@@ -174,6 +174,9 @@ pub struct Delivery {
     pub flags: u8,
     /// Initial keywords.
     pub keywords: Vec<String>,
+    /// The encoded MIME structure for IMAP (`Message.cache`), when the
+    /// deliverer computed it while the body streamed.
+    pub cache: Option<Vec<u8>>,
 }
 
 /// Where a delivered message landed.
@@ -698,7 +701,7 @@ impl Store {
                 let body = MessageBody {
                     blob: id,
                     prefix: d.prefix.clone(),
-                    cache: None,
+                    cache: d.cache.clone(),
                 };
                 let uid = tx.add_message(&mut m, &meta, &body)?;
                 tx.put_mailbox(&key, &m)?;

@@ -34,6 +34,7 @@ fn to(account: &str) -> Delivery {
         prefix: format!("Delivered-To: {account}\r\n").into_bytes(),
         flags: 0,
         keywords: Vec::new(),
+        cache: None,
     }
 }
 

@@ -227,17 +227,19 @@ fn field_index(raw: &[u8]) -> Option<usize> {
 /// let fields = s.finish().unwrap();
 /// assert!(fields.starts_with("DKIM-Signature: v=1; a=ed25519-sha256;"));
 /// ```
-pub struct Signer<'k> {
-    keys: &'k [SigningKey],
+pub struct Signer<K: AsRef<[SigningKey]>> {
+    keys: K,
     now: i64,
     header: HeaderReader,
     body: BodyHasher,
 }
 
-impl<'k> Signer<'k> {
+impl<K: AsRef<[SigningKey]>> Signer<K> {
     /// A signer with these keys (typically `key::load_active` of the From
     /// domain), stamping `t=` with `now` (Unix seconds).
-    pub fn new(keys: &'k [SigningKey], now: i64) -> Signer<'k> {
+    ///
+    /// The keys may be borrowed (`&[SigningKey]`) or owned (`Vec`, `Arc<[_]>`).
+    pub fn new(keys: K, now: i64) -> Signer<K> {
         Signer {
             keys,
             now,
@@ -275,7 +277,7 @@ impl<'k> Signer<'k> {
         if let Some(e) = self.header.error.take() {
             return Err(e);
         }
-        if self.keys.is_empty() {
+        if self.keys.as_ref().is_empty() {
             return Err(SignError::NoKeys);
         }
         let fields = &self.header.fields;
@@ -294,7 +296,7 @@ impl<'k> Signer<'k> {
         }
         let raw: Vec<&[u8]> = fields.iter().map(|f| &f.raw[..]).collect();
         let mut out = String::new();
-        for key in self.keys {
+        for key in self.keys.as_ref() {
             let tags = vec![
                 "v=1".to_string(),
                 format!("a={}", key.algorithm().tag()),
