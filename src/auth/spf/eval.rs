@@ -402,10 +402,14 @@ impl<'r> Eval<'r> {
 }
 
 /// Whether `domain` can be looked up as check_host()'s `<domain>` (§4.3):
-/// at most 253 characters, two labels or more, none empty or over 63.
+/// at most 253 characters, two labels or more, none empty or over 63, and
+/// not an address literal (`[192.0.2.1]`).
 pub fn is_valid_domain(domain: &str) -> bool {
     let d = domain.strip_suffix('.').unwrap_or(domain);
-    d.len() <= 253 && d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+    !d.starts_with('[')
+        && d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
 /// Whether `name` is `domain` or a name below it, ignoring case and a
@@ -512,6 +516,7 @@ mod tests {
             "com.",
             ".com",
             "a..com",
+            "[192.0.2.1]",
             &format!("{}.com", "a".repeat(64)),
             &format!("{}com", "a.".repeat(130)),
         ] {

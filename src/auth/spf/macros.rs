@@ -162,7 +162,8 @@ impl MacroString {
 
     /// Whether this string is a domain-spec: it ends with a macro or with
     /// `.` toplabel and an optional dot (§4.6.1 domain-end). An empty
-    /// string is not.
+    /// string is not. A lone dot after a macro (`%{d}.`) is taken too: a
+    /// trailing dot is ignored in domains, and records use it.
     pub fn is_domain_spec(&self) -> bool {
         let mut tail = String::new();
         for t in self.tokens.iter().rev() {
@@ -171,7 +172,8 @@ impl MacroString {
                 Token::Macro(_) => break,
             }
         }
-        if tail.is_empty() {
+        let after_macro = self.tokens.iter().any(|t| matches!(t, Token::Macro(_)));
+        if tail.is_empty() || (tail == "." && after_macro) {
             return !self.tokens.is_empty();
         }
         let tail = tail.strip_suffix('.').unwrap_or(&tail);
@@ -493,6 +495,7 @@ mod tests {
             "%{d}",
             "x.%{d}",
             "%{d}.com",
+            "%{d}.",
             "a.b-c",
             "a.xn--p1ai",
             ".com",
@@ -500,7 +503,7 @@ mod tests {
             assert!(spec(good), "{good}");
         }
         for bad in [
-            "", "museum", "museum.", "1.2.3.4", "a.com-", "a.-com", "%{d}.", "%{d}com", "a.b_c",
+            "", "museum", "museum.", "1.2.3.4", "a.com-", "a.-com", "%{d}..", "%{d}com", "a.b_c",
             "a.com..",
         ] {
             assert!(!spec(bad), "{bad}");

@@ -899,3 +899,53 @@ fn result_words() {
     );
     assert_eq!(Fail.to_string(), "fail");
 }
+
+/// Cases in the style of the RFC 7208 test suite (its "ALL", "PTR", "A",
+/// "include", "exists", "IP4", "IP6" and modifier sections), for a client
+/// at 1.2.3.4 sending as foo@e.example.com.
+#[test]
+fn test_suite_style_cases() {
+    for (record, want) in [
+        ("v=spf1 -all.", PermError),
+        ("v=spf1 -all:foobar", PermError),
+        ("v=spf1 -all/8", PermError),
+        ("v=spf1 all -all", Pass),
+        ("v=spf1 ptr/0 -all", PermError),
+        ("v=spf1 ptr: -all", PermError),
+        ("v=spf1 a/29a", PermError),
+        ("v=spf1 a//33/29", PermError),
+        ("v=spf1 a:111.222.33.444", PermError),
+        ("v=spf1 a:abc.123", PermError),
+        ("v=spf1 a/0 -all", Pass),
+        ("v=spf1 a//0 -all", Fail),
+        ("v=spf1 include:e3.example.com/24", PermError),
+        ("v=spf1 exists", PermError),
+        ("v=spf1 exists:e.example.com/24", PermError),
+        ("v=spf1 exists:%{d}. -all", Pass),
+        ("v=spf1 -exists:%(ir).sbl.example.org", PermError),
+        ("v=spf1 -exists:%{i}.%{c}.sbl.example.org", PermError),
+        ("v=spf1 ip4:1.2.3.4/032 -all", PermError),
+        ("v=spf1 ip4:1.2.3.4:8080", PermError),
+        ("v=spf1 ip4:1.2.3", PermError),
+        ("v=spf1 ip4:1.2.3.4//0", PermError),
+        ("v=spf1 ip4:1.2.3.4/0 -all", Pass),
+        ("v=spf1 ip4:9.9.9.9/0 -all", Pass),
+        ("v=spf1 ip6", PermError),
+        ("v=spf1 ip6:::1.1.1.1/0", Neutral),
+        ("v=spf1 ip6:::/0 -all", Fail),
+        ("v=spf1 redirect:t3.example.com", PermError),
+        ("v=spf1 1up=foo", PermError),
+        ("v=spf1 mo~o=man ip4:1.2.3.4", PermError),
+        ("v=spf1 moo.cow-far_out=man:dog/cat ip4:1.2.3.4 -all", Pass),
+        ("v=spf1 ~all redirect=nowhere.example", SoftFail),
+        ("v=spf1 exp= -all", PermError),
+        ("v=spf1 exp=e.example.com/24 -all", PermError),
+        ("v=spf1 -all  ", Fail),
+        ("v=spf1mx", NoneR),
+    ] {
+        let mut r = StaticResolver::new();
+        r.add("e.example.com", txt(record))
+            .add("e.example.com", a("10.0.0.1"));
+        assert_eq!(result(&r, "1.2.3.4", "foo@e.example.com"), want, "{record}");
+    }
+}
