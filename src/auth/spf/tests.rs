@@ -949,3 +949,19 @@ fn test_suite_style_cases() {
         assert_eq!(result(&r, "1.2.3.4", "foo@e.example.com"), want, "{record}");
     }
 }
+
+#[test]
+fn checks_can_run_on_a_multithreaded_executor() {
+    fn assert_send<T: Send>(_: &T) {}
+    let r = StaticResolver::new();
+    let ip = "192.0.2.1".parse().unwrap();
+    assert_send(&check_mail_from(
+        &r,
+        ip,
+        "a@example.com",
+        "h.example",
+        "me.example",
+        0,
+    ));
+    assert_send(&check_helo(&r, ip, "h.example", "me.example", 0));
+}
