@@ -3,10 +3,14 @@
 use facteur::admin::{self, Admin, Notify, Request, Response};
 use facteur::auth::dkim::{key, Algorithm};
 use facteur::auth::records;
+use facteur::auth::spf;
 use facteur::config::{Config, Hostname};
+use facteur::net::dns::StubResolver;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 const USAGE: &str = "usage: facteur COMMAND [--config FILE]
 
@@ -28,6 +32,9 @@ const USAGE: &str = "usage: facteur COMMAND [--config FILE]
                                make a DKIM signing key, print its DNS record
   dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
                                publish for DOMAIN (zone file syntax)
+  check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
+                               SPF result for a client, as received mail
+                               would get it (no --mail-from: null sender)
   --version
 
 Without --config, the embedded default is used: data in ./data and every
@@ -105,6 +112,7 @@ fn main() -> ExitCode {
             Ok(cfg) => dns_records(&cfg, domain),
             Err(code) => code,
         },
+        ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         words => {
             let req = match admin_request(words, password_stdin) {
                 Ok(r) => r,
@@ -277,6 +285,68 @@ impl Notify for CliNotify {
     fn domain_added(&self, name: &str) -> Vec<String> {
         key::ensure_key_report(&self.data_dir, name)
     }
+}
+
+/// Longest a `check spf` may take: RFC 7208 §4.6.4 asks to allow at
+/// least 20 seconds before giving temperror.
+const SPF_DEADLINE: Duration = Duration::from_secs(20);
+
+/// `facteur check spf`: runs the SPF check of a MAIL FROM (RFC 7208) with
+/// the configured resolver, or the name server given with `--dns`, and
+/// prints like spfquery: the result word, then the explanation of a fail
+/// or the problem of an error. Needs no data directory or server.
+fn check_spf(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
+    let mut args = args.to_vec();
+    let parsed = (|| -> Result<_, String> {
+        let ip = take_option(&mut args, "--ip")?.ok_or("check spf needs --ip")?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{ip:?} is not an IP address"))?;
+        let helo = take_option(&mut args, "--helo")?.ok_or("check spf needs --helo")?;
+        let mail_from = take_option(&mut args, "--mail-from")?.unwrap_or_default();
+        let dns = match take_option(&mut args, "--dns")? {
+            None => None,
+            Some(s) => Some(
+                s.parse::<SocketAddr>()
+                    .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| format!("--dns {s:?}: expected IP or IP:PORT"))?,
+            ),
+        };
+        if let Some(extra) = args.first() {
+            return Err(format!("check spf: unexpected argument {extra:?}"));
+        }
+        Ok((ip, helo, mail_from, dns))
+    })();
+    let (ip, helo, mail_from, dns) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e),
+    };
+    let cfg = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let resolver = match dns {
+        Some(server) => StubResolver::new(vec![server], cfg.dns.timeout.0, cfg.dns.attempts, 256),
+        None => StubResolver::from_config(&cfg.dns),
+    };
+    let now = facteur::time::unix_now();
+    let receiver = &cfg.server.hostname.0;
+    let check =
+        async { Some(spf::check_mail_from(&resolver, ip, &mail_from, &helo, receiver, now).await) };
+    let deadline = async {
+        smol::Timer::after(SPF_DEADLINE).await;
+        None
+    };
+    match smol::block_on(smol::future::or(check, deadline)) {
+        Some(outcome) => {
+            println!("{}", outcome.result);
+            if let Some(line) = outcome.explanation.or(outcome.problem) {
+                println!("{line}");
+            }
+        }
+        None => println!("temperror\nno result within {SPF_DEADLINE:?}"),
+    }
+    ExitCode::SUCCESS
 }
 
 fn load(path: &Option<PathBuf>) -> Result<Config, ExitCode> {

@@ -3,3 +3,4 @@
 
 pub mod dkim;
 pub mod records;
+pub mod spf;
