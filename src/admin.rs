@@ -76,6 +76,12 @@ pub trait Notify: Send + Sync {
     /// The queue changed and should be looked at now.
     fn queue_changed(&self) {}
 
+    /// The admin asked for entries to be retried now: an attempt in
+    /// progress must not push them back to their old schedule.
+    fn queue_retry(&self) {
+        self.queue_changed();
+    }
+
     /// A domain was added; returns lines to add to the answer.
     fn domain_added(&self, _name: &str) -> Vec<String> {
         Vec::new()
@@ -206,7 +212,7 @@ impl Admin {
                     .ok_or_else(|| format!("queue entry {id} does not exist"))?;
                 q.next_attempt = crate::time::unix_now();
                 s.update_queue_entry(&q).map_err(e)?;
-                self.notify.queue_changed();
+                self.notify.queue_retry();
                 Ok(vec![format!("queue entry {id} will be retried now")])
             }
             Request::QueueRetryAll => {
@@ -219,7 +225,7 @@ impl Admin {
                         n += 1;
                     }
                 }
-                self.notify.queue_changed();
+                self.notify.queue_retry();
                 Ok(vec![format!("{n} queue entries will be retried now")])
             }
             Request::QueueRemove(id) => {

@@ -64,6 +64,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let mut shared = Shared::new(cfg.clone(), store.clone(), tls);
     shared.queue = queue.clone();
     let shared = Arc::new(shared);
+    let signals = watch_signals();
     {
         let mut out = std::io::stdout().lock();
         for b in &bound {
@@ -100,7 +101,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         }
         smol::spawn(admin::serve(admin_listener, admin)).detach();
         smol::spawn(queue.run()).detach();
-        wait_for_signal().await;
+        wait_for_signal(signals).await;
     });
     log::info!("shutting down");
     let _ = fs::remove_file(&socket);
@@ -117,6 +118,10 @@ struct ServerNotify {
 impl Notify for ServerNotify {
     fn queue_changed(&self) {
         self.queue.wake();
+    }
+
+    fn queue_retry(&self) {
+        self.queue.retry_requested();
     }
 
     fn domain_added(&self, name: &str) -> Vec<String> {
@@ -151,9 +156,15 @@ fn bind_admin_socket(path: &Path) -> Result<smol::net::unix::UnixListener, Strin
         .map_err(|e| format!("cannot use the admin socket {}: {e}", path.display()))
 }
 
-async fn wait_for_signal() {
+/// Takes over SIGTERM and SIGINT. Done before "ready" is printed, so that
+/// a stop request right after it is a clean stop, not the default death.
+fn watch_signals() -> std::io::Result<async_signal::Signals> {
+    async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+}
+
+async fn wait_for_signal(signals: std::io::Result<async_signal::Signals>) {
     use smol::stream::StreamExt;
-    match async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int]) {
+    match signals {
         Ok(mut signals) => {
             if let Some(Ok(sig)) = signals.next().await {
                 log::info!("received {sig:?}");

@@ -252,6 +252,10 @@ pub struct Outbound {
     pub max_concurrent: u32,
     /// Deliveries in progress at once to one domain.
     pub max_per_domain: u32,
+    /// Longest wait for a remote server at any step (connect, TLS, each
+    /// reply). The RFC 5321 §4.5.3.2 timeouts (5 to 10 minutes) apply
+    /// below it.
+    pub timeout: Dur,
 }
 
 impl Default for Outbound {
@@ -262,6 +266,7 @@ impl Default for Outbound {
             delay_warning: Dur(Duration::from_secs(4 * 3600)),
             max_concurrent: 8,
             max_per_domain: 2,
+            timeout: Dur(Duration::from_secs(600)),
         }
     }
 }

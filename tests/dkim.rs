@@ -8,63 +8,12 @@
 
 mod common;
 
+use common::dkim::{have_verifier, verify};
 use common::dns::{DnsServer, Zone};
-use common::server::{cli, run_bounded, test_config, Server, TempDir};
+use common::server::{cli, test_config, Server, TempDir};
 use facteur::auth::dkim::{key, Algorithm, Signer, SigningKey};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-
-/// The Python that has Debian's modules (the one on PATH may not).
-const PYTHON: &str = "/usr/bin/python3";
-
-/// Verifies every DKIM-Signature of the message in argv[1], asking the DNS
-/// server on 127.0.0.1:argv[2] (over TCP: RSA key records do not fit a
-/// 512-byte UDP answer). Prints one line per signature: "pass" or "fail".
-const VERIFY: &str = r#"
-import logging, sys
-import dkim, dnslib
-
-logging.basicConfig(stream=sys.stderr, level=logging.DEBUG)
-port = int(sys.argv[2])
-
-def dnsfunc(name, timeout=5):
-    q = dnslib.DNSRecord.question(name.decode("ascii"), "TXT")
-    reply = dnslib.DNSRecord.parse(q.send("127.0.0.1", port, tcp=True, timeout=timeout))
-    for rr in reply.rr:
-        if rr.rtype == dnslib.QTYPE.TXT:
-            return b"".join(rr.rdata.data)
-    return None
-
-msg = open(sys.argv[1], "rb").read()
-d = dkim.DKIM(msg, logger=logging.getLogger("dkim"))
-n = sum(1 for name, _ in d.headers if name.lower() == b"dkim-signature")
-for i in range(n):
-    try:
-        ok = dkim.DKIM(msg, logger=logging.getLogger("dkim")).verify(idx=i, dnsfunc=dnsfunc)
-    except dkim.DKIMException as e:
-        logging.getLogger("dkim").debug("signature %d: %s", i, e)
-        ok = False
-    print("pass" if ok else "fail")
-"#;
-
-/// Whether the verifier can run; in strict mode a missing one fails.
-fn have_verifier() -> bool {
-    let ok = Command::new(PYTHON)
-        .args(["-c", "import dkim, dnslib, nacl"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var("FACTEUR_TEST_STRICT").as_deref() != Ok("1"),
-            "{PYTHON} with the dkim, dnslib and nacl modules is required \
-             (python3-dkim, python3-dnslib, python3-nacl)"
-        );
-        eprintln!("note: {PYTHON} lacks dkim/dnslib/nacl, test skipped");
-    }
-    ok
-}
 
 /// A DNS server publishing the records of `keys`.
 fn dns_for(keys: &[SigningKey]) -> DnsServer {
@@ -73,26 +22,6 @@ fn dns_for(keys: &[SigningKey]) -> DnsServer {
         z.txt(&k.record_name(), &k.record());
     }
     DnsServer::start(z)
-}
-
-/// The verifier's verdict on each signature of `msg`, in order.
-fn verify(dir: &Path, dns: &DnsServer, msg: &[u8]) -> Vec<String> {
-    let path = dir.join("message.eml");
-    std::fs::write(&path, msg).unwrap();
-    let (ok, out, err) = run_bounded(
-        Command::new(PYTHON)
-            .arg("-c")
-            .arg(VERIFY)
-            .arg(&path)
-            .arg(dns.port().to_string()),
-        Duration::from_secs(60),
-    );
-    assert!(ok, "verifier failed:\n{out}\n{err}");
-    let verdicts: Vec<String> = out.lines().map(str::to_string).collect();
-    if verdicts.iter().any(|v| v != "pass") {
-        eprintln!("verifier log:\n{err}");
-    }
-    verdicts
 }
 
 /// Signs `msg` fed in `chunk`-byte pieces; returns signature fields + msg.

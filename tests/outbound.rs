@@ -6,9 +6,11 @@
 
 mod common;
 
+use common::dkim::{have_verifier, verify};
 use common::dns::{DnsServer, Zone};
 use common::server::{mailbox_messages, Lines, Server, TempDir};
 use common::smtp_peer::{tls_for, Greeting, Script, SmtpPeer};
+use facteur::auth::dkim::key;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
@@ -87,7 +89,7 @@ fn message(subject: &str) -> String {
     format!(
         "From: Alice <alice@example.test>\r\nTo: someone@remote.test\r\nSubject: {subject}\r\n\
          Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.test>\r\n\r\n\
-         Hello,\r\n.leading dot\r\nbye\r\n"
+         Hello,\r\n..leading dot\r\nbye\r\n"
     )
 }
 
@@ -131,6 +133,27 @@ fn mail_reaches_a_remote_facteur_through_its_mx() {
     let mut remote = remote_instance("127.0.0.2", port, "mx.remote.test", "remote.test");
     remote.add_user("bob@remote.test", "pw");
     let mut s = sender(&dns, port, "");
+    // The server makes an RSA key for its domain as it starts; add an
+    // Ed25519 one so that the message leaves with both signatures, and
+    // publish them.
+    let data = s.dir.path().join("data");
+    wait_for(Duration::from_secs(60), || {
+        !key::load_active(&data, "example.test")
+            .unwrap_or_default()
+            .is_empty()
+    });
+    let (ok, _, err) = s.cli(
+        &["dkim", "generate", "example.test", "--algorithm", "ed25519"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let keys = key::load_active(&data, "example.test").expect("keys");
+    assert_eq!(keys.len(), 2);
+    dns.update(|z| {
+        for k in &keys {
+            z.txt(&k.record_name(), &k.record());
+        }
+    });
     let r = submit(&s, &["bob@remote.test"], &message("mx-test"));
     assert!(r.starts_with("250"), "{r}");
     assert!(
@@ -148,6 +171,11 @@ fn mail_reaches_a_remote_facteur_through_its_mx() {
     // The sender's Received header travelled with it.
     assert!(text.contains("by mail.example.test"), "{text}");
     assert!(inbox(&s).is_empty(), "no bounce");
+    // Both signatures verify with an independent verifier.
+    assert_eq!(text.matches("DKIM-Signature:").count(), 2, "{text}");
+    if have_verifier() {
+        assert_eq!(verify(s.dir.path(), &dns, &got[0]), ["pass", "pass"]);
+    }
 }
 
 #[test]
@@ -322,7 +350,7 @@ fn misbehaving_peers_are_temporary_failures_with_a_clear_note() {
             ..Script::accept("s")
         },
     );
-    let s = sender(&dns, port, "[timeouts]\nsmtp_command = \"2s\"\n");
+    let s = sender(&dns, port, "timeout = \"2s\"\n");
     for d in ["garbage.test", "refuse.test", "silent.test", "broken.test"] {
         let to = format!("u@{d}");
         assert!(submit(&s, &[&to], &message(d)).starts_with("250"));
@@ -332,8 +360,9 @@ fn misbehaving_peers_are_temporary_failures_with_a_clear_note() {
             let l = queue_list(&s);
             l.lines().filter(|l| l.contains("1 attempt(s)")).count() == 4
         }),
-        "{}",
-        queue_list(&s)
+        "{}\n{}",
+        queue_list(&s),
+        s.log()
     );
     let list = queue_list(&s);
     for d in ["garbage.test", "refuse.test", "silent.test", "broken.test"] {

@@ -188,6 +188,10 @@ async fn attempt<R: Read>(target: &Target, job: Job, message: &mut R) -> Outcome
         }
     };
     let _ = tcp.set_nodelay(true);
+    log::debug!(
+        "smtp client: connected to {addr} (greeting timeout {} s)",
+        target.timeouts.greeting.as_secs()
+    );
     let mut stream = if implicit {
         match handshake(target, tcp).await {
             Ok(tls) => Stream::Tls(Box::new(tls)),

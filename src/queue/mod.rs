@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +68,9 @@ pub struct Queue {
     bell_rx: smol::channel::Receiver<()>,
     in_flight: Mutex<HashSet<u64>>,
     domains: Mutex<HashMap<String, Arc<smol::lock::Semaphore>>>,
+    /// Counts admin retry requests, so that an attempt that was in
+    /// progress during one keeps the entry due instead of rescheduling it.
+    retries: AtomicU64,
 }
 
 impl crate::admin::Notify for Queue {
@@ -87,6 +91,7 @@ impl Queue {
             bell_rx,
             in_flight: Mutex::new(HashSet::new()),
             domains: Mutex::new(HashMap::new()),
+            retries: AtomicU64::new(0),
         }
     }
 
@@ -94,6 +99,12 @@ impl Queue {
     pub fn wake(&self) {
         // A full channel already holds a wake-up.
         let _ = self.bell_tx.try_send(());
+    }
+
+    /// The admin made entries due now (`queue retry`); wakes the worker.
+    pub fn retry_requested(&self) {
+        self.retries.fetch_add(1, Ordering::SeqCst);
+        self.wake();
     }
 
     fn timing(&self) -> Timing {
@@ -204,6 +215,7 @@ impl Queue {
 
     /// One attempt at an entry: every destination, then the bookkeeping.
     async fn process(&self, mut entry: QueueEntry) {
+        let retries = self.retries.load(Ordering::SeqCst);
         // The admin may have removed or changed it since the scan.
         match self.store.queue_entry(entry.id) {
             Ok(Some(e)) => entry = e,
@@ -252,6 +264,10 @@ impl Queue {
         let now = crate::time::unix_now();
         let Settled { reports, finished } =
             settle::settle(&mut entry, &outcomes, now, self.timing());
+        if self.retries.load(Ordering::SeqCst) != retries {
+            // `queue retry` came while we were busy: it stands.
+            entry.next_attempt = entry.next_attempt.min(now);
+        }
         for blocks in reports {
             if let Err(e) = self.send_report(&entry, blocks, now).await {
                 log::error!("queue: cannot create a report for {}: {e}", entry.id);

@@ -177,8 +177,12 @@ impl SmtpTransport {
                     break;
                 }
                 tried += 1;
-                let target =
+                let mut target =
                     Target::new(SocketAddr::new(ip, port), host.clone(), tls_config.clone());
+                let cap = self.config.outbound.timeout.0;
+                target.timeouts = target.timeouts.capped(cap);
+                target.connect_timeout = target.connect_timeout.min(cap);
+                target.tls_timeout = target.tls_timeout.min(cap);
                 let message = match self.open_message(job) {
                     Ok(m) => m,
                     Err(why) => {
@@ -186,7 +190,13 @@ impl SmtpTransport {
                         return Self::all(job, RcptResult::Temporary(format!("4.3.0 {why}")), None);
                     }
                 };
+                log::debug!("queue: {} trying {host} [{ip}]:{port}", job.entry.id);
                 let outcome = smtp_client::deliver(&target, &client_job, message).await;
+                log::debug!(
+                    "queue: {} {host} [{ip}]: {:?}",
+                    job.entry.id,
+                    outcome.recipients
+                );
                 let remote = Some(format!("{host} ({ip})"));
                 if reached(&outcome) {
                     return convert(job, &outcome, remote);

@@ -2,6 +2,7 @@
 //! of them.
 #![allow(dead_code)]
 
+pub mod dkim;
 pub mod dns;
 pub mod server;
 pub mod smtp_peer;

@@ -151,6 +151,21 @@ impl Timeouts {
         }
     }
 
+    /// Each timeout, but none longer than `cap` (an admin's bound on how
+    /// long one slow server may hold a delivery slot).
+    pub fn capped(self, cap: Duration) -> Timeouts {
+        Timeouts {
+            greeting: self.greeting.min(cap),
+            command: self.command.min(cap),
+            mail: self.mail.min(cap),
+            rcpt: self.rcpt.min(cap),
+            data_init: self.data_init.min(cap),
+            data_block: self.data_block.min(cap),
+            data_end: self.data_end.min(cap),
+            quit: self.quit.min(cap),
+        }
+    }
+
     /// How long to wait for the server in `phase`.
     pub fn for_phase(&self, phase: Phase) -> Duration {
         match phase {
