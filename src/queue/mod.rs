@@ -67,7 +67,8 @@ pub struct Queue {
     bell_tx: smol::channel::Sender<()>,
     bell_rx: smol::channel::Receiver<()>,
     in_flight: Mutex<HashSet<u64>>,
-    domains: Mutex<HashMap<String, Arc<smol::lock::Semaphore>>>,
+    /// Entries in flight per destination (`outbound.max_per_domain`).
+    domains: Mutex<HashMap<String, usize>>,
     /// Counts admin retry requests, so that an attempt that was in
     /// progress during one keeps the entry due instead of rescheduling it.
     retries: AtomicU64,
@@ -161,12 +162,20 @@ impl Queue {
                 // A finishing entry rings the bell.
                 break;
             }
+            // An entry waits while any of its destinations is at its cap,
+            // without holding a slot that others could use.
+            let destinations: Vec<String> =
+                self.jobs(&e).into_iter().map(|j| j.destination).collect();
+            if !self.take_destinations(&destinations) {
+                continue;
+            }
             flying.insert(e.id);
             drop(flying);
             let q = self.clone();
             smol::spawn(async move {
                 let id = e.id;
                 q.process(e).await;
+                q.release_destinations(&destinations);
                 q.in_flight().remove(&id);
                 q.wake();
             })
@@ -200,17 +209,39 @@ impl Queue {
         jobs
     }
 
-    fn domain_slot(&self, destination: &str) -> Arc<smol::lock::Semaphore> {
-        let mut d = self
-            .domains
+    fn domains(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.domains
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Forget destinations no one is using, so the map stays small.
-        d.retain(|_, s| Arc::strong_count(s) > 1);
-        let n = self.config.outbound.max_per_domain.max(1) as usize;
-        d.entry(destination.to_owned())
-            .or_insert_with(|| Arc::new(smol::lock::Semaphore::new(n)))
-            .clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts an entry against each of its destinations, if all of them
+    /// are under `outbound.max_per_domain`.
+    fn take_destinations(&self, destinations: &[String]) -> bool {
+        let cap = self.config.outbound.max_per_domain.max(1) as usize;
+        let mut d = self.domains();
+        if destinations
+            .iter()
+            .any(|x| d.get(x).copied().unwrap_or(0) >= cap)
+        {
+            return false;
+        }
+        for x in destinations {
+            *d.entry(x.clone()).or_default() += 1;
+        }
+        true
+    }
+
+    fn release_destinations(&self, destinations: &[String]) {
+        let mut d = self.domains();
+        for x in destinations {
+            if let Some(n) = d.get_mut(x) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    d.remove(x);
+                }
+            }
+        }
     }
 
     /// One attempt at an entry: every destination, then the bookkeeping.
@@ -228,8 +259,6 @@ impl Queue {
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut durable = entry.clone();
         for job in self.jobs(&entry) {
-            let slot = self.domain_slot(&job.destination);
-            let _permit = slot.acquire().await;
             let mut got = self.transport.send(&job).await;
             for &i in &job.recipients {
                 if !got.iter().any(|o| o.index == i) {
@@ -654,6 +683,75 @@ mod tests {
         store.update_queue_entry(&r).unwrap();
         smol::block_on(q.process(r));
         assert!(store.queue_entries().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    /// Delivers everything after a short pause, counting the transactions
+    /// in flight, in all and for `busy.test`.
+    struct Slow {
+        now: Mutex<(usize, usize)>,
+        peak: Mutex<(usize, usize)>,
+    }
+
+    impl Transport for Slow {
+        fn send<'a>(&'a self, job: &'a Job<'a>) -> BoxFuture<'a, Vec<Outcome>> {
+            Box::pin(async move {
+                let busy = job.destination == "busy.test";
+                {
+                    let mut n = self.now.lock().unwrap();
+                    n.0 += 1;
+                    n.1 += usize::from(busy);
+                    let mut p = self.peak.lock().unwrap();
+                    *p = (p.0.max(n.0), p.1.max(n.1));
+                }
+                smol::Timer::after(std::time::Duration::from_millis(30)).await;
+                let mut n = self.now.lock().unwrap();
+                n.0 -= 1;
+                n.1 -= usize::from(busy);
+                job.recipients
+                    .iter()
+                    .map(|&index| Outcome {
+                        index,
+                        result: RcptResult::Delivered("250 ok".into()),
+                        remote_mta: None,
+                        dsn_passed: false,
+                    })
+                    .collect()
+            })
+        }
+    }
+
+    #[test]
+    fn concurrency_is_capped_in_total_and_per_destination() {
+        let dir = tmp();
+        let store = Arc::new(Store::open(&dir, 1 << 20).unwrap());
+        for i in 0..8 {
+            queued(&store, "a@far.test", &[&format!("u{i}@busy.test")]);
+            queued(&store, "a@far.test", &[&format!("u{i}@other{i}.test")]);
+        }
+        let mut config = Config::embedded();
+        config.outbound.max_concurrent = 5;
+        config.outbound.max_per_domain = 2;
+        let transport = Arc::new(Slow {
+            now: Mutex::new((0, 0)),
+            peak: Mutex::new((0, 0)),
+        });
+        let q = Arc::new(Queue::new(
+            store.clone(),
+            Arc::new(config),
+            transport.clone(),
+        ));
+        smol::block_on(async {
+            let worker = smol::spawn(q.clone().run());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !store.queue_entries().unwrap().is_empty() {
+                assert!(std::time::Instant::now() < deadline, "queue not drained");
+                smol::Timer::after(std::time::Duration::from_millis(10)).await;
+            }
+            drop(worker);
+        });
+        let peak = *transport.peak.lock().unwrap();
+        assert_eq!(peak.1, 2, "per-destination cap reached, not passed");
+        assert!(peak.0 <= 5 && peak.0 >= 3, "total cap: {peak:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
