@@ -13,7 +13,7 @@ set -euo pipefail
 # Debian packages the end-to-end tests use. postfix is here only for its
 # smtp-source and smtp-sink load tools; its service is never run.
 # swaks needs the Perl TLS and SASL modules for STARTTLS and AUTH.
-APT_PACKAGES="swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postfix curl fetchmail isync python3-dkim python3-dnslib"
+APT_PACKAGES="swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postfix curl fetchmail isync python3-dkim python3-dnslib python3-nacl"
 
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,7 @@ have_pkg() {
         isync) command -v mbsync >/dev/null 2>&1 ;;
         python3-dkim) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 ;;
         python3-dnslib) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dnslib' >/dev/null 2>&1 ;;
+        python3-nacl) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import nacl' >/dev/null 2>&1 ;;
         *) dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' ;;
     esac
 }

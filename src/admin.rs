@@ -12,6 +12,11 @@ use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
 pub const MAX_FRAME: u32 = 64 * 1024;
+/// Largest admin response the command line accepts: listings are capped
+/// at [`MAX_LIST`] lines, which stays well below this.
+pub const MAX_RESPONSE: u32 = 4 * 1024 * 1024;
+/// Most lines of a queue listing; the rest are counted in a last line.
+pub const MAX_LIST: usize = 1000;
 
 /// An admin request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,30 +186,37 @@ impl Admin {
                 s.remove_alias(&alias).map_err(e)?;
                 Ok(vec![format!("removed alias {alias}")])
             }
-            Request::QueueList => Ok(s
-                .queue_entries()
-                .map_err(e)?
-                .into_iter()
-                .map(|q| {
-                    let rcpts: Vec<String> = q
-                        .recipients
-                        .iter()
-                        .map(|r| match &r.last_error {
-                            Some(why) => format!("{} ({:?}: {why})", r.address, r.state),
-                            None => format!("{} ({:?})", r.address, r.state),
-                        })
-                        .collect();
-                    format!(
-                        "{} from <{}> {} bytes, {} attempt(s), next {}: {}",
-                        q.id,
-                        q.sender,
-                        q.size,
-                        q.attempts,
-                        crate::time::rfc3339(q.next_attempt),
-                        rcpts.join(", ")
-                    )
-                })
-                .collect()),
+            Request::QueueList => {
+                let entries = s.queue_entries().map_err(e)?;
+                let total = entries.len();
+                let mut lines: Vec<String> = entries
+                    .into_iter()
+                    .take(MAX_LIST)
+                    .map(|q| {
+                        let rcpts: Vec<String> = q
+                            .recipients
+                            .iter()
+                            .map(|r| match &r.last_error {
+                                Some(why) => format!("{} ({:?}: {why})", r.address, r.state),
+                                None => format!("{} ({:?})", r.address, r.state),
+                            })
+                            .collect();
+                        format!(
+                            "{} from <{}> {} bytes, {} attempt(s), next {}: {}",
+                            q.id,
+                            q.sender,
+                            q.size,
+                            q.attempts,
+                            crate::time::rfc3339(q.next_attempt),
+                            rcpts.join(", ")
+                        )
+                    })
+                    .collect();
+                if total > MAX_LIST {
+                    lines.push(format!("... and {} more entries", total - MAX_LIST));
+                }
+                Ok(lines)
+            }
             Request::QueueRetry(id) => {
                 let mut q = s
                     .queue_entry(id)
@@ -331,7 +343,7 @@ pub fn call(socket: &std::path::Path, req: &Request) -> std::io::Result<Option<R
     let mut len = [0u8; 4];
     stream.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len);
-    if len > MAX_FRAME {
+    if len > MAX_RESPONSE {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "admin response too large",

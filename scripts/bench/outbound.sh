@@ -70,7 +70,12 @@ start=$(date +%s.%N)
 /usr/sbin/smtp-source -s 10 -m "$MESSAGES" -l "$SIZE" \
     -f sender@remote.test -t fwd@example.test "127.0.0.1:$PORT"
 queued=$(date +%s.%N)
-while [ -n "$("$BIN" queue list --config "$WORK/facteur.toml")" ]; do sleep 0.2; done
+while :; do
+    # set -e: a failing listing ends the run instead of looking empty.
+    left=$("$BIN" queue list --config "$WORK/facteur.toml")
+    [ -z "$left" ] && break
+    sleep 0.2
+done
 end=$(date +%s.%N)
 HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 kill "$PID"; wait "$PID" || true; PID=""
