@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# IMAP performance and memory, with Python's imaplib as the client:
+#  1. a mailbox of MESSAGES messages (APPENDed): SELECT, FETCH 1:* (FLAGS
+#     UID) and SEARCH BODY, each timed;
+#  2. IDLERS connections logged in and IDLE at once: facteur's RSS;
+#  3. CLIENTS clients doing FETCH/STORE/SEARCH/APPEND for SECONDS seconds:
+#     operations per second and facteur's peak RSS.
+#
+#   scripts/bench/imap.sh [MESSAGES] [IDLERS] [CLIENTS] [SECONDS]
+#                         (default 10000 200 20 60)
+#
+# Results go in docs/BENCHMARKS.md (budget: under 48 MiB RSS with 200 IDLE
+# clients and the mixed load).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MESSAGES="${1:-10000}"
+IDLERS="${2:-200}"
+CLIENTS="${3:-20}"
+SECONDS_="${4:-60}"
+
+cargo build --release --quiet
+BIN="$PWD/target/release/facteur"
+WORK="$(mktemp -d)"
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+cat > "$WORK/facteur.toml" <<TOML
+[server]
+hostname = "mail.example.test"
+data_dir = "$WORK/data"
+domains = ["example.test"]
+[listen]
+smtp = ""
+submission = ""
+submissions = ""
+pop3 = ""
+pop3s = ""
+imap = "127.0.0.1:$PORT"
+imaps = ""
+web = ""
+[tls]
+allow_plaintext_auth = true
+[limits]
+max_connections = 1000
+max_connections_per_ip = 1000
+[antispam]
+dnsbl = []
+[log]
+level = "warn"
+TOML
+echo pw | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
+
+"$BIN" run --config "$WORK/facteur.toml" > "$WORK/out" 2> "$WORK/err" &
+PID=$!
+for _ in $(seq 1 100); do grep -q ' ready' "$WORK/out" 2>/dev/null && break; sleep 0.1; done
+grep -q ' ready' "$WORK/out" || { cat "$WORK/err"; exit 1; }
+
+python3 - "$PORT" "$PID" "$MESSAGES" "$IDLERS" "$CLIENTS" "$SECONDS_" <<'PY'
+import imaplib, random, sys, threading, time
+
+port, pid, messages, idlers, clients, seconds = map(int, sys.argv[1:])
+USER, PASS = "bench@example.test", "pw"
+
+def rss():
+    with open(f"/proc/{pid}/status") as f:
+        d = dict(l.split(":", 1) for l in f)
+    return int(d["VmRSS"].split()[0]) / 1024, int(d["VmHWM"].split()[0]) / 1024
+
+def login():
+    c = imaplib.IMAP4("127.0.0.1", port)
+    c.login(USER, PASS)
+    return c
+
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+def message(i):
+    body = " ".join(random.choice(WORDS) for _ in range(150))
+    if i % 100 == 0:
+        body += " needle"
+    return (f"From: sender{i % 37}@example.net\r\nTo: {USER}\r\nSubject: message {i}\r\n"
+            f"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{i}@bench>\r\n\r\n"
+            f"{body}\r\n").encode()
+
+# 1. A big mailbox.
+c = login()
+t = time.time()
+for i in range(messages):
+    c.append("INBOX", None, None, message(i))
+append_s = time.time() - t
+c.logout()
+c = login()
+t = time.time(); typ, data = c.select("INBOX"); select_s = time.time() - t
+assert int(data[0]) == messages, data
+t = time.time(); typ, data = c.fetch("1:*", "(FLAGS UID)"); fetch_s = time.time() - t
+assert len(data) == messages, len(data)
+t = time.time(); typ, data = c.search(None, "BODY", "needle"); search_s = time.time() - t
+found = len(data[0].split())
+c.logout()
+print(f"{messages} messages: APPEND {append_s:.1f} s ({messages/append_s:.0f}/s); "
+      f"SELECT {select_s*1000:.0f} ms; FETCH 1:* (FLAGS UID) {fetch_s*1000:.0f} ms; "
+      f"SEARCH BODY {search_s*1000:.0f} ms ({found} found)")
+
+# 2. Idle connections.
+conns = []
+for _ in range(idlers):
+    c = login()
+    c.select("INBOX")
+    tag = c._new_tag().decode()
+    c.send(f"{tag} IDLE\r\n".encode())
+    assert c.readline().startswith(b"+"), "IDLE refused"
+    conns.append(c)
+time.sleep(2)
+now, peak = rss()
+print(f"{idlers} IDLE connections: RSS {now:.1f} MiB (peak so far {peak:.1f} MiB)")
+
+# 3. Mixed load, with the idlers still connected.
+ops = [0] * clients
+stop = time.time() + seconds
+def worker(n):
+    c = login()
+    c.select("INBOX")
+    r = random.Random(n)
+    while time.time() < stop:
+        k = r.randrange(4)
+        if k == 0:
+            lo = r.randrange(1, messages)
+            c.fetch(f"{lo}:{min(lo + 20, messages)}", "(FLAGS UID RFC822.SIZE BODY.PEEK[HEADER])")
+        elif k == 1:
+            c.store(str(r.randrange(1, messages)), "+FLAGS", "(\\Flagged)")
+        elif k == 2:
+            c.search(None, "FLAGGED")
+        else:
+            c.append("INBOX", None, None, message(r.randrange(10**6)))
+        ops[n] += 1
+    c.logout()
+threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+for th in threads: th.start()
+for th in threads: th.join()
+now, peak = rss()
+print(f"{clients} clients mixed FETCH/STORE/SEARCH/APPEND for {seconds} s: "
+      f"{sum(ops)/seconds:.0f} operations/s; RSS {now:.1f} MiB, peak {peak:.1f} MiB "
+      f"(with the {idlers} idlers connected)")
+PY
