@@ -1,0 +1,1 @@
+//! SEARCH executor (in progress).
