@@ -33,6 +33,7 @@
 
 pub mod command;
 pub mod envelope;
+pub mod exec;
 mod fetch;
 pub mod parse;
 pub mod reader;

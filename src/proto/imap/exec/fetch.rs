@@ -1,0 +1,622 @@
+//! The FETCH executor (RFC 3501 §6.4.5, §7.4.2; RFC 9051 §6.4.5, §7.5.2;
+//! RFC 3516 BINARY; RFC 7162 §3.1.4 MODSEQ): writes `* n FETCH (...)` for
+//! one message.
+//!
+//! Body sections are sent as literals whose content the [`Sink`] streams
+//! from the store ([`Sink::message_range`]); only the HEADER.FIELDS filter
+//! and BINARY decoding produce bytes here, and they are passed on chunk by
+//! chunk. Both need the length before the content (a literal starts with
+//! it), so they read their range twice: once to count, once to send.
+//!
+//! A section that does not exist is sent as an empty string `""`, as the
+//! [`section`] module explains; so is a partial fetch whose origin lies past
+//! the end of the section (RFC 3501 §6.4.5).
+
+use std::fmt;
+use std::io;
+
+use super::{MessageBytes, Sink};
+use crate::mail::mime::decode::{Base64Decoder, QpDecoder};
+use crate::mail::mime::section::{self, ByteRange, HeaderFilter, Spec};
+use crate::mail::mime::{Content, Structure};
+use crate::proto::imap::command::{FetchAttr, Flag, Partial, Section, SectionText};
+use crate::proto::imap::envelope::{write_bodystructure, write_envelope};
+use crate::proto::imap::response;
+use crate::store::{flags, MessageSummary};
+
+/// One message to fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchMessage<'a> {
+    /// Its message sequence number.
+    pub seq: u32,
+    /// Its UID.
+    pub uid: u32,
+    /// Flags, keywords, modseq, internal date and size, after any `\Seen`
+    /// update the FETCH itself made.
+    pub summary: &'a MessageSummary,
+    /// MIME structure of the whole message (prefix included). When
+    /// [`needs_structure`] is false, only its `size` is used.
+    pub structure: &'a Structure,
+}
+
+/// How the session is set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// IMAP4rev2 enabled or UTF8=ACCEPT: quoted UTF-8 allowed (RFC 9051
+    /// §4.3, RFC 6855 §3).
+    pub utf8: bool,
+    /// UID FETCH: include UID even if not asked (RFC 3501 §6.4.8).
+    pub uid: bool,
+    /// CONDSTORE active: include MODSEQ (RFC 7162 §3.1.4.1).
+    pub modseq: bool,
+    /// IMAP4rev2: no `\Recent` (RFC 9051 §2.3.2). Nothing is recent in
+    /// this server, so the flag is never sent under either revision.
+    pub rev2: bool,
+}
+
+/// The error payload of a BINARY fetch of a part whose
+/// Content-Transfer-Encoding is not known: the session answers the command
+/// with `NO [UNKNOWN-CTE]` (RFC 3516 §4.2, RFC 9051 §7.1). [`fetch_one`]
+/// returns it, inside an [`io::Error`] of kind `InvalidData`, before
+/// writing anything for the message; see [`is_unknown_cte`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCte {
+    /// The encoding as written in the message.
+    pub encoding: String,
+}
+
+impl fmt::Display for UnknownCte {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown Content-Transfer-Encoding {}", self.encoding)
+    }
+}
+
+impl std::error::Error for UnknownCte {}
+
+/// Whether an error of [`fetch_one`] is an [`UnknownCte`] (nothing was
+/// written then) rather than a failure to read the message.
+pub fn is_unknown_cte(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<UnknownCte>())
+}
+
+/// Whether the attributes set `\Seen` (RFC 3501 §6.4.5): BODY[...] without
+/// PEEK, RFC822, RFC822.TEXT, BINARY without PEEK (RFC 3516 §4.2).
+pub fn sets_seen(attrs: &[FetchAttr]) -> bool {
+    attrs.iter().any(|a| match a {
+        FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => !peek,
+        FetchAttr::Rfc822 | FetchAttr::Rfc822Text => true,
+        _ => false,
+    })
+}
+
+/// Whether any attribute needs the MIME structure (ENVELOPE, BODY,
+/// BODYSTRUCTURE, RFC822.HEADER/TEXT, sections other than the whole
+/// message or a partial of it, BINARY). If false, the session may pass a
+/// placeholder [`Structure`] whose `size` alone is right.
+pub fn needs_structure(attrs: &[FetchAttr]) -> bool {
+    attrs.iter().any(|a| match a {
+        FetchAttr::Flags
+        | FetchAttr::InternalDate
+        | FetchAttr::Rfc822Size
+        | FetchAttr::Uid
+        | FetchAttr::ModSeq
+        | FetchAttr::Rfc822 => false,
+        FetchAttr::BodySection { section, .. } => {
+            !section.part.is_empty() || section.text.is_some()
+        }
+        FetchAttr::Envelope
+        | FetchAttr::Body
+        | FetchAttr::BodyStructure
+        | FetchAttr::Rfc822Header
+        | FetchAttr::Rfc822Text
+        | FetchAttr::Binary { .. }
+        | FetchAttr::BinarySize { .. } => true,
+    })
+}
+
+/// Writes `* <seq> FETCH (...)\r\n` for one message into `sink`.
+///
+/// Items come in the order asked for; UID is put first when `opts.uid`
+/// implies it and it was not asked for, MODSEQ last when `opts.modseq`
+/// implies it. Body sections are literals whose content is a
+/// [`Sink::message_range`] (or bytes, for HEADER.FIELDS and decoded
+/// BINARY content).
+///
+/// Errors: an [`UnknownCte`] (see [`is_unknown_cte`]) before anything is
+/// written, or an I/O error of `bytes`, after which the response may be cut
+/// short: the connection cannot go on then.
+pub fn fetch_one(
+    attrs: &[FetchAttr],
+    msg: &FetchMessage<'_>,
+    opts: &FetchOptions,
+    bytes: &mut dyn MessageBytes,
+    sink: &mut dyn Sink,
+) -> io::Result<()> {
+    // RFC 3516 §4.2: an unknown encoding fails the command; find out before
+    // the first byte of the response is written.
+    for a in attrs {
+        if let FetchAttr::Binary { part, .. } | FetchAttr::BinarySize { part } = a {
+            binary_source(msg.structure, part)?;
+        }
+    }
+    let mut w = Writer {
+        buf: Vec::with_capacity(256),
+        sink,
+    };
+    w.push(format!("* {} FETCH (", msg.seq).as_bytes());
+    let mut first = true;
+    let mut sep = |w: &mut Writer<'_>| {
+        if !first {
+            w.push(b" ");
+        }
+        first = false;
+    };
+    if opts.uid && !attrs.contains(&FetchAttr::Uid) {
+        // RFC 3501 §6.4.8: UID FETCH always returns the UID.
+        sep(&mut w);
+        w.push(format!("UID {}", msg.uid).as_bytes());
+    }
+    for a in attrs {
+        sep(&mut w);
+        attr(&mut w, a, msg, opts, bytes)?;
+    }
+    if opts.modseq && !attrs.contains(&FetchAttr::ModSeq) {
+        // RFC 7162 §3.1.4.1: once CONDSTORE is enabled, FETCH responses
+        // carry MODSEQ.
+        sep(&mut w);
+        modseq(&mut w, msg.summary);
+    }
+    w.push(b")\r\n");
+    w.flush();
+    Ok(())
+}
+
+/// The response being built: small pieces are gathered in `buf` and given
+/// to the sink before anything streamed.
+struct Writer<'s> {
+    buf: Vec<u8>,
+    sink: &'s mut dyn Sink,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.sink.bytes(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// A literal of message bytes; `""` when empty.
+    fn range_literal(&mut self, r: ByteRange, literal8: bool) {
+        if r.len == 0 {
+            self.push(b"\"\"");
+            return;
+        }
+        self.literal_head(r.len, literal8);
+        self.flush();
+        self.sink.message_range(r.start, r.len);
+    }
+
+    /// `{n}\r\n`, or `~{n}\r\n` for a literal8 (RFC 3516 §4.3).
+    fn literal_head(&mut self, len: u64, literal8: bool) {
+        if literal8 {
+            self.push(b"~");
+        }
+        self.push(format!("{{{len}}}\r\n").as_bytes());
+    }
+}
+
+fn attr(
+    w: &mut Writer<'_>,
+    a: &FetchAttr,
+    msg: &FetchMessage<'_>,
+    opts: &FetchOptions,
+    bytes: &mut dyn MessageBytes,
+) -> io::Result<()> {
+    let s = msg.structure;
+    match a {
+        FetchAttr::Flags => {
+            w.push(b"FLAGS ");
+            flag_list(&mut w.buf, msg.summary);
+        }
+        FetchAttr::InternalDate => {
+            w.push(b"INTERNALDATE ");
+            w.push(response::date_time(msg.summary.internal_date, 0).as_bytes());
+        }
+        FetchAttr::Rfc822Size => w.push(format!("RFC822.SIZE {}", msg.summary.size).as_bytes()),
+        FetchAttr::Envelope => {
+            w.push(b"ENVELOPE ");
+            write_envelope(&mut w.buf, &s.envelope, opts.utf8);
+        }
+        FetchAttr::Body => {
+            w.push(b"BODY ");
+            write_bodystructure(&mut w.buf, s, false, opts.utf8);
+        }
+        FetchAttr::BodyStructure => {
+            w.push(b"BODYSTRUCTURE ");
+            write_bodystructure(&mut w.buf, s, true, opts.utf8);
+        }
+        FetchAttr::Uid => w.push(format!("UID {}", msg.uid).as_bytes()),
+        FetchAttr::ModSeq => modseq(w, msg.summary),
+        // RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is
+        // BODY.PEEK[HEADER], RFC822.TEXT is BODY[TEXT], under their own
+        // names.
+        FetchAttr::Rfc822 => {
+            w.push(b"RFC822 ");
+            w.range_literal(section::resolve(s, &[], Spec::Body), false);
+        }
+        FetchAttr::Rfc822Header => {
+            w.push(b"RFC822.HEADER ");
+            w.range_literal(section::resolve(s, &[], Spec::Header), false);
+        }
+        FetchAttr::Rfc822Text => {
+            w.push(b"RFC822.TEXT ");
+            w.range_literal(section::resolve(s, &[], Spec::Text), false);
+        }
+        FetchAttr::BodySection {
+            section, partial, ..
+        } => body_section(w, s, section, *partial, bytes)?,
+        FetchAttr::Binary { part, partial, .. } => binary(w, s, part, *partial, bytes)?,
+        FetchAttr::BinarySize { part } => binary_size(w, s, part, bytes)?,
+    }
+    Ok(())
+}
+
+/// `(\Seen ... keyword ...)`; never `\Recent` (nothing is recent here).
+fn flag_list(out: &mut Vec<u8>, m: &MessageSummary) {
+    let mut list = Vec::with_capacity(5 + m.keywords.len());
+    for (bit, f) in [
+        (flags::SEEN, Flag::Seen),
+        (flags::ANSWERED, Flag::Answered),
+        (flags::FLAGGED, Flag::Flagged),
+        (flags::DELETED, Flag::Deleted),
+        (flags::DRAFT, Flag::Draft),
+    ] {
+        if m.flags & bit != 0 {
+            list.push(f);
+        }
+    }
+    list.extend(m.keywords.iter().map(|k| Flag::Keyword(k.clone())));
+    response::flag_list(out, &list, false);
+}
+
+/// `MODSEQ (n)` (RFC 7162 §3.1.4.1).
+fn modseq(w: &mut Writer<'_>, m: &MessageSummary) {
+    w.push(format!("MODSEQ ({})", m.modseq).as_bytes());
+}
+
+/// Writes the section spec as the response echoes it (RFC 3501 §7.4.2):
+/// `1.2.HEADER.FIELDS (FROM SUBJECT)`.
+fn write_section(out: &mut Vec<u8>, sec: &Section) {
+    write_part(out, &sec.part);
+    let Some(text) = &sec.text else { return };
+    if !sec.part.is_empty() {
+        out.push(b'.');
+    }
+    let names = match text {
+        SectionText::Header => {
+            out.extend_from_slice(b"HEADER");
+            return;
+        }
+        SectionText::Text => {
+            out.extend_from_slice(b"TEXT");
+            return;
+        }
+        SectionText::Mime => {
+            out.extend_from_slice(b"MIME");
+            return;
+        }
+        SectionText::HeaderFields(names) => {
+            out.extend_from_slice(b"HEADER.FIELDS (");
+            names
+        }
+        SectionText::HeaderFieldsNot(names) => {
+            out.extend_from_slice(b"HEADER.FIELDS.NOT (");
+            names
+        }
+    };
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        response::astring(out, n.as_bytes());
+    }
+    out.push(b')');
+}
+
+fn write_part(out: &mut Vec<u8>, part: &[u32]) {
+    for (i, n) in part.iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.extend_from_slice(n.to_string().as_bytes());
+    }
+}
+
+/// The bytes `[from, to)` of a stream given in pieces, counted from its
+/// start: which pass, and how many did.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    from: u64,
+    to: u64,
+    pos: u64,
+    passed: u64,
+}
+
+impl Window {
+    fn new(partial: Option<Partial>) -> Window {
+        let (from, to) = match partial {
+            Some(p) => (
+                u64::from(p.origin),
+                u64::from(p.origin) + u64::from(p.count),
+            ),
+            None => (0, u64::MAX),
+        };
+        Window {
+            from,
+            to,
+            pos: 0,
+            passed: 0,
+        }
+    }
+
+    /// The part of `piece` inside the window.
+    fn clip<'b>(&mut self, piece: &'b [u8]) -> &'b [u8] {
+        let start = self.pos;
+        let end = start + piece.len() as u64;
+        self.pos = end;
+        let lo = start.max(self.from);
+        let hi = end.min(self.to);
+        if lo >= hi {
+            return &[];
+        }
+        let (a, b) = ((lo - start) as usize, (hi - start) as usize);
+        let inside = piece.get(a..b).unwrap_or_default();
+        self.passed += inside.len() as u64;
+        inside
+    }
+}
+
+/// The error when a second read of a range gives other bytes than the
+/// first: the literal already announced cannot be completed.
+fn changed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "message changed while it was being sent",
+    )
+}
+
+/// `BODY[section]<origin> ...` (RFC 3501 §6.4.5, §7.4.2).
+fn body_section(
+    w: &mut Writer<'_>,
+    s: &Structure,
+    sec: &Section,
+    partial: Option<Partial>,
+    bytes: &mut dyn MessageBytes,
+) -> io::Result<()> {
+    w.push(b"BODY[");
+    write_section(&mut w.buf, sec);
+    w.push(b"]");
+    if let Some(p) = partial {
+        // RFC 3501 §7.4.2: the origin is echoed, the count is not.
+        w.push(format!("<{}>", p.origin).as_bytes());
+    }
+    w.push(b" ");
+    let (spec, filter) = match &sec.text {
+        None => (Spec::Body, None),
+        Some(SectionText::Header) => (Spec::Header, None),
+        Some(SectionText::Text) => (Spec::Text, None),
+        Some(SectionText::Mime) => (Spec::Mime, None),
+        Some(SectionText::HeaderFields(names)) => (Spec::HeaderFields, Some((names, false))),
+        Some(SectionText::HeaderFieldsNot(names)) => (Spec::HeaderFields, Some((names, true))),
+    };
+    let range = section::resolve(s, &sec.part, spec);
+    match filter {
+        None => {
+            let r = match partial {
+                Some(p) => range.partial(u64::from(p.origin), u64::from(p.count)),
+                None => range,
+            };
+            w.range_literal(r, false);
+            Ok(())
+        }
+        Some((names, not)) => header_fields(w, range, names, not, partial, bytes),
+    }
+}
+
+/// HEADER.FIELDS[.NOT]: the filtered header, counted then sent.
+fn header_fields(
+    w: &mut Writer<'_>,
+    range: ByteRange,
+    names: &[String],
+    not: bool,
+    partial: Option<Partial>,
+    bytes: &mut dyn MessageBytes,
+) -> io::Result<()> {
+    let mut window = Window::new(partial);
+    let mut filter = HeaderFilter::new(names, not);
+    bytes.read_range(range.start, range.len, &mut |chunk| {
+        filter.feed(chunk, &mut |piece| {
+            window.clip(piece);
+        });
+    })?;
+    let len = window.passed;
+    if len == 0 {
+        w.push(b"\"\"");
+        return Ok(());
+    }
+    w.literal_head(len, false);
+    w.flush();
+    let mut window = Window::new(partial);
+    let mut filter = HeaderFilter::new(names, not);
+    let sink = &mut *w.sink;
+    bytes.read_range(range.start, range.len, &mut |chunk| {
+        filter.feed(chunk, &mut |piece| {
+            let inside = window.clip(piece);
+            if !inside.is_empty() {
+                sink.bytes(inside);
+            }
+        });
+    })?;
+    if window.passed != len {
+        return Err(changed());
+    }
+    Ok(())
+}
+
+/// How the content of a BINARY section is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoding {
+    /// As stored (7bit, 8bit, no encoding, a composite part, the whole
+    /// message); `binary` when declared `binary`, whose domain may hold NUL.
+    Raw { binary: bool },
+    /// Base64 (RFC 2045 §6.8).
+    Base64,
+    /// Quoted-printable (RFC 2045 §6.7).
+    Qp,
+}
+
+/// The body range and decoding of a BINARY section (RFC 3516 §4.2); a part
+/// that does not exist is an empty range.
+fn binary_source(s: &Structure, path: &[u32]) -> io::Result<(ByteRange, Decoding)> {
+    if path.is_empty() {
+        // The whole message is not transfer-encoded as a whole.
+        let r = section::resolve(s, path, Spec::Body);
+        return Ok((r, Decoding::Raw { binary: false }));
+    }
+    let Some(p) = section::part(s, path) else {
+        return Ok((ByteRange::EMPTY, Decoding::Raw { binary: false }));
+    };
+    let range = ByteRange {
+        start: p.body_start,
+        len: p.body_len,
+    };
+    // RFC 2045 §6.4: a multipart or message is never encoded; its body is
+    // sent as it is.
+    if !matches!(p.content, Content::Single) {
+        return Ok((range, Decoding::Raw { binary: false }));
+    }
+    let enc = p.encoding.as_deref().unwrap_or(b"7bit");
+    let d = if enc.eq_ignore_ascii_case(b"base64") {
+        Decoding::Base64
+    } else if enc.eq_ignore_ascii_case(b"quoted-printable") {
+        Decoding::Qp
+    } else if enc.eq_ignore_ascii_case(b"7bit") || enc.eq_ignore_ascii_case(b"8bit") {
+        Decoding::Raw { binary: false }
+    } else if enc.eq_ignore_ascii_case(b"binary") {
+        Decoding::Raw { binary: true }
+    } else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            UnknownCte {
+                encoding: String::from_utf8_lossy(enc).into_owned(),
+            },
+        ));
+    };
+    Ok((range, d))
+}
+
+/// Reads `range` and gives its decoded content, piece by piece. A piece is
+/// at most one chunk of `bytes` long.
+fn decode_range(
+    bytes: &mut dyn MessageBytes,
+    range: ByteRange,
+    d: Decoding,
+    out: &mut dyn FnMut(&[u8]),
+) -> io::Result<()> {
+    let mut b64 = Base64Decoder::default();
+    let mut qp = QpDecoder::default();
+    let mut buf = Vec::new();
+    bytes.read_range(range.start, range.len, &mut |chunk| {
+        buf.clear();
+        match d {
+            Decoding::Raw { .. } => return out(chunk),
+            Decoding::Base64 => b64.feed(chunk, &mut buf),
+            Decoding::Qp => qp.feed(chunk, &mut buf),
+        }
+        out(&buf);
+    })
+}
+
+/// `BINARY[part]<origin> ...` (RFC 3516 §4.2, §4.3).
+fn binary(
+    w: &mut Writer<'_>,
+    s: &Structure,
+    path: &[u32],
+    partial: Option<Partial>,
+    bytes: &mut dyn MessageBytes,
+) -> io::Result<()> {
+    w.push(b"BINARY[");
+    write_part(&mut w.buf, path);
+    w.push(b"]");
+    if let Some(p) = partial {
+        w.push(format!("<{}>", p.origin).as_bytes());
+    }
+    w.push(b" ");
+    let (range, d) = binary_source(s, path)?;
+    if let Decoding::Raw { binary } = d {
+        let r = match partial {
+            Some(p) => range.partial(u64::from(p.origin), u64::from(p.count)),
+            None => range,
+        };
+        // RFC 3516 §4.3: literal8 when the domain is binary; declared 7bit
+        // or 8bit data holds no NUL (RFC 2045 §2.7, §2.8).
+        w.range_literal(r, binary);
+        return Ok(());
+    }
+    let mut window = Window::new(partial);
+    let mut nul = false;
+    decode_range(bytes, range, d, &mut |piece| {
+        nul |= window.clip(piece).contains(&0);
+    })?;
+    let len = window.passed;
+    if len == 0 {
+        w.push(b"\"\"");
+        return Ok(());
+    }
+    // RFC 3516 §4.3: a string when the decoded data holds no NUL, so that
+    // the client knows it has none; else a literal8.
+    w.literal_head(len, nul);
+    w.flush();
+    let mut window = Window::new(partial);
+    let sink = &mut *w.sink;
+    decode_range(bytes, range, d, &mut |piece| {
+        let inside = window.clip(piece);
+        if !inside.is_empty() {
+            sink.bytes(inside);
+        }
+    })?;
+    if window.passed != len {
+        return Err(changed());
+    }
+    Ok(())
+}
+
+/// `BINARY.SIZE[part] n` (RFC 3516 §4.2): the decoded size.
+fn binary_size(
+    w: &mut Writer<'_>,
+    s: &Structure,
+    path: &[u32],
+    bytes: &mut dyn MessageBytes,
+) -> io::Result<()> {
+    w.push(b"BINARY.SIZE[");
+    write_part(&mut w.buf, path);
+    w.push(b"] ");
+    let (range, d) = binary_source(s, path)?;
+    let size = if let Decoding::Raw { .. } = d {
+        range.len
+    } else {
+        let mut n = 0u64;
+        decode_range(bytes, range, d, &mut |piece| n += piece.len() as u64)?;
+        n
+    };
+    w.push(size.to_string().as_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

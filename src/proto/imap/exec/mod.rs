@@ -1,0 +1,41 @@
+//! FETCH and SEARCH executors (RFC 3501 §6.4.4, §6.4.5; RFC 9051 §6.4.4,
+//! §6.4.5): given parsed commands and stored messages, they write the
+//! untagged responses and find the matching messages.
+//!
+//! They are pure: message bytes come through [`MessageBytes`], which the
+//! session implements over the store (the per-recipient prefix followed by
+//! the shared body file), and FETCH output goes to a [`Sink`] that streams
+//! message ranges from the store itself, so a body is never held in memory.
+//!
+//! - [`fetch`]: `* n FETCH (...)` for one message.
+//! - [`search`]: which messages match a search key, within a cost budget,
+//!   and the `* SEARCH` / `* ESEARCH` responses.
+
+pub mod fetch;
+pub mod search;
+
+/// Reads bytes of one stored message (prefix followed by body file), by
+/// offset in the whole message as clients see it (offset 0 = first byte of
+/// the prefix).
+pub trait MessageBytes {
+    /// Calls `out` with the bytes of `[start, start+len)` in order, in
+    /// chunks of any size.
+    fn read_range(
+        &mut self,
+        start: u64,
+        len: u64,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> std::io::Result<()>;
+}
+
+/// Where a FETCH response goes.
+pub trait Sink {
+    /// Response bytes.
+    fn bytes(&mut self, b: &[u8]);
+    /// `len` bytes of the message from `start` (prefix+body offsets): the
+    /// caller streams them from the store without holding them in memory.
+    fn message_range(&mut self, start: u64, len: u64);
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
