@@ -11,7 +11,7 @@ pub fn unix_now() -> i64 {
 
 /// (year, month, day) of a count of days since 1970-01-01 (proleptic
 /// Gregorian; Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
+pub fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -123,7 +123,7 @@ pub fn flag_list(out: &mut Vec<u8>, flags: &[Flag], recent: bool) {
 pub fn date_time(secs: i64, offset_minutes: i32) -> String {
     let offset_minutes = offset_minutes.clamp(-(99 * 60 + 59), 99 * 60 + 59);
     let local = secs + i64::from(offset_minutes) * 60;
-    let (y, mo, d) = civil(local.div_euclid(86_400));
+    let (y, mo, d) = crate::time::civil(local.div_euclid(86_400));
     let t = local.rem_euclid(86_400);
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let off = offset_minutes.unsigned_abs();
@@ -139,20 +139,6 @@ pub fn date_time(secs: i64, offset_minutes: i32) -> String {
         off / 60,
         off % 60
     )
-}
-
-/// (year, month, day) of a count of days since 1970-01-01 (Howard
-/// Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

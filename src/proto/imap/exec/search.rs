@@ -620,20 +620,11 @@ fn text_ranges(s: &Structure) -> Vec<(u64, u64)> {
 /// The UTC calendar date of a Unix time (RFC 3501 §6.4.4 compares
 /// internal dates by date; they carry no zone here, so UTC).
 fn utc_date(secs: i64) -> Date {
-    // Howard Hinnant's civil_from_days.
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::time::civil(secs.div_euclid(86_400));
     Date {
         year: year.clamp(0, i64::from(u16::MAX)) as u16,
-        month,
-        day,
+        month: month as u8,
+        day: day as u8,
     }
 }
 
