@@ -33,12 +33,14 @@
 
 pub mod command;
 pub mod envelope;
+pub mod exec;
 mod fetch;
 pub mod parse;
 pub mod reader;
 pub mod response;
 mod search;
 pub mod sequence;
+pub mod session;
 mod store;
 pub mod utf7;
 
