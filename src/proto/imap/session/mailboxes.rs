@@ -127,25 +127,9 @@ impl Session {
         };
         match self.store.vanished_since(sel.id, q.mod_seq) {
             Ok(ranges) => {
-                let mut uids = Vec::new();
-                for (lo, hi) in ranges {
-                    // Bounded by the tombstones kept; known-uids narrows it.
-                    let mut u = lo;
-                    while u <= hi && uids.len() < 1_000_000 {
-                        if known(u) {
-                            uids.push(u);
-                        }
-                        if u == u32::MAX {
-                            break;
-                        }
-                        u += 1;
-                    }
-                }
-                if !uids.is_empty() {
-                    self.line(&format!(
-                        "* VANISHED (EARLIER) {}",
-                        response::sequence_set(uids)
-                    ));
+                let set = super::intersect(&ranges, q.known_uids.as_ref(), u32::MAX);
+                if !set.is_empty() {
+                    self.line(&format!("* VANISHED (EARLIER) {set}"));
                 }
             }
             Err(e) => log::error!("imap: reading expunges: {e}"),

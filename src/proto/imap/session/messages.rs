@@ -314,21 +314,10 @@ impl Session {
         }
         if let (true, Some(since)) = (f.vanished && qresync, f.changed_since) {
             // RFC 7162 §3.2.6: expunged UIDs of the set, before the FETCHes.
-            let largest = sel.last_uid;
             if let Ok(ranges) = self.store.vanished_since(sel.id, since) {
-                let mut uids = Vec::new();
-                for (lo, hi) in ranges {
-                    for u in lo..=hi.min(lo.saturating_add(1_000_000)) {
-                        if f.set.contains(u, largest) && sel.uids.binary_search(&u).is_err() {
-                            uids.push(u);
-                        }
-                    }
-                }
-                if !uids.is_empty() {
-                    out.extend_from_slice(
-                        format!("* VANISHED (EARLIER) {}\r\n", response::sequence_set(uids))
-                            .as_bytes(),
-                    );
+                let set = super::intersect(&ranges, Some(&f.set), sel.last_uid);
+                if !set.is_empty() {
+                    out.extend_from_slice(format!("* VANISHED (EARLIER) {set}\r\n").as_bytes());
                 }
             }
         }

@@ -1106,6 +1106,44 @@ fn structure_of(
     Some((s, m.prefix, m.blob))
 }
 
+/// UID ranges (ascending, disjoint) within `set` (all when `None`), as a
+/// sequence set; the cost follows the number of ranges, not of UIDs.
+fn intersect(ranges: &[(u32, u32)], set: Option<&SequenceSet>, largest: u32) -> String {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &(lo, hi) in ranges {
+        match set {
+            None => out.push((lo, hi)),
+            Some(s) => {
+                for (a, b) in s.bounds(largest) {
+                    let (x, y) = (lo.max(a), hi.min(b));
+                    if x <= y {
+                        out.push((x, y));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in out {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let parts: Vec<String> = merged
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}:{b}")
+            }
+        })
+        .collect();
+    parts.join(",")
+}
+
 /// Messages of the view a sequence set names, as (seq, uid), ascending.
 /// `Err` for a sequence number beyond the view (RFC 9051 §9: invalid).
 fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, ()> {
