@@ -302,7 +302,9 @@ impl Session {
             match self.store.store_flags(sel.id, &uids, &update) {
                 Ok(r) => {
                     for x in r.results.iter().filter(|x| x.changed) {
-                        sel.own_modseqs.push(x.modseq);
+                        if sel.own_modseqs.last() != Some(&x.modseq) {
+                            sel.own_modseqs.push(x.modseq);
+                        }
                     }
                 }
                 Err(e) => log::error!("imap: setting \\Seen: {e}"),
@@ -449,15 +451,20 @@ impl Session {
             Err(StoreError::Invalid(t)) => return self.line(&format!("{tag} NO [LIMIT] {t}")),
             Err(e) => return self.store_error(tag, &e),
         };
-        let seq_of = |u: u32| items.iter().find(|x| x.1 == u).map(|x| x.0).unwrap_or(0);
+        // `items` is ascending by sequence number, so by UID too.
+        let seq_of = |u: u32| {
+            items
+                .binary_search_by_key(&u, |x| x.1)
+                .ok()
+                .and_then(|i| items.get(i))
+                .map_or(0, |x| x.0)
+        };
         let mut out = Vec::new();
         for r in &res.results {
-            if r.changed {
+            if r.changed && sel.own_modseqs.last() != Some(&r.modseq) {
                 sel.own_modseqs.push(r.modseq);
             }
-            // RFC 7162 §3.1.3: with UNCHANGEDSINCE, changed messages are
-            // reported even under .SILENT when CONDSTORE is on? No: only
-            // when not silent.
+            // RFC 9051 §6.4.6: .SILENT asks for no FETCH of the new flags.
             if s.action.silent {
                 continue;
             }

@@ -898,12 +898,11 @@ impl Session {
         for (lo, hi) in &ch.vanished {
             let a = sel.uids.partition_point(|u| u < lo);
             let b = sel.uids.partition_point(|u| u <= hi);
-            for &u in sel.uids.get(a..b).unwrap_or_default() {
-                if !sel.pending_expunge.contains(&u) {
-                    sel.pending_expunge.push(u);
-                }
-            }
+            sel.pending_expunge
+                .extend_from_slice(sel.uids.get(a..b).unwrap_or_default());
         }
+        sel.pending_expunge.sort_unstable();
+        sel.pending_expunge.dedup();
         let mut out = Vec::new();
         if expunge && !sel.pending_expunge.is_empty() {
             let gone = std::mem::take(&mut sel.pending_expunge);
@@ -911,7 +910,9 @@ impl Session {
         }
         let mut fetches = Vec::new();
         for s in &ch.changed {
-            if sel.own_modseqs.contains(&s.modseq) || sel.pending_expunge.contains(&s.uid) {
+            if sel.own_modseqs.contains(&s.modseq)
+                || sel.pending_expunge.binary_search(&s.uid).is_ok()
+            {
                 continue;
             }
             if let Ok(i) = sel.uids.binary_search(&s.uid) {
