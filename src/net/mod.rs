@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod conn;
 pub mod dns;
+pub mod imap;
 pub mod limits;
 pub mod placeholder;
 pub mod pop3;
@@ -114,6 +115,10 @@ pub struct Shared {
     pub pop3: Arc<crate::proto::pop3::Config>,
     /// Maildrops held by POP3 sessions.
     pub pop3_locks: pop3::MaildropLocks,
+    /// IMAP session settings.
+    pub imap: Arc<crate::proto::imap::session::Config>,
+    /// Told when IMAP users file messages into or out of Junk.
+    pub junk: Arc<dyn crate::proto::imap::session::JunkTraining>,
     /// Told when a message was queued for outbound delivery.
     pub queue: Arc<dyn crate::admin::Notify>,
 }
@@ -132,6 +137,8 @@ impl Shared {
             smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
             pop3: Arc::new(pop3::session_config(&config)),
             pop3_locks: pop3::MaildropLocks::new(),
+            imap: Arc::new(imap::session_config(&config)),
+            junk: Arc::new(crate::proto::imap::session::NoTraining),
             queue: Arc::new(crate::admin::NoNotify),
             config,
             store,
@@ -226,6 +233,7 @@ async fn handle(service: Service, stream: TcpStream, peer: SocketAddr, shared: &
             smtp::serve(service, stream, peer, shared).await
         }
         Service::Pop3 | Service::Pop3s => pop3::serve(service, stream, peer, shared).await,
+        Service::Imap | Service::Imaps => imap::serve(service, stream, peer, shared).await,
         _ => placeholder::serve(service, stream, peer, shared).await,
     }
 }

@@ -2,7 +2,7 @@
 //! build yet. Each says in its own protocol that the service is not
 //! available, so clients fail clearly instead of hanging.
 //!
-//! NOT FINISHED: IMAP and the web page replace these.
+//! NOT FINISHED: the web page replaces this.
 
 use super::{Service, Shared};
 use smol::io::AsyncWriteExt;
@@ -10,11 +10,9 @@ use smol::net::TcpStream;
 use std::net::SocketAddr;
 
 /// Sends a "not available" greeting and closes.
-pub async fn serve(service: Service, mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    let host = &shared.config.server.hostname;
+pub async fn serve(service: Service, mut stream: TcpStream, peer: SocketAddr, _shared: &Shared) {
     log::debug!("{service}: connection from {peer}");
     let greeting = match service {
-        Service::Imap => format!("* BYE [UNAVAILABLE] IMAP is not available yet on {host}\r\n"),
         Service::Web => "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 36\r\nConnection: close\r\n\r\nThe setup page is not available yet\n"
             .to_string(),
         // Served by their own adapters; implicit TLS ports have no
@@ -24,6 +22,7 @@ pub async fn serve(service: Service, mut stream: TcpStream, peer: SocketAddr, sh
         | Service::Submissions
         | Service::Pop3
         | Service::Pop3s
+        | Service::Imap
         | Service::Imaps => return,
     };
     let _ = stream.write_all(greeting.as_bytes()).await;

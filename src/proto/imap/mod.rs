@@ -40,6 +40,7 @@ pub mod reader;
 pub mod response;
 mod search;
 pub mod sequence;
+pub mod session;
 mod store;
 pub mod utf7;
 

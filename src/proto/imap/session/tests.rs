@@ -1,0 +1,421 @@
+//! Session tests against a real store in a temp dir: replayed
+//! conversations, and a short script fed split at every byte.
+
+use super::*;
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+const ALICE: &str = "alice@example.test";
+
+fn tmp() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "facteur-imapsess-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn store() -> Arc<Store> {
+    let s = Store::open(&tmp(), 1 << 20).unwrap();
+    s.add_domain("example.test").unwrap();
+    s.add_account(ALICE, "hash").unwrap();
+    Arc::new(s)
+}
+
+fn deliver(s: &Store, text: &[u8]) {
+    let mut w = s.blob_writer().unwrap();
+    w.write(text).unwrap();
+    let d = crate::store::Delivery {
+        account: ALICE.into(),
+        mailbox: "INBOX".into(),
+        prefix: b"Delivered-To: alice@example.test\r\n".to_vec(),
+        flags: 0,
+        keywords: Vec::new(),
+        cache: None,
+    };
+    s.deliver(w.finish().unwrap(), &[d], None, 1_700_000_000)
+        .unwrap();
+}
+
+/// Records junk training calls.
+#[derive(Default)]
+struct Trainer(Mutex<Vec<bool>>);
+
+impl JunkTraining for Trainer {
+    fn trained(&self, _account: &str, _blob: BlobId, spam: bool) {
+        self.0.lock().unwrap().push(spam);
+    }
+}
+
+struct Client {
+    s: Session,
+    closed: bool,
+}
+
+fn config(plaintext: bool) -> Arc<Config> {
+    let mut c = Config::new("mail.example.test".into());
+    c.allow_plaintext_auth = plaintext;
+    c.append_limit = 10_000;
+    Arc::new(c)
+}
+
+fn client_with(
+    store: &Arc<Store>,
+    cfg: Arc<Config>,
+    junk: Arc<dyn JunkTraining>,
+) -> (Client, String) {
+    let s = Session::new(
+        cfg,
+        store.clone(),
+        junk,
+        false,
+        Instant::now(),
+        1_700_000_000,
+    );
+    let mut c = Client { s, closed: false };
+    let greeting = c.run(b"");
+    (c, greeting)
+}
+
+fn client(store: &Arc<Store>) -> Client {
+    client_with(store, config(true), Arc::new(NoTraining)).0
+}
+
+impl Client {
+    /// Feeds `input` whole (as the adapter would, keeping what is not
+    /// taken yet) and returns all output.
+    fn run(&mut self, input: &[u8]) -> String {
+        let mut out = Vec::new();
+        let mut rest = input;
+        loop {
+            let taken = self.s.feed(rest, Instant::now(), 1_700_000_000);
+            rest = &rest[taken..];
+            let mut acted = false;
+            while let Some(a) = self.s.poll() {
+                acted = true;
+                match a {
+                    Action::Write(b) => out.extend_from_slice(&b),
+                    Action::SendFile {
+                        mut file,
+                        offset,
+                        len,
+                    } => {
+                        file.seek(SeekFrom::Start(offset)).unwrap();
+                        let mut b = Vec::new();
+                        file.take(len).read_to_end(&mut b).unwrap();
+                        assert_eq!(b.len() as u64, len);
+                        out.extend_from_slice(&b);
+                    }
+                    Action::StartTls => self.s.tls_established(),
+                    Action::Authenticate {
+                        username, password, ..
+                    } => {
+                        let ok = username == ALICE && password == "pw";
+                        self.s.auth_result(if ok {
+                            AuthOutcome::Ok(username)
+                        } else {
+                            AuthOutcome::Failed
+                        });
+                    }
+                    Action::Close => self.closed = true,
+                }
+            }
+            if (rest.is_empty() || taken == 0) && !acted {
+                break;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn login(&mut self) {
+        let r = self.run(b"l LOGIN alice@example.test pw\r\n");
+        assert!(r.starts_with("l OK [CAPABILITY"), "{r}");
+    }
+}
+
+#[test]
+fn greeting_capabilities_and_login_rules() {
+    let st = store();
+    let (mut c, g) = client_with(&st, config(false), Arc::new(NoTraining));
+    assert!(
+        g.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED"),
+        "{g}"
+    );
+    let r = c.run(b"a LOGIN alice@example.test pw\r\n");
+    assert_eq!(r, "a NO [PRIVACYREQUIRED] Use STARTTLS first\r\n");
+    let r = c.run(b"b STARTTLS\r\nc NOOP\r\n");
+    // The NOOP sent before the handshake is dropped by the adapter; here
+    // it is taken after TLS, as a new command.
+    assert!(r.starts_with("b OK Begin TLS"), "{r}");
+    let r = c.run(b"d CAPABILITY\r\n");
+    assert!(r.contains("AUTH=PLAIN") && !r.contains("STARTTLS"), "{r}");
+    let r = c.run(b"e LOGIN alice@example.test nope\r\n");
+    assert_eq!(r, "e NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
+    // SASL PLAIN with an initial response (RFC 4959), then without.
+    let r = c.run(b"f AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABwdw==\r\n");
+    assert!(r.starts_with("f OK [CAPABILITY"), "{r}");
+    assert!(!r.contains("AUTH=PLAIN"), "{r}");
+    let r = c.run(b"g LOGOUT\r\n");
+    assert_eq!(r, "* BYE Logging out\r\ng OK LOGOUT completed\r\n");
+    assert!(c.closed);
+
+    let (mut c, _) = client_with(&st, config(true), Arc::new(NoTraining));
+    let r = c.run(b"a AUTHENTICATE PLAIN\r\n");
+    assert_eq!(r, "+ \r\n");
+    let r = c.run(b"AGFsaWNlQGV4YW1wbGUudGVzdABwdw==\r\n");
+    assert!(r.starts_with("a OK"), "{r}");
+}
+
+#[test]
+fn select_append_fetch_store_search_expunge() {
+    let st = store();
+    deliver(&st, b"Subject: one\r\n\r\nbody one\r\n");
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"s SELECT INBOX\r\n");
+    for want in [
+        "* 1 EXISTS\r\n",
+        "* 0 RECENT\r\n",
+        "* OK [UIDNEXT 2]",
+        "* OK [HIGHESTMODSEQ",
+        "* OK [UNSEEN 1]",
+        "s OK [READ-WRITE] SELECT completed\r\n",
+    ] {
+        assert!(r.contains(want), "{want} in {r}");
+    }
+    let msg = b"Subject: two\r\n\r\nbody two\r\n";
+    let r = c.run(format!("a APPEND INBOX (\\Seen) {{{}}}\r\n", msg.len()).as_bytes());
+    assert_eq!(r, "+ Ready for literal data\r\n");
+    let mut data = msg.to_vec();
+    data.extend_from_slice(b"\r\n");
+    let r = c.run(&data);
+    assert!(r.starts_with("* 2 EXISTS\r\na OK [APPENDUID "), "{r}");
+    assert!(r.ends_with(" 2] APPEND completed\r\n"), "{r}");
+    let r = c.run(b"f FETCH 2 (UID FLAGS BODY.PEEK[])\r\n");
+    assert_eq!(
+        r,
+        format!(
+            "* 2 FETCH (UID 2 FLAGS (\\Seen) BODY[] {{{}}}\r\n{})\r\nf OK FETCH completed\r\n",
+            msg.len(),
+            String::from_utf8_lossy(msg)
+        )
+    );
+    let r = c.run(b"g FETCH 1 BODY.PEEK[]<0.12>\r\n");
+    assert!(
+        r.starts_with("* 1 FETCH (BODY[]<0> {12}\r\nDelivered-To)"),
+        "{r}"
+    );
+    // A non-PEEK fetch sets \Seen and reports the flags.
+    let r = c.run(b"h FETCH 1 (BODY[])\r\n");
+    assert!(r.contains("FLAGS (\\Seen)"), "{r}");
+    let r = c.run(b"i STORE 1 +FLAGS (\\Deleted $Work)\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (FLAGS (\\Seen \\Deleted $Work))\r\ni OK STORE completed\r\n"
+    );
+    let r = c.run(b"j UID SEARCH DELETED\r\nk SEARCH RETURN (COUNT ALL) ALL\r\n");
+    assert_eq!(
+        r,
+        "* SEARCH 1\r\nj OK SEARCH completed\r\n* ESEARCH (TAG \"k\") COUNT 2 ALL 1:2\r\nk OK SEARCH completed\r\n"
+    );
+    let r = c.run(b"l EXPUNGE\r\n");
+    assert_eq!(r, "* 1 EXPUNGE\r\nl OK EXPUNGE completed\r\n");
+    let r = c.run(b"m FETCH 2 FLAGS\r\n");
+    assert!(r.starts_with("m BAD"), "{r}");
+    let r = c.run(b"n UID FETCH 2 FLAGS\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (UID 2 FLAGS (\\Seen))\r\nn OK FETCH completed\r\n"
+    );
+}
+
+#[test]
+fn other_sessions_changes_are_reported_at_the_right_time() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    deliver(&st, b"Subject: b\r\n\r\nb\r\n");
+    let mut a = client(&st);
+    let mut b = client(&st);
+    a.login();
+    b.login();
+    a.run(b"s SELECT INBOX\r\n");
+    b.run(b"s SELECT INBOX\r\n");
+    let r = b.run(b"x STORE 1 +FLAGS.SILENT (\\Deleted)\r\ny EXPUNGE\r\n");
+    assert_eq!(
+        r,
+        "x OK STORE completed\r\n* 1 EXPUNGE\r\ny OK EXPUNGE completed\r\n"
+    );
+    deliver(&st, b"Subject: c\r\n\r\nc\r\n");
+    // FETCH may report the new message but never the expunge (RFC 9051
+    // §7.5.1): sequence numbers stay as the client knows them.
+    let r = a.run(b"f FETCH 2 (FLAGS)\r\n");
+    assert!(!r.contains("EXPUNGE"), "{r}");
+    assert!(r.contains("* 2 FETCH (FLAGS ())"), "{r}");
+    let r = a.run(b"n NOOP\r\n");
+    assert!(r.contains("* 1 EXPUNGE\r\n"), "{r}");
+    assert!(r.ends_with("n OK NOOP completed\r\n"), "{r}");
+    let r = a.run(b"n2 NOOP\r\n");
+    assert_eq!(r, "n2 OK NOOP completed\r\n");
+    let r = a.run(b"u UID SEARCH ALL\r\n");
+    assert_eq!(r, "* SEARCH 2 3\r\nu OK SEARCH completed\r\n");
+    // Flag changes by another session come as FETCH.
+    // B learns of UID 3 first: a UID it was never told of is not touched.
+    let r = b.run(b"z UID STORE 3 +FLAGS (\\Flagged)\r\n");
+    assert_eq!(r, "* 2 EXISTS\r\nz OK STORE completed\r\n");
+    let r = b.run(b"z UID STORE 3 +FLAGS (\\Flagged)\r\n");
+    assert_eq!(
+        r,
+        "* 2 FETCH (UID 3 FLAGS (\\Flagged))\r\nz OK STORE completed\r\n"
+    );
+    let r = a.run(b"c CHECK\r\n");
+    assert!(r.contains("* 2 FETCH (UID 3 FLAGS (\\Flagged))"), "{r}");
+    // IDLE: the watch fires and the change is pushed.
+    let r = a.run(b"i IDLE\r\n");
+    assert_eq!(r, "+ idling\r\n");
+    assert!(a.s.idle_watch().is_some());
+    deliver(&st, b"Subject: d\r\n\r\nd\r\n");
+    assert!(a.s.idle_watch().unwrap().has_changed());
+    a.s.mailbox_changed();
+    let r = a.run(b"");
+    assert_eq!(r, "* 3 EXISTS\r\n");
+    let r = a.run(b"DONE\r\n");
+    assert_eq!(r, "i OK IDLE terminated\r\n");
+}
+
+#[test]
+fn condstore_unchangedsince_and_qresync() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    deliver(&st, b"Subject: b\r\n\r\nb\r\n");
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s SELECT INBOX (CONDSTORE)\r\n");
+    let r = c.run(b"f FETCH 1:* (MODSEQ)\r\n");
+    assert!(
+        r.contains("* 1 FETCH (MODSEQ (2))\r\n* 2 FETCH (MODSEQ (3))"),
+        "{r}"
+    );
+    let r = c.run(b"t STORE 1:2 (UNCHANGEDSINCE 2) +FLAGS (\\Seen)\r\n");
+    assert!(r.contains("* 1 FETCH (FLAGS (\\Seen) MODSEQ (4))"), "{r}");
+    assert!(r.contains("t OK [MODIFIED 2] STORE completed"), "{r}");
+    let r = c.run(b"e ENABLE QRESYNC\r\n");
+    assert!(r.starts_with("e BAD"), "{r}");
+    c.run(b"u UNSELECT\r\n");
+    let r = c.run(b"e ENABLE QRESYNC IMAP4rev2\r\n");
+    assert_eq!(
+        r,
+        "* ENABLED QRESYNC IMAP4rev2\r\ne OK ENABLE completed\r\n"
+    );
+    let r = c.run(b"x SELECT INBOX (QRESYNC (1 1))\r\n");
+    assert!(!r.contains("RECENT"), "{r}");
+    assert!(r.contains("* LIST () \"/\" INBOX\r\n"), "{r}");
+    let uv = r
+        .split("[UIDVALIDITY ")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .unwrap()
+        .to_string();
+    let r = c.run(b"y STORE 2 +FLAGS.SILENT (\\Deleted)\r\nz EXPUNGE\r\n");
+    assert_eq!(
+        r,
+        "y OK STORE completed\r\n* VANISHED 2\r\nz OK EXPUNGE completed\r\n"
+    );
+    let r = c.run(format!("w SELECT INBOX (QRESYNC ({uv} 3))\r\n").as_bytes());
+    assert!(r.starts_with("* OK [CLOSED]"), "{r}");
+    assert!(r.contains("* VANISHED (EARLIER) 2\r\n"), "{r}");
+    assert!(
+        r.contains("* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (4))"),
+        "{r}"
+    );
+}
+
+#[test]
+fn append_refusals_and_junk_training() {
+    let st = store();
+    st.set_quota(ALICE, 100).unwrap();
+    let trainer = Arc::new(Trainer::default());
+    let (mut c, _) = client_with(&st, config(true), trainer.clone());
+    c.login();
+    let r = c.run(b"a APPEND Nowhere {5}\r\n");
+    assert_eq!(r, "a NO [TRYCREATE] No such mailbox\r\n");
+    let r = c.run(b"b APPEND INBOX {500}\r\n");
+    assert_eq!(r, "b NO [OVERQUOTA] Quota exceeded\r\n");
+    let r = c.run(b"c APPEND INBOX {20000}\r\n");
+    assert!(r.starts_with("c NO [TOOBIG]"), "{r}");
+    // Non-synchronising literals come anyway and are skipped.
+    let r = c.run(b"d APPEND Nowhere {3+}\r\nabc\r\ne NOOP\r\n");
+    assert_eq!(
+        r,
+        "d NO [TRYCREATE] No such mailbox\r\ne OK NOOP completed\r\n"
+    );
+    let r = c.run(b"f APPEND Junk {3+}\r\nabc\r\n");
+    assert!(r.starts_with("f OK [APPENDUID"), "{r}");
+    assert_eq!(*trainer.0.lock().unwrap(), vec![true]);
+    c.run(b"s SELECT Junk\r\n");
+    let r = c.run(b"m UID MOVE 1 Trash\r\n");
+    assert!(r.starts_with("* OK [COPYUID "), "{r}");
+    assert!(r.contains("* 1 EXPUNGE\r\nm OK MOVE completed"), "{r}");
+    // Junk to Trash trains nothing.
+    assert_eq!(trainer.0.lock().unwrap().len(), 1);
+    c.run(b"t SELECT Trash\r\n");
+    let r = c.run(b"n COPY 1 INBOX\r\n");
+    assert!(r.contains("[COPYUID "), "{r}");
+    assert_eq!(trainer.0.lock().unwrap().len(), 1);
+    let r = c.run(b"o MOVE 1 Junk\r\n");
+    assert!(r.contains("o OK MOVE completed"), "{r}");
+    assert_eq!(*trainer.0.lock().unwrap(), vec![true, true]);
+}
+
+#[test]
+fn too_many_bad_commands_and_autologout() {
+    let st = store();
+    let mut c = client(&st);
+    let mut out = String::new();
+    for i in 0..10 {
+        out.push_str(&c.run(format!("x{i} BOGUS\r\n").as_bytes()));
+    }
+    assert_eq!(out.matches(" BAD ").count(), 10, "{out}");
+    assert!(
+        out.ends_with("\r\n* BYE Too many invalid commands\r\n"),
+        "{out}"
+    );
+    assert!(c.closed);
+
+    let mut c = client(&st);
+    let later = c.s.deadline();
+    assert!(later >= Instant::now() + Duration::from_secs(29 * 60));
+    c.s.timed_out(Instant::now());
+    assert_eq!(c.run(b""), "");
+    c.s.timed_out(later);
+    assert_eq!(c.run(b""), "* BYE Autologout; idle for too long\r\n");
+    assert!(c.closed);
+}
+
+/// A short conversation fed in two pieces split at every byte gives the
+/// same responses as fed whole.
+#[test]
+fn script_split_at_every_byte() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\nhello\r\n");
+    let script: &[u8] = b"a LOGIN {18}\r\nalice@example.test pw\r\nb SELECT INBOX\r\n\
+        c FETCH 1 (FLAGS BODY.PEEK[])\r\nd UID SEARCH ALL\r\ne STATUS INBOX (MESSAGES)\r\n\
+        f IDLE\r\nDONE\r\ng LOGOUT\r\n";
+    let whole = {
+        let mut c = client(&st);
+        c.run(script)
+    };
+    assert!(whole.contains("* 1 FETCH (FLAGS () BODY[] {"), "{whole}");
+    assert!(whole.ends_with("g OK LOGOUT completed\r\n"), "{whole}");
+    for i in 1..script.len() {
+        let mut c = client(&st);
+        let mut out = c.run(&script[..i]);
+        out.push_str(&c.run(&script[i..]));
+        assert_eq!(out, whole, "split at {i}");
+    }
+}

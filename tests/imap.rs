@@ -1,0 +1,423 @@
+//! IMAP end to end: the real binary on loopback, driven by Python's
+//! imaplib over STARTTLS and implicit TLS, by curl, and by raw
+//! conversations; mail delivered over SMTP shows up.
+//!
+//! A test whose client tool is missing prints a note and passes, unless
+//! `FACTEUR_TEST_STRICT=1`, when it fails.
+
+mod common;
+
+use common::server::{have_tool, run_bounded, smtp_send, Lines, Server};
+use std::process::Command;
+use std::time::Duration;
+
+const ALICE: &str = "alice@example.test";
+const PASSWORD: &str = "correct horse battery";
+const PLAINTEXT: &str = "[tls]\nallow_plaintext_auth = true\n";
+
+/// Common Python prelude: connection helpers with certificate checks off
+/// (the test server's certificate is self-signed).
+const PRELUDE: &str = r#"
+import imaplib, ssl, sys, time, re, socket
+HOST = sys.argv[1]; PORT = int(sys.argv[2]); TLSPORT = int(sys.argv[3])
+USER = sys.argv[4]; PW = sys.argv[5]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+def starttls():
+    M = imaplib.IMAP4(HOST, PORT, timeout=20)
+    assert 'LOGINDISABLED' in M.capabilities, M.capabilities
+    assert 'STARTTLS' in M.capabilities, M.capabilities
+    M.starttls(ssl_context=ctx)
+    assert 'AUTH=PLAIN' in M.capabilities, M.capabilities
+    M.login(USER, PW)
+    return M
+def implicit():
+    M = imaplib.IMAP4_SSL(HOST, TLSPORT, ssl_context=ctx, timeout=20)
+    M.login(USER, PW)
+    return M
+def ok(r):
+    typ, dat = r
+    assert typ == 'OK', r
+    return dat
+MSG = (b"From: Bob <bob@remote.test>\r\nTo: alice@example.test\r\n"
+       b"Subject: hello there\r\nMessage-ID: <m1@remote.test>\r\n"
+       b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nBody line one.\r\nLine two.\r\n")
+"#;
+
+fn start(extra: &str) -> Server {
+    let srv = Server::start(extra);
+    srv.add_user(ALICE, PASSWORD);
+    srv
+}
+
+/// Runs a Python script (after [`PRELUDE`]) against the server; asserts it
+/// exits with success and returns its stdout. `None` if Python is missing.
+fn python(srv: &Server, script: &str) -> Option<String> {
+    if !have_tool("python3") {
+        return None;
+    }
+    let imap = srv.addr("imap");
+    let imaps = srv.addr("imaps");
+    let (ok, out, err) = run_bounded(
+        Command::new("python3")
+            .arg("-c")
+            .arg(format!("{PRELUDE}\n{script}"))
+            .arg(imap.ip().to_string())
+            .arg(imap.port().to_string())
+            .arg(imaps.port().to_string())
+            .arg(ALICE)
+            .arg(PASSWORD),
+        Duration::from_secs(60),
+    );
+    assert!(
+        ok,
+        "python failed:\nstdout:\n{out}\nstderr:\n{err}\nserver log:\n{}",
+        srv.log()
+    );
+    Some(out)
+}
+
+#[test]
+fn mailbox_commands_over_starttls() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+M = starttls()
+caps = ok(M.capability())[0].decode()
+for c in ['IMAP4rev1', 'IMAP4rev2', 'IDLE', 'UIDPLUS', 'MOVE', 'CONDSTORE', 'QRESYNC', 'SPECIAL-USE']:
+    assert c in caps.split(), (c, caps)
+assert 'STARTTLS' not in caps.split()
+lst = b'\n'.join(ok(M.list()))
+for name in [b'INBOX', b'Sent', b'Drafts', b'Junk', b'Trash', b'Archive']:
+    assert name in lst, lst
+assert b'\\Junk' in lst and b'\\Sent' in lst, lst
+ok(M.create('Projects/2024'))
+lst = b'\n'.join(ok(M.list('""', 'Projects/%')))
+assert b'"Projects/2024"' in lst or b'Projects/2024' in lst, lst
+lst = b'\n'.join(ok(M.list('""', '%')))
+assert re.search(rb'\(\\HasChildren\) "/" Projects', lst), lst
+ok(M.rename('Projects/2024', 'Projects/Done'))
+lst = b'\n'.join(ok(M.list('""', '*')))
+assert b'Projects/Done' in lst and b'Projects/2024' not in lst, lst
+ok(M.subscribe('Projects/Done'))
+lsub = b'\n'.join(ok(M.lsub()))
+assert b'Projects/Done' in lsub, lsub
+ok(M.unsubscribe('Projects/Done'))
+assert b'Projects/Done' not in b'\n'.join(x or b'' for x in ok(M.lsub()))
+# Non-ASCII names go as modified UTF-7.
+ok(M.create('&AOk-t&AOk-'))
+assert b'&AOk-t&AOk-' in b'\n'.join(ok(M.list('""', '*')))
+st = ok(M.status('INBOX', '(MESSAGES UIDNEXT UIDVALIDITY UNSEEN SIZE HIGHESTMODSEQ APPENDLIMIT DELETED)'))[0]
+assert b'MESSAGES 0' in st and b'UIDNEXT 1' in st and b'SIZE 0' in st and b'APPENDLIMIT' in st, st
+ok(M.delete('Projects/Done'))
+assert b'Projects/Done' not in b'\n'.join(ok(M.list('""', '*')))
+typ, dat = M.delete('Nope')
+assert typ == 'NO', dat
+typ, dat = M.create('INBOX')
+assert typ == 'NO', dat
+typ, dat = M.select('Nope')
+assert typ == 'NO', dat
+# LIST-EXTENDED with STATUS and SPECIAL-USE selection.
+typ, dat = M._simple_command('LIST', '(SPECIAL-USE)', '""', '*', 'RETURN', '(STATUS (MESSAGES))')
+assert typ == 'OK', dat
+lines = b'\n'.join(M.untagged_responses.pop('LIST', []))
+assert b'INBOX' not in lines and b'\\Junk' in lines, lines
+sts = b'\n'.join(M.untagged_responses.pop('STATUS', []))
+assert b'MESSAGES 0' in sts, sts
+typ, dat = M.getquotaroot('INBOX')
+assert typ == 'OK', dat
+typ, dat = M._simple_command('NAMESPACE')
+assert typ == 'OK'
+M.logout()
+print("done")
+"#,
+    );
+}
+
+#[test]
+fn messages_over_implicit_tls() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+M = implicit()
+dat = ok(M.append('INBOX', '(\\Flagged)', None, MSG))
+m = re.search(rb'APPENDUID (\d+) (\d+)', dat[0])
+assert m and m.group(2) == b'1', dat
+uidvalidity = int(m.group(1))
+ok(M.append('INBOX', None, None, MSG.replace(b'hello there', b'second')))
+typ, dat = M.append('Missing', None, None, MSG)
+assert typ == 'NO' and b'TRYCREATE' in dat[0], dat
+n = ok(M.select('INBOX'))[0]
+assert n == b'2', n
+dat = ok(M.uid('FETCH', '1:*', '(UID FLAGS RFC822.SIZE)'))
+assert b'UID 1' in dat[0] and b'\\Flagged' in dat[0] and ('RFC822.SIZE %d' % len(MSG)).encode() in dat[0], dat
+dat = ok(M.fetch('1', '(BODY.PEEK[])'))
+assert dat[0][1] == MSG, dat
+dat = ok(M.fetch('1', '(FLAGS)'))
+assert b'\\Seen' not in dat[0], dat
+dat = ok(M.fetch('1', '(BODY.PEEK[]<0.4>)'))
+assert dat[0][1] == MSG[:4], dat
+# A non-PEEK body fetch sets \Seen and reports it.
+dat = ok(M.fetch('2', '(BODY[])'))
+assert b'\\Seen' in b' '.join(x if isinstance(x, bytes) else x[0] for x in dat), dat
+dat = ok(M.store('1', '+FLAGS', '(\\Deleted $Label1)'))
+assert b'\\Deleted' in dat[0] and b'$Label1' in dat[0], dat
+dat = ok(M.store('1', '-FLAGS.SILENT', '($Label1)'))
+dat = ok(M.search(None, 'DELETED'))
+assert dat[0] == b'1', dat
+dat = ok(M.search(None, 'UNSEEN'))
+assert dat[0] == b'1', dat
+dat = ok(M.uid('SEARCH', 'ALL'))
+assert dat[0] == b'1 2', dat
+dat = ok(M._simple_command('UID', 'COPY', '2', 'Archive'))
+assert re.search(rb'\[COPYUID \d+ 2 1\]', dat[0]), dat
+dat = ok(M.uid('MOVE', '2', 'Junk'))
+assert M.untagged_responses.get('EXPUNGE') == [b'2'], M.untagged_responses
+M.untagged_responses.clear()
+dat = ok(M.uid('EXPUNGE', '1'))
+assert M.untagged_responses.get('EXPUNGE') == [b'1'], M.untagged_responses
+n = ok(M.select('Junk'))[0]
+assert n == b'1', n
+n = ok(M.select('Archive', readonly=True))[0]
+assert n == b'1', n
+typ, dat = M.store('1', '+FLAGS', '(\\Deleted)')
+assert typ == 'NO', dat
+ok(M.close())
+M.logout()
+print("done")
+"#,
+    );
+}
+
+#[test]
+fn delivered_mail_and_idle_across_sessions() {
+    let srv = start("");
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "bob@remote.test",
+        &[ALICE],
+        "From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: by smtp\r\n\r\nhi\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    python(
+        &srv,
+        r#"
+A = implicit()
+n = ok(A.select('INBOX'))[0]
+assert n == b'1', n
+dat = ok(A.fetch('1', '(BODY.PEEK[])'))
+assert b'Subject: by smtp' in dat[0][1] and b'Delivered-To' in dat[0][1], dat
+tag = A._new_tag()
+A.send(tag + b' IDLE\r\n')
+line = A.readline()
+assert line.startswith(b'+'), line
+B = starttls()
+ok(B.append('INBOX', None, None, MSG))
+A.sock.settimeout(10)
+line = A.readline()
+assert line == b'* 2 EXISTS\r\n', line
+# Flag changes by B are pushed too.
+ok(B.select('INBOX'))
+ok(B.store('1', '+FLAGS', '(\\Answered)'))
+line = A.readline()
+assert b'FETCH' in line and b'\\Answered' in line, line
+# An expunge by B shows as EXPUNGE during IDLE.
+ok(B.store('2', '+FLAGS', '(\\Deleted)'))
+line = A.readline()
+assert b'FETCH' in line, line
+ok(B.expunge())
+line = A.readline()
+assert line == b'* 2 EXPUNGE\r\n', line
+A.send(b'DONE\r\n')
+line = A.readline()
+assert line.startswith(tag + b' OK'), line
+B.logout(); A.logout()
+print("done")
+"#,
+    );
+}
+
+#[test]
+fn qresync_resynchronisation() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+A = implicit()
+ok(A.enable('QRESYNC'))
+for i in range(4):
+    ok(A.append('INBOX', None, None, MSG))
+typ, dat = A._simple_command('SELECT', 'INBOX')
+assert typ == 'OK', dat
+uv = int(A.untagged_responses['UIDVALIDITY'][0])
+ms = int(A.untagged_responses['HIGHESTMODSEQ'][0])
+A.untagged_responses.clear()
+A.state = 'SELECTED'
+ok(A._simple_command('UNSELECT'))
+# Another session changes flags and expunges while A is "offline".
+B = starttls()
+ok(B.select('INBOX'))
+ok(B.uid('STORE', '2', '+FLAGS', '(\\Flagged)'))
+ok(B.uid('STORE', '3', '+FLAGS', '(\\Deleted)'))
+ok(B.expunge())
+B.logout()
+A.untagged_responses.clear()
+typ, dat = A._simple_command('SELECT', 'INBOX', '(QRESYNC (%d %d 1:4))' % (uv, ms))
+assert typ == 'OK', dat
+v = A.untagged_responses.get('VANISHED')
+assert v == [b'(EARLIER) 3'], A.untagged_responses
+f = b' '.join(A.untagged_responses.get('FETCH', []))
+assert b'UID 2' in f and b'\\Flagged' in f and b'MODSEQ' in f, A.untagged_responses
+assert b'UID 1' not in f, f
+A.state = 'SELECTED'
+# UID FETCH with CHANGEDSINCE and VANISHED.
+A.untagged_responses.clear()
+typ, dat = A._simple_command('UID', 'FETCH', '1:*', '(FLAGS)', '(CHANGEDSINCE %d VANISHED)' % ms)
+assert typ == 'OK', dat
+assert A.untagged_responses.get('VANISHED') == [b'(EARLIER) 3'], A.untagged_responses
+A.logout()
+print("done")
+"#,
+    );
+}
+
+#[test]
+fn bad_commands_and_login_failures() {
+    let srv = start(PLAINTEXT);
+    let mut c = Lines::connect(srv.addr("imap"));
+    let g = c.line();
+    assert!(g.starts_with("* OK [CAPABILITY IMAP4rev1"), "{g}");
+    assert!(g.contains("AUTH=PLAIN"), "{g}");
+    c.cmd("a1 SELECT INBOX");
+    assert!(c.line().starts_with("a1 BAD"));
+    c.cmd("a2 LOGIN alice@example.test wrong");
+    assert_eq!(c.line(), "a2 NO [AUTHENTICATIONFAILED] Invalid credentials");
+    c.cmd(&format!("a3 LOGIN {ALICE} \"{PASSWORD}\""));
+    let l = c.line();
+    assert!(l.starts_with("a3 OK"), "{l}");
+    c.cmd("a4 FROB");
+    assert!(c.line().starts_with("a4 BAD"));
+    c.cmd("a5 FETCH 1 (FLAGS)");
+    assert!(c.line().starts_with("a5 BAD"));
+    // Two bad commands so far (a4, a5): eight more make ten in a row.
+    for i in 0..8 {
+        c.cmd(&format!("b{i} NOSUCHCOMMAND"));
+        let l = c.line();
+        assert!(l.starts_with(&format!("b{i} BAD")), "{l}");
+    }
+    assert_eq!(c.line(), "* BYE Too many invalid commands");
+    assert_eq!(c.rest(), "");
+}
+
+#[test]
+fn curl_fetches_a_message() {
+    if !have_tool("curl") {
+        return;
+    }
+    let srv = start("");
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "bob@remote.test",
+        &[ALICE],
+        "From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: for curl\r\n\r\ncurl body\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let a = srv.addr("imaps");
+    let (ok, out, err) = run_bounded(
+        Command::new("curl").args([
+            "-s",
+            "-S",
+            "-k",
+            "--max-time",
+            "20",
+            "-u",
+            &format!("{ALICE}:{PASSWORD}"),
+            &format!("imaps://{}:{}/INBOX;UID=1", a.ip(), a.port()),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(ok, "curl failed: {err}\n{}", srv.log());
+    assert!(out.contains("Subject: for curl"), "{out}");
+    assert!(out.contains("curl body"), "{out}");
+}
+
+/// ENVELOPE, BODYSTRUCTURE, header sections and text SEARCH.
+#[test]
+fn fetch_structure_and_text_search() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+M = implicit()
+ok(M.append('INBOX', None, None, MSG))
+ok(M.select('INBOX'))
+dat = ok(M.fetch('1', '(ENVELOPE)'))
+assert b'"hello there"' in dat[0] and b'"m1@remote.test"' not in dat[0] and b'<m1@remote.test>' in dat[0], dat
+assert b'("Bob" NIL "bob" "remote.test")' in dat[0], dat
+dat = ok(M.fetch('1', '(BODYSTRUCTURE)'))
+assert b'("TEXT" "PLAIN"' in dat[0].upper(), dat
+dat = ok(M.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])'))
+assert dat[0][1] == b'Subject: hello there\r\n\r\n', dat
+dat = ok(M.fetch('1', '(BODY.PEEK[TEXT])'))
+assert dat[0][1] == b'Body line one.\r\nLine two.\r\n', dat
+assert ok(M.search(None, 'SUBJECT', 'hello'))[0] == b'1'
+assert ok(M.search(None, 'BODY', '"line two"'))[0] == b'1'
+assert ok(M.search(None, 'FROM', 'nobody'))[0] == b''
+M.logout()
+print("done")
+"#,
+    );
+}
+
+#[test]
+fn fetchmail_downloads_over_imap() {
+    if !have_tool("fetchmail") {
+        return;
+    }
+    let srv = start(PLAINTEXT);
+    for i in 0..2 {
+        let r = smtp_send(
+            srv.addr("smtp"),
+            "bob@remote.test",
+            &[ALICE],
+            &format!("From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: fm {i}\r\n\r\nbody {i}\r\n"),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    let dir = srv.dir.path();
+    let out = dir.join("fetched.mbox");
+    let rc = dir.join("fetchmailrc");
+    let a = srv.addr("imap");
+    std::fs::write(
+        &rc,
+        format!(
+            "poll {} protocol IMAP port {} user \"{ALICE}\" password \"{PASSWORD}\" sslproto '' \
+             keep mda \"/bin/sh -c 'cat >> {}'\"\n",
+            a.ip(),
+            a.port(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&rc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+    std::fs::set_permissions(&rc, perm).unwrap();
+    let (ok, o, e) = run_bounded(
+        Command::new("fetchmail")
+            .args(["-f"])
+            .arg(&rc)
+            .args(["--nosyslog", "--nodetach", "-v"])
+            .env("HOME", dir)
+            .env("FETCHMAILHOME", dir),
+        Duration::from_secs(60),
+    );
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        ok && got.contains("Subject: fm 0") && got.contains("Subject: fm 1"),
+        "fetchmail: {o}\n{e}\n{got}\n{}",
+        srv.log()
+    );
+}
