@@ -5,7 +5,8 @@
 //!   for the signer and the verifier;
 //! - [`key`]: signing keys, their files under `<data_dir>/dkim/` and their
 //!   DNS records;
-//! - [`sign`]: the streaming [`Signer`].
+//! - [`sign`]: the streaming [`Signer`];
+//! - [`verify`]: the streaming [`verify::Verifier`], for received mail.
 //!
 //! Signing a message from `alice@example.com`:
 //!
@@ -21,12 +22,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Verification is not written yet; [`canon`] and [`sign::signed_data`]
-//! are meant for it.
+//! Verification ([`verify`]) reuses [`canon`] and [`sign::signed_data`].
 
 pub mod canon;
 pub mod key;
 pub mod sign;
+pub mod verify;
 
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use sign::{SignError, Signer};
