@@ -770,6 +770,15 @@ fn partial_section_fetches_are_byte_exact() {
         (3, "(BODY.PEEK[TEXT]<5.40>)"),
         (3, "(BINARY.PEEK[2]<0.12>)"),
     ];
+    let reqs: Vec<(u32, &str)> = reqs
+        .into_iter()
+        .chain([
+            (4, "(BODY.PEEK[2.HEADER.FIELDS (SUBJECT FROM)])"),
+            (4, "(BODY.PEEK[2.TEXT]<9.5>)"),
+            (4, "(BODY.PEEK[2.1])"),
+            (1, "(BODY.PEEK[1]<6.5>)"),
+        ])
+        .collect();
     let Some(got) = fetch_raw(&srv, "", &reqs) else {
         return;
     };
@@ -789,5 +798,66 @@ fn partial_section_fetches_are_byte_exact() {
         // NUL in it, so a plain literal carries it.
         "3 (BINARY[2]<0> {12}\r\n%PDF-1.4\n%\u{e4})".to_string(),
     ];
+    // Sections inside the attached message/rfc822 (RFC 3501 §6.4.5).
+    let emb = embedded_message();
+    let emb_body = body_of(&emb);
+    let lit4 = |item: &str, s: &str| format!("4 ({item} {{{}}}\r\n{s})", s.len());
+    let want: Vec<String> = want
+        .into_iter()
+        .chain([
+            lit4(
+                "BODY[2.HEADER.FIELDS (SUBJECT FROM)]",
+                "From: Dave <dave@remote.test>\r\nSubject: original\r\n\r\n",
+            ),
+            lit4("BODY[2.TEXT]<9>", &emb_body[9..14]),
+            lit4("BODY[2.1]", emb_body),
+            // Part 1 of a single-part message is its body.
+            format!("1 (BODY[1]<6> {{5}}\r\n{})", &body_of(&plain_message())[6..11]),
+        ])
+        .collect();
     assert_responses(&got, &want);
+}
+
+/// Address and header details: folded Subject, quoted display names with
+/// escapes, comments, groups, an explicit Sender, and every BODYSTRUCTURE
+/// extension field of a single part.
+#[test]
+fn envelope_and_extension_fields_in_detail() {
+    let srv = start();
+    let msg = crlf(&[
+        "From: \"Doe, John \\\"JD\\\"\" <jd@remote.test> (work)",
+        "Sender: assistant@remote.test",
+        "To: Team: ann@remote.test, ben@remote.test;, zed@remote.test",
+        "Subject: a long subject",
+        " folded over two lines",
+        "Date: Mon, 1 Jan 2024 10:06:00 +0000",
+        "Message-ID: <g@remote.test>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=\"ISO-8859-1\"; format=flowed",
+        "Content-Transfer-Encoding: quoted-printable",
+        "Content-ID: <part@remote.test>",
+        "Content-Description: A note",
+        "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==",
+        "Content-Language: en, fr",
+        "Content-Location: http://remote.test/note",
+        "Content-Disposition: inline",
+        "",
+        "caf=E9",
+    ]);
+    let r = smtp_send(srv.addr("smtp"), "bob@remote.test", &[ALICE], &msg);
+    assert!(r.starts_with("250"), "{r}");
+    let Some(got) = fetch_raw(&srv, "", &[(1, "(ENVELOPE BODYSTRUCTURE)")]) else {
+        return;
+    };
+    let jd = "((\"Doe, John \\\"JD\\\"\" NIL \"jd\" \"remote.test\"))";
+    let want = format!(
+        "1 (ENVELOPE (\"Mon, 1 Jan 2024 10:06:00 +0000\" \"a long subject folded over two lines\" \
+         {jd} ((NIL NIL \"assistant\" \"remote.test\")) {jd} \
+         ((NIL NIL \"Team\" NIL)(NIL NIL \"ann\" \"remote.test\")(NIL NIL \"ben\" \"remote.test\")\
+         (NIL NIL NIL NIL)(NIL NIL \"zed\" \"remote.test\")) NIL NIL NIL \"<g@remote.test>\") \
+         BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"ISO-8859-1\" \"format\" \"flowed\") \
+         \"<part@remote.test>\" \"A note\" \"quoted-printable\" 8 1 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" \
+         (\"inline\" NIL) (\"en\" \"fr\") \"http://remote.test/note\"))"
+    );
+    assert_responses(&got, &[want]);
 }
