@@ -278,10 +278,28 @@ ok(M.select('INBOX'))
 ok(M.uid('STORE', '1:10', '+FLAGS.SILENT', '(\\Flagged)'))
 ok(M.uid('STORE', '11:15', '+FLAGS.SILENT', '(\\Deleted)'))
 ok(M.expunge())
+for i in range(1, 4):
+    msg = ("From: Bob <bob@remote.test>\r\nTo: alice@example.test\r\n"
+           "Subject: server new %d\r\nMessage-ID: <srvnew%d@remote.test>\r\n\r\nNew on the server.\r\n" % (i, i)).encode()
+    ok(M.append('INBOX', '(\\Answered)' if i == 1 else None, None, msg))
 M.logout()
 "#,
         &[],
     );
+    // Three new messages in the maildir, one of them flagged.
+    for i in 1..=3 {
+        let (dir, info) = if i == 1 { ("cur", ":2,F") } else { ("new", "") };
+        std::fs::write(
+            inbox
+                .join(dir)
+                .join(format!("1700000000.local{i}.host{info}")),
+            format!(
+                "From: Alice <alice@example.test>\nTo: bob@remote.test\n\
+                 Subject: local new {i}\nMessage-ID: <localnew{i}@example.test>\n\nNew locally.\n"
+            ),
+        )
+        .expect("write maildir message");
+    }
     for uid in 21..=30 {
         let from = maildir_file(&inbox, uid);
         let name = from.file_name().unwrap().to_string_lossy().into_owned();
@@ -304,7 +322,7 @@ M.logout()
         return;
     };
     let gone: Vec<u32> = (11..=15).chain(31..=35).collect();
-    let expected: BTreeMap<u32, String> = (1..=500)
+    let mut expected: BTreeMap<u32, String> = (1..=500)
         .filter(|u| !gone.contains(u))
         .map(|u| {
             let f = match u {
@@ -315,14 +333,43 @@ M.logout()
             (u, f.to_string())
         })
         .collect();
-    assert_eq!(server.len(), 490, "server after the second sync: {status}");
+    // 501-503 were appended on the server, 504-506 pushed by mbsync.
+    expected.insert(501, "\\Answered".into());
+    expected.insert(502, String::new());
+    expected.insert(503, String::new());
+    let pushed: Vec<String> = server.range(504..).map(|(_, f)| f.clone()).collect();
+    let mut pushed_sorted = pushed.clone();
+    pushed_sorted.sort();
+    assert_eq!(
+        pushed_sorted,
+        ["", "", "\\Flagged"],
+        "pushed messages: {server:?}"
+    );
+    for (u, f) in (504..).zip(pushed) {
+        expected.insert(u, f);
+    }
+    assert_eq!(server.len(), 496, "server after the second sync: {status}");
     assert_eq!(server, expected, "server flags after the second sync");
-    let local_state = maildir_state(&inbox);
-    let expected_local: BTreeMap<u32, String> = expected
-        .iter()
-        .map(|(u, f)| (*u, maildir_letters(f)))
-        .collect();
-    assert_eq!(local_state, expected_local, "maildir after the second sync");
+    // Maildir UIDs (`,U=`) are mbsync's own: they match the server's for
+    // the first 500 (both numbered in the same order), not for messages
+    // new on either side, which are compared as a set of flags.
+    let split = |m: BTreeMap<u32, String>| {
+        let (old, new): (Vec<_>, Vec<_>) = m.into_iter().partition(|(u, _)| *u <= 500);
+        let mut new: Vec<String> = new.into_iter().map(|(_, f)| f).collect();
+        new.sort();
+        (old.into_iter().collect::<BTreeMap<_, _>>(), new)
+    };
+    let expected_local = split(
+        expected
+            .iter()
+            .map(|(u, f)| (*u, maildir_letters(f)))
+            .collect(),
+    );
+    assert_eq!(
+        split(maildir_state(&inbox)),
+        expected_local,
+        "maildir after the second sync"
+    );
 
     // Third sync: nothing to do on either side.
     let names_before = maildir_names(&inbox);
@@ -812,7 +859,10 @@ fn partial_section_fetches_are_byte_exact() {
             lit4("BODY[2.TEXT]<9>", &emb_body[9..14]),
             lit4("BODY[2.1]", emb_body),
             // Part 1 of a single-part message is its body.
-            format!("1 (BODY[1]<6> {{5}}\r\n{})", &body_of(&plain_message())[6..11]),
+            format!(
+                "1 (BODY[1]<6> {{5}}\r\n{})",
+                &body_of(&plain_message())[6..11]
+            ),
         ])
         .collect();
     assert_responses(&got, &want);
