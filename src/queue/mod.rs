@@ -281,7 +281,7 @@ impl Queue {
                 }
             }
             if changed {
-                if let Err(e) = self.store.update_queue_entry(&durable) {
+                if let Err(e) = self.write(durable.clone(), false).await {
                     log::error!("queue: cannot record deliveries of {}: {e}", entry.id);
                 }
             }
@@ -302,11 +302,7 @@ impl Queue {
                 log::error!("queue: cannot create a report for {}: {e}", entry.id);
             }
         }
-        let result = if finished {
-            self.store.remove_queue_entry(entry.id)
-        } else {
-            self.store.update_queue_entry(&entry)
-        };
+        let result = self.write(entry.clone(), finished).await;
         match result {
             Ok(()) if finished => log::info!("queue: {} done", entry.id),
             Ok(()) => log::info!(
@@ -319,6 +315,20 @@ impl Queue {
             }
             Err(e) => log::error!("queue: cannot update {}: {e}", entry.id),
         }
+    }
+
+    /// Updates (or, when `remove`, removes) an entry off the executor
+    /// thread: each write waits for the disk.
+    async fn write(&self, entry: QueueEntry, remove: bool) -> Result<(), crate::store::StoreError> {
+        let store = self.store.clone();
+        smol::unblock(move || {
+            if remove {
+                store.remove_queue_entry(entry.id)
+            } else {
+                store.update_queue_entry(&entry)
+            }
+        })
+        .await
     }
 
     /// Builds a report to the entry's sender and commits it: into the
