@@ -6,6 +6,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod admin;
+pub mod antispam;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -307,7 +307,7 @@ pub fn sort_mx(list: &mut [Mx], random: &mut dyn FnMut() -> u32) {
 
 /// A random number from the system's generator (ring); 0 if it fails,
 /// which only makes the shuffle a no-op.
-fn random_u32() -> u32 {
+pub fn random_u32() -> u32 {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 4];
     match ring::rand::SystemRandom::new().fill(&mut b) {

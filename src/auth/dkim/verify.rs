@@ -164,7 +164,7 @@ impl SignatureResult {
 }
 
 /// Everything the verifier found in one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DkimOutcome {
     /// One verdict per checked signature, in header order (topmost first).
     /// Empty when the message has no signature: the result is then `none`.

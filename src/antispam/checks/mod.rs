@@ -1,0 +1,5 @@
+//! The checks, one per file. Each implements [`super::Check`].
+
+pub mod dkim;
+pub mod dmarc;
+pub mod spf;

@@ -1,0 +1,638 @@
+//! Runs the checks stage by stage over one SMTP connection, and builds the
+//! header fields a delivered message gets.
+//!
+//! The checks of a stage run concurrently; each stops at the message's
+//! deadline (its DNS lookups then count for nothing). Verdicts of connect
+//! and HELO count for every message of the connection; those of MAIL,
+//! RCPT and DATA for their transaction only.
+
+use super::policy::{self, Action, Folder, Policy};
+use super::{Check, Context, Message, Recipient, Reject, Verdict};
+use crate::auth::dkim::verify::Verifier;
+use crate::dns::BoxFuture;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+/// Most bytes of the top-level header kept for the checks; the rest of a
+/// larger header is not looked at.
+pub const MAX_HEADER: usize = 64 * 1024;
+
+/// The checks and the policy, shared by all connections.
+pub struct Pipeline {
+    checks: Vec<Box<dyn Check>>,
+    /// Turns the verdicts into an action.
+    pub policy: Policy,
+    /// How long the DNS work of one stage may take.
+    pub deadline: Duration,
+}
+
+impl Pipeline {
+    /// A pipeline over `checks`, in the order they are reported.
+    pub fn new(checks: Vec<Box<dyn Check>>, policy: Policy, deadline: Duration) -> Pipeline {
+        Pipeline {
+            checks,
+            policy,
+            deadline,
+        }
+    }
+
+    /// The names of the checks, in order.
+    pub fn check_names(&self) -> Vec<&'static str> {
+        self.checks.iter().map(|c| c.name()).collect()
+    }
+
+    /// Runs one stage of every check concurrently until `deadline`.
+    async fn run<'a>(
+        &'a self,
+        deadline: Instant,
+        stage: impl Fn(&'a dyn Check) -> BoxFuture<'a, Vec<Verdict>>,
+    ) -> Vec<Verdict> {
+        let futures: Vec<BoxFuture<'a, Vec<Verdict>>> = self
+            .checks
+            .iter()
+            .map(|c| {
+                let name = c.name();
+                let fut = stage(c.as_ref());
+                let timeout = async move {
+                    smol::Timer::at(deadline).await;
+                    log::info!("antispam: check {name} ran out of time");
+                    vec![Verdict::score(
+                        format!("{}_TIMEOUT", name.to_ascii_uppercase()),
+                        0.0,
+                        "no answer before the deadline",
+                    )]
+                };
+                Box::pin(smol::future::or(fut, timeout)) as BoxFuture<'a, Vec<Verdict>>
+            })
+            .collect();
+        join_all(futures).await.into_iter().flatten().collect()
+    }
+}
+
+/// Polls all futures to completion, concurrently, on the current task.
+async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
+    let mut done: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|task| {
+        let mut pending = false;
+        for (fut, slot) in futures.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match Pin::as_mut(fut).poll(task) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+/// The scan of one SMTP connection.
+pub struct Scan {
+    pipeline: Arc<Pipeline>,
+    /// What the checks know.
+    pub cx: Context,
+    connection: Vec<Verdict>,
+    helo: Vec<Verdict>,
+    transaction: Vec<Verdict>,
+    deadline: Instant,
+    tap: Option<BodyTap>,
+}
+
+impl Scan {
+    /// The scan of a new connection.
+    pub fn new(pipeline: Arc<Pipeline>, cx: Context) -> Scan {
+        let deadline = Instant::now() + pipeline.deadline;
+        Scan {
+            pipeline,
+            cx,
+            connection: Vec::new(),
+            helo: Vec::new(),
+            transaction: Vec::new(),
+            deadline,
+            tap: None,
+        }
+    }
+
+    /// The pipeline scanned with.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    fn restart_clock(&mut self, now: u64) {
+        self.cx.now = now;
+        self.deadline = Instant::now() + self.pipeline.deadline;
+    }
+
+    /// Connect stage. A refusal should be sent instead of the greeting
+    /// (421 closes the connection).
+    pub async fn connect(&mut self, now: u64) -> Option<Reject> {
+        self.restart_clock(now);
+        let p = self.pipeline.clone();
+        let cx = &self.cx;
+        let v = p.run(self.deadline, |c| c.connect(cx)).await;
+        let reject = first_reject(&v);
+        self.connection = v;
+        reject
+    }
+
+    /// HELO stage, when the client names itself (again: the name and its
+    /// verdicts replace the earlier ones).
+    pub async fn helo(&mut self, name: &str, now: u64) -> Option<Reject> {
+        self.restart_clock(now);
+        self.cx.helo = Some(name.to_string());
+        let p = self.pipeline.clone();
+        let cx = &self.cx;
+        let v = p.run(self.deadline, |c| c.helo(cx)).await;
+        let reject = first_reject(&v);
+        self.helo = v;
+        reject
+    }
+
+    /// MAIL FROM stage: starts a transaction. `from` is the address, ""
+    /// for the null sender.
+    pub async fn mail_from(&mut self, from: &str, now: u64) -> Option<Reject> {
+        self.cx.reset_transaction();
+        self.transaction.clear();
+        self.tap = None;
+        self.restart_clock(now);
+        self.cx.mail_from = Some(from.to_string());
+        let p = self.pipeline.clone();
+        let cx = &self.cx;
+        let v = p.run(self.deadline, |c| c.mail_from(cx)).await;
+        let reject = first_reject(&v);
+        self.transaction.extend(v);
+        reject
+    }
+
+    /// RCPT stage for a recipient our policy accepted; on no refusal it
+    /// joins the transaction.
+    pub async fn rcpt(&mut self, rcpt: Recipient, now: u64) -> Option<Reject> {
+        self.cx.now = now;
+        let p = self.pipeline.clone();
+        let cx = &self.cx;
+        let r = &rcpt;
+        let v = p.run(self.deadline, |c| c.rcpt(cx, r)).await;
+        let reject = first_reject(&v);
+        if reject.is_none() {
+            self.cx.recipients.push(rcpt);
+            self.transaction.extend(v);
+        }
+        reject
+    }
+
+    /// A recipient our policy refused: a refusal returned here replaces
+    /// the 550 and ends the session.
+    pub fn rcpt_refused(&mut self, now: u64) -> Option<Reject> {
+        self.cx.now = now;
+        self.pipeline
+            .checks
+            .iter()
+            .find_map(|c| c.rcpt_refused(&self.cx))
+    }
+
+    /// The message body starts: the bytes given to [`Scan::body`] are the
+    /// message exactly as received.
+    pub fn body_start(&mut self, now: u64) {
+        self.tap = Some(BodyTap::new(now as i64));
+    }
+
+    /// More of the message as received.
+    pub fn body(&mut self, chunk: &[u8]) {
+        if let Some(t) = &mut self.tap {
+            t.feed(chunk);
+        }
+    }
+
+    /// The end of DATA: verifies DKIM, runs the data stage and decides.
+    /// `msg.header` may be empty: the header seen by [`Scan::body`] is
+    /// used then.
+    pub async fn data(&mut self, msg: &Message<'_>, now: u64) -> Outcome {
+        self.cx.now = now;
+        let tap = self.tap.take();
+        let mut header_kept = Vec::new();
+        if let Some(tap) = tap {
+            header_kept = tap.header;
+            let resolver = self.cx.resolver.clone();
+            let deadline = self.deadline;
+            let dkim = smol::future::or(
+                async { Some(tap.verifier.finish(&*resolver).await) },
+                async {
+                    smol::Timer::at(deadline).await;
+                    None
+                },
+            )
+            .await;
+            if dkim.is_none() {
+                log::info!("antispam: DKIM keys not found before the deadline");
+            }
+            self.cx.facts().dkim = dkim;
+        }
+        let msg = Message {
+            header: if msg.header.is_empty() {
+                &header_kept
+            } else {
+                msg.header
+            },
+            structure: msg.structure,
+            path: msg.path,
+            size: msg.size,
+        };
+        let p = self.pipeline.clone();
+        let cx = &self.cx;
+        let m = &msg;
+        let v = p.run(self.deadline, |c| c.data(cx, m)).await;
+        self.transaction.extend(v);
+        let verdicts: Vec<Verdict> = self
+            .connection
+            .iter()
+            .chain(&self.helo)
+            .chain(&self.transaction)
+            .cloned()
+            .collect();
+        let accounts = self.cx.accounts();
+        let action = {
+            let facts = self.cx.facts();
+            p.policy.decide(&verdicts, &facts, &accounts)
+        };
+        let auth_results = self.authentication_results();
+        Outcome {
+            action,
+            verdicts,
+            auth_results,
+            junk_score: p.policy.junk_score,
+        }
+    }
+
+    /// Tells the checks the message was accepted.
+    pub fn accepted(&self) {
+        for c in &self.pipeline.checks {
+            c.accepted(&self.cx);
+        }
+    }
+
+    /// The `Authentication-Results` field (RFC 8601 §2.2) of what was
+    /// found so far, ending in CR LF.
+    pub fn authentication_results(&self) -> String {
+        let facts = self.cx.facts();
+        let mut results: Vec<String> = Vec::new();
+        if let Some(i) = &facts.iprev {
+            let mut r = format!("iprev={} policy.iprev={}", i.result, self.cx.peer);
+            if let Some(name) = &i.name {
+                r.push_str(&format!(" ({})", safe_comment(name)));
+            }
+            results.push(r);
+        }
+        if let Some(s) = &facts.spf {
+            results.push(s.auth_results());
+        }
+        if let Some(h) = &facts.helo_spf {
+            results.push(h.auth_results());
+        }
+        if let Some(d) = &facts.dkim {
+            results.extend(d.auth_results());
+        }
+        if let Some(d) = &facts.dmarc {
+            results.push(d.auth_results());
+        }
+        let mut field = format!("Authentication-Results: {}", self.cx.hostname);
+        if results.is_empty() {
+            // RFC 8601 §2.2: "none" when no method was applied.
+            field.push_str("; none");
+        }
+        let n = results.len();
+        for (i, r) in results.into_iter().enumerate() {
+            field.push_str(";\r\n\t");
+            field.push_str(&r);
+            if i + 1 == n {
+                break;
+            }
+        }
+        field.push_str("\r\n");
+        field
+    }
+}
+
+/// Keeps only characters safe inside a header comment.
+fn safe_comment(s: &str) -> String {
+    s.chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '(' && c != ')' && c != '\\' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The most serious refusal among verdicts: permanent over temporary.
+fn first_reject(verdicts: &[Verdict]) -> Option<Reject> {
+    let mut best: Option<&Reject> = None;
+    for r in verdicts.iter().filter_map(|v| v.reject.as_ref()) {
+        if best.is_none_or(|b| b.is_temporary() && !r.is_temporary()) {
+            best = Some(r);
+        }
+    }
+    best.cloned()
+}
+
+/// What became of a message, and the header fields it gets.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The decision.
+    pub action: Action,
+    /// Every verdict that counted.
+    pub verdicts: Vec<Verdict>,
+    /// The `Authentication-Results` field.
+    pub auth_results: String,
+    /// The Junk threshold, reported in `X-Spam-Status`.
+    pub junk_score: f32,
+}
+
+impl Outcome {
+    /// The folder of `account`'s copy (INBOX when not decided).
+    pub fn folder(&self, account: &str) -> Folder {
+        match &self.action {
+            Action::Deliver(list) => list
+                .iter()
+                .find(|(a, _)| a == account)
+                .map_or(Folder::Inbox, |(_, f)| *f),
+            Action::Refuse(_) => Folder::Junk,
+        }
+    }
+
+    /// The header fields `account`'s copy gets, in order: what checks
+    /// add, `Authentication-Results`, `X-Spam-Score` and `X-Spam-Status`
+    /// with the rules that fired. For a copy that only goes elsewhere
+    /// (forwarding), `account` is "".
+    pub fn headers_for(&self, account: &str) -> String {
+        let mut out = String::new();
+        for v in &self.verdicts {
+            for h in &v.headers {
+                out.push_str(h);
+            }
+        }
+        out.push_str(&self.auth_results);
+        let total = policy::total(&self.verdicts, account);
+        let junk = self.folder(account) == Folder::Junk && !account.is_empty();
+        out.push_str(&format!("X-Spam-Score: {total:.1}\r\n"));
+        let mut status = format!(
+            "X-Spam-Status: {}, score={total:.1} required={:.1} tests=",
+            if junk { "Yes" } else { "No" },
+            self.junk_score
+        );
+        let mut line_len = status.len();
+        let mut first = true;
+        for v in self
+            .verdicts
+            .iter()
+            .filter(|v| v.account.as_deref().is_none_or(|a| a == account))
+            .filter(|v| v.score != 0.0 || v.reject.is_some() || v.junk)
+        {
+            let item = format!("{}({:.1})", v.rule, v.score);
+            if !first {
+                status.push(',');
+                line_len += 1;
+            }
+            if line_len + item.len() > 76 {
+                status.push_str("\r\n\t");
+                line_len = 1;
+            }
+            status.push_str(&item);
+            line_len += item.len();
+            first = false;
+        }
+        if first {
+            status.push_str("none");
+        }
+        status.push_str("\r\n");
+        out.push_str(&status);
+        out
+    }
+
+    /// One line per verdict, for `facteur check message` and the logs.
+    pub fn report(&self) -> Vec<String> {
+        self.verdicts
+            .iter()
+            .map(|v| {
+                let mut line = format!("{:>6.1} {}", v.score, v.rule);
+                if let Some(a) = &v.account {
+                    line.push_str(&format!(" [{a}]"));
+                }
+                if !v.reason.is_empty() {
+                    line.push_str(&format!(": {}", v.reason));
+                }
+                if let Some(r) = &v.reject {
+                    line.push_str(&format!(" (refuse {} {})", r.code, r.status));
+                }
+                if v.junk {
+                    line.push_str(" (to Junk)");
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+/// Watches the message as received: its DKIM signatures, and its header.
+struct BodyTap {
+    verifier: Verifier,
+    header: Vec<u8>,
+    header_done: bool,
+}
+
+impl BodyTap {
+    fn new(now: i64) -> BodyTap {
+        BodyTap {
+            verifier: Verifier::new(now),
+            header: Vec::new(),
+            header_done: false,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        self.verifier.update(chunk);
+        if self.header_done {
+            return;
+        }
+        let from = self.header.len().saturating_sub(3);
+        let room = MAX_HEADER.saturating_sub(self.header.len());
+        self.header
+            .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        if let Some(end) = header_end(self.header.get(from..).unwrap_or_default()) {
+            self.header.truncate(from + end);
+            self.header_done = true;
+        } else if self.header.len() >= MAX_HEADER {
+            self.header_done = true;
+        }
+    }
+}
+
+/// Where the header ends in `bytes` (just after its empty line), if it
+/// does: the first LF CR LF or LF LF. Also true at the very start of a
+/// message that has no header.
+fn header_end(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes.get(i) == Some(&b'\n') {
+            match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(b'\n'), _) => return Some(i + 2),
+                (Some(b'\r'), Some(b'\n')) => return Some(i + 3),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Removes, while the message streams, every `Authentication-Results`
+/// field of the top-level header whose authserv-id is our host name
+/// (RFC 8601 §5: such fields from outside are forgeries and must go).
+pub struct AuthResultsFilter {
+    hostname: String,
+    /// The field being held, in [`Mode::Hold`].
+    field: Vec<u8>,
+    mode: Mode,
+    line_start: bool,
+    in_body: bool,
+}
+
+/// What the filter does with the current field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Holding it until it is complete, to judge it.
+    Hold,
+    /// Passing an over-long field through.
+    Pass,
+    /// Dropping an over-long `Authentication-Results`.
+    Drop,
+}
+
+/// Longest field the filter holds to look at; an `Authentication-Results`
+/// longer than that is dropped whoever it claims to be from.
+const MAX_FILTERED_FIELD: usize = 8 * 1024;
+
+impl AuthResultsFilter {
+    /// A filter for fields claiming `hostname`.
+    pub fn new(hostname: &str) -> AuthResultsFilter {
+        AuthResultsFilter {
+            hostname: hostname.trim_end_matches('.').to_ascii_lowercase(),
+            field: Vec::new(),
+            mode: Mode::Hold,
+            line_start: true,
+            in_body: false,
+        }
+    }
+
+    /// Filters the next bytes of the message into `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        for &b in chunk {
+            if self.in_body {
+                out.push(b);
+                continue;
+            }
+            if self.line_start {
+                self.line_start = false;
+                if b != b' ' && b != b'\t' {
+                    // The previous field is complete.
+                    self.flush_field(out);
+                    self.mode = Mode::Hold;
+                    if b == b'\r' || b == b'\n' {
+                        // The empty line: the body follows.
+                        out.push(b);
+                        self.in_body = true;
+                        continue;
+                    }
+                }
+            }
+            match self.mode {
+                Mode::Hold => {
+                    self.field.push(b);
+                    if self.field.len() > MAX_FILTERED_FIELD {
+                        if is_auth_results(&self.field) {
+                            self.mode = Mode::Drop;
+                            self.field.clear();
+                        } else {
+                            self.mode = Mode::Pass;
+                            out.append(&mut self.field);
+                        }
+                    }
+                }
+                Mode::Pass => out.push(b),
+                Mode::Drop => {}
+            }
+            if b == b'\n' {
+                self.line_start = true;
+            }
+        }
+    }
+
+    /// The message ended: what is held goes out.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.flush_field(out);
+        self.in_body = true;
+    }
+
+    fn flush_field(&mut self, out: &mut Vec<u8>) {
+        if self.mode == Mode::Hold && !self.forged(&self.field) {
+            out.extend_from_slice(&self.field);
+        }
+        self.field.clear();
+    }
+
+    fn forged(&self, field: &[u8]) -> bool {
+        if !is_auth_results(field) {
+            return false;
+        }
+        let Some(colon) = field.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let value = String::from_utf8_lossy(field.get(colon + 1..).unwrap_or_default());
+        authserv_id(&value).eq_ignore_ascii_case(&self.hostname)
+    }
+}
+
+/// True when a raw field is named Authentication-Results.
+fn is_auth_results(field: &[u8]) -> bool {
+    const NAME: &[u8] = b"authentication-results";
+    field.len() > NAME.len()
+        && field
+            .get(..NAME.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
+        && field
+            .get(NAME.len()..)
+            .and_then(|rest| rest.iter().find(|b| **b != b' ' && **b != b'\t'))
+            == Some(&b':')
+}
+
+/// The authserv-id of an Authentication-Results value (RFC 8601 §2.2):
+/// the first token, after comments and blanks, before `;` or a blank.
+fn authserv_id(value: &str) -> String {
+    let mut depth = 0u32;
+    let mut id = String::new();
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            ';' => break,
+            c if c.is_whitespace() => {
+                if !id.is_empty() {
+                    break;
+                }
+            }
+            c => id.push(c),
+        }
+    }
+    id.trim_end_matches('.').to_string()
+}
