@@ -317,6 +317,13 @@ impl Store {
         Ok(())
     }
 
+    /// A tree of its own for a component that keeps state beside the
+    /// mail (greylisting, the Bayes filter's tokens): `antispam_` and the
+    /// given name. Opening it again gives the same tree.
+    pub fn antispam_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(format!("antispam_{name}"))?)
+    }
+
     /// Makes every change so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
