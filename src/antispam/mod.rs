@@ -154,6 +154,9 @@ pub struct Recipient {
 pub struct Context {
     /// The client's address.
     pub peer: IpAddr,
+    /// Our own addresses: the one the client connected to, and any other
+    /// the adapter knows (a HELO naming one of them is forged).
+    pub local_ips: Vec<IpAddr>,
     /// Our host name (the authserv-id of `Authentication-Results`).
     pub hostname: String,
     /// Our mail domains.
@@ -183,6 +186,7 @@ impl Context {
     ) -> Context {
         Context {
             peer,
+            local_ips: Vec::new(),
             hostname: hostname.into(),
             local_domains,
             now,
