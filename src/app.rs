@@ -59,10 +59,20 @@ pub fn run(cfg: Config) -> Result<(), String> {
 
     let resolver: Arc<dyn crate::dns::Resolver> =
         Arc::new(crate::net::dns::StubResolver::from_config(&cfg.dns));
-    let transport = SmtpTransport::new(store.clone(), cfg.clone(), resolver)?;
+    let transport = SmtpTransport::new(store.clone(), cfg.clone(), resolver.clone())?;
     let queue = Arc::new(Queue::new(store.clone(), cfg.clone(), Arc::new(transport)));
     let mut shared = Shared::new(cfg.clone(), store.clone(), tls);
     shared.queue = queue.clone();
+    if cfg.antispam.enabled {
+        let pipeline = crate::antispam::setup::pipeline(
+            &cfg,
+            Some(&store),
+            resolver,
+            crate::antispam::setup::Use::Server,
+        )?;
+        log::info!("antispam checks: {}", pipeline.check_names().join(", "));
+        shared.antispam = Some(Arc::new(pipeline));
+    }
     let shared = Arc::new(shared);
     let signals = watch_signals();
     {

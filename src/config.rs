@@ -328,6 +328,17 @@ pub struct Antispam {
     pub junk_score: f32,
     /// Score from which mail is refused at DATA (550 5.7.1).
     pub reject_score: f32,
+    /// How long the DNS lookups of one SMTP stage may take.
+    pub dns_deadline: Dur,
+    /// Answer 451 4.4.3 when SPF or DMARC hit a temporary DNS error.
+    pub tempfail_on_dns_error: bool,
+    /// File SPF softfails in Junk.
+    pub spf_softfail_to_junk: bool,
+    /// Refuse (550 5.7.1) mail failing DMARC whose domain asks p=reject.
+    pub dmarc_reject: bool,
+    /// File in Junk mail failing DMARC whose domain asks p=quarantine
+    /// (and p=reject when `dmarc_reject` is off).
+    pub dmarc_quarantine: bool,
     /// Greylist unknown senders.
     pub greylisting: bool,
     /// How long a new triplet must wait before a retry is accepted.
@@ -344,6 +355,11 @@ impl Default for Antispam {
             enabled: true,
             junk_score: 5.0,
             reject_score: 12.0,
+            dns_deadline: Dur(Duration::from_secs(20)),
+            tempfail_on_dns_error: false,
+            spf_softfail_to_junk: true,
+            dmarc_reject: true,
+            dmarc_quarantine: true,
             greylisting: true,
             greylist_delay: Dur(Duration::from_secs(5 * 60)),
             greylist_window: Dur(Duration::from_secs(86400)),

@@ -35,6 +35,11 @@ const USAGE: &str = "usage: facteur COMMAND [--config FILE]
   check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
                                SPF result for a client, as received mail
                                would get it (no --mail-from: null sender)
+  check message FILE --ip IP --helo NAME --mail-from ADDRESS
+        [--rcpt ADDRESS]... [--dns IP[:PORT]]
+                               run the inbound checks on a stored message:
+                               prints Authentication-Results, every rule
+                               that fired with its score, and the action
   --version
 
 Without --config, the embedded default is used: data in ./data and every
@@ -113,6 +118,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
+        ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
         words => {
             let req = match admin_request(words, password_stdin) {
                 Ok(r) => r,
@@ -304,14 +310,7 @@ fn check_spf(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
             .map_err(|_| format!("{ip:?} is not an IP address"))?;
         let helo = take_option(&mut args, "--helo")?.ok_or("check spf needs --helo")?;
         let mail_from = take_option(&mut args, "--mail-from")?.unwrap_or_default();
-        let dns = match take_option(&mut args, "--dns")? {
-            None => None,
-            Some(s) => Some(
-                s.parse::<SocketAddr>()
-                    .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| format!("--dns {s:?}: expected IP or IP:PORT"))?,
-            ),
-        };
+        let dns = dns_option(&mut args)?;
         if let Some(extra) = args.first() {
             return Err(format!("check spf: unexpected argument {extra:?}"));
         }
@@ -347,6 +346,123 @@ fn check_spf(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
         None => println!("temperror\nno result within {SPF_DEADLINE:?}"),
     }
     ExitCode::SUCCESS
+}
+
+/// `--dns IP[:PORT]`.
+fn dns_option(args: &mut Vec<String>) -> Result<Option<SocketAddr>, String> {
+    match take_option(args, "--dns")? {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<SocketAddr>()
+            .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+            .map(Some)
+            .map_err(|_| format!("--dns {s:?}: expected IP or IP:PORT")),
+    }
+}
+
+/// `facteur check message`: the inbound pipeline on a message file (see
+/// [`facteur::antispam::diagnose`]). The store is used when its data
+/// directory exists and no server holds it: for the recipients' accounts
+/// and their Bayes statistics.
+fn check_message(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
+    use facteur::antispam::{diagnose, setup, Recipient};
+    let mut args = args.to_vec();
+    let parsed = (|| -> Result<_, String> {
+        let ip = take_option(&mut args, "--ip")?.ok_or("check message needs --ip")?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{ip:?} is not an IP address"))?;
+        let helo = take_option(&mut args, "--helo")?.ok_or("check message needs --helo")?;
+        let mail_from = take_option(&mut args, "--mail-from")?.unwrap_or_default();
+        let mut rcpts = Vec::new();
+        while let Some(r) = take_option(&mut args, "--rcpt")? {
+            rcpts.push(r);
+        }
+        let dns = dns_option(&mut args)?;
+        let file = match args.as_slice() {
+            [file] => PathBuf::from(file),
+            [] => return Err("check message needs a FILE".into()),
+            [_, extra, ..] => return Err(format!("check message: unexpected argument {extra:?}")),
+        };
+        Ok((file, ip, helo, mail_from, rcpts, dns))
+    })();
+    let (file, ip, helo, mail_from, rcpts, dns) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e),
+    };
+    let cfg = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let resolver: Arc<dyn facteur::dns::Resolver> = Arc::new(match dns {
+        Some(server) => StubResolver::new(vec![server], cfg.dns.timeout.0, cfg.dns.attempts, 256),
+        None => StubResolver::from_config(&cfg.dns),
+    });
+    let store = if cfg.server.data_dir.join("index").exists() {
+        match facteur::store::Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                eprintln!("facteur: store not used ({e}): no per-user results");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut local_domains: Vec<String> = cfg.server.domains.iter().map(|d| d.0.clone()).collect();
+    let mut recipients = Vec::new();
+    for address in rcpts {
+        let accounts = store
+            .as_ref()
+            .and_then(|st| facteur::delivery::resolve(st, &address).ok())
+            .map(|r| r.accounts.into_iter().collect())
+            .unwrap_or_default();
+        recipients.push(Recipient {
+            address: address.to_ascii_lowercase(),
+            accounts,
+        });
+    }
+    if let Some(st) = &store {
+        if let Ok(list) = st.domains() {
+            for d in list {
+                if !local_domains.contains(&d.name) {
+                    local_domains.push(d.name);
+                }
+            }
+        }
+    }
+    let pipeline = match setup::pipeline(&cfg, store.as_ref(), resolver, setup::Use::Diagnosis) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("facteur: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let envelope = diagnose::Envelope {
+        ip,
+        helo,
+        mail_from,
+        recipients,
+    };
+    let now = u64::try_from(facteur::time::unix_now()).unwrap_or(0);
+    match smol::block_on(diagnose::check_message(
+        pipeline,
+        &file,
+        &envelope,
+        local_domains,
+        now,
+    )) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("facteur: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn load(path: &Option<PathBuf>) -> Result<Config, ExitCode> {

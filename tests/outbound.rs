@@ -52,7 +52,7 @@ fn remote_instance(ip: &str, port: u16, hostname: &str, domain: &str) -> Server 
     let text = format!(
         "[server]\nhostname = \"{hostname}\"\ndata_dir = \"{}\"\ndomains = [\"{domain}\"]\n\n\
          [listen]\nsmtp = \"{ip}:{port}\"\nsubmission = \"\"\nsubmissions = \"\"\npop3 = \"\"\n\
-         pop3s = \"\"\nimap = \"\"\nimaps = \"\"\nweb = \"\"\n\n[antispam]\ndnsbl = []\n",
+         pop3s = \"\"\nimap = \"\"\nimaps = \"\"\nweb = \"\"\n\n[antispam]\nenabled = false\n",
         dir.path().join("data").display()
     );
     std::fs::write(&config, text).expect("config");

@@ -13,8 +13,10 @@
 //! Checks never read the clock: the stage's `now` is in the [`Context`].
 
 pub mod checks;
+pub mod diagnose;
 pub mod pipeline;
 pub mod policy;
+pub mod setup;
 
 use crate::auth::dkim::verify::DkimOutcome;
 use crate::auth::dmarc::DmarcOutcome;

@@ -9,7 +9,8 @@
 use super::policy::{self, Action, Folder, Policy};
 use super::{Check, Context, Message, Recipient, Reject, Verdict};
 use crate::auth::dkim::verify::Verifier;
-use crate::dns::BoxFuture;
+use crate::dns::{BoxFuture, Resolver};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -26,16 +27,47 @@ pub struct Pipeline {
     pub policy: Policy,
     /// How long the DNS work of one stage may take.
     pub deadline: Duration,
+    /// DNS for the checks.
+    pub resolver: Arc<dyn Resolver>,
+    /// Our host name: the authserv-id of Authentication-Results.
+    pub hostname: String,
 }
 
 impl Pipeline {
     /// A pipeline over `checks`, in the order they are reported.
-    pub fn new(checks: Vec<Box<dyn Check>>, policy: Policy, deadline: Duration) -> Pipeline {
+    pub fn new(
+        checks: Vec<Box<dyn Check>>,
+        policy: Policy,
+        deadline: Duration,
+        resolver: Arc<dyn Resolver>,
+        hostname: &str,
+    ) -> Pipeline {
         Pipeline {
             checks,
             policy,
             deadline,
+            resolver,
+            hostname: hostname.to_string(),
         }
+    }
+
+    /// The scan of a new connection from `peer` to our `local` address.
+    pub fn scan(
+        self: &Arc<Self>,
+        peer: IpAddr,
+        local: Option<IpAddr>,
+        local_domains: Vec<String>,
+        now: u64,
+    ) -> Scan {
+        let mut cx = Context::new(
+            peer,
+            self.hostname.clone(),
+            local_domains,
+            self.resolver.clone(),
+            now,
+        );
+        cx.local_ips.extend(local);
+        Scan::new(self.clone(), cx)
     }
 
     /// The names of the checks, in order.
@@ -635,4 +667,238 @@ fn authserv_id(value: &str) -> String {
         }
     }
     id.trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::antispam::checks::{dkim::DkimCheck, dmarc::DmarcCheck, spf::SpfCheck};
+    use crate::dns::static_resolver::StaticResolver;
+    use crate::dns::RecordData;
+
+    fn filter_in_pieces(input: &[u8], pieces: usize) -> Vec<u8> {
+        let mut f = AuthResultsFilter::new("mx.example.org");
+        let mut out = Vec::new();
+        let step = input.len().div_ceil(pieces.max(1)).max(1);
+        for chunk in input.chunks(step) {
+            f.feed(chunk, &mut out);
+        }
+        f.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn forged_authentication_results_are_removed() {
+        let msg =
+            b"Authentication-Results: MX.example.org.;\r\n\tspf=pass smtp.mailfrom=x.example\r\n\
+Authentication-Results: other.example; dkim=pass\r\n\
+Subject: hi\r\n\
+authentication-results : (comment) mx.example.org; none\r\n\
+From: a@x.example\r\n\r\n\
+Authentication-Results: mx.example.org; in the body\r\n";
+        let want: &[u8] = b"Authentication-Results: other.example; dkim=pass\r\n\
+Subject: hi\r\n\
+From: a@x.example\r\n\r\n\
+Authentication-Results: mx.example.org; in the body\r\n";
+        for pieces in [1, 2, 3, 7, msg.len()] {
+            assert_eq!(
+                String::from_utf8_lossy(&filter_in_pieces(msg, pieces)),
+                String::from_utf8_lossy(want),
+                "in {pieces} pieces"
+            );
+        }
+    }
+
+    #[test]
+    fn over_long_fields_pass_or_drop_whole() {
+        let long = "x".repeat(MAX_FILTERED_FIELD + 100);
+        let msg = format!(
+            "X-Long: {long}\r\n\tmore\r\nAuthentication-Results: ({long}) anything\r\n\tnext\r\nSubject: s\r\n\r\nbody"
+        );
+        let out = filter_in_pieces(msg.as_bytes(), 5);
+        let want = format!("X-Long: {long}\r\n\tmore\r\nSubject: s\r\n\r\nbody");
+        assert_eq!(String::from_utf8_lossy(&out), want);
+    }
+
+    #[test]
+    fn bare_lf_and_headerless_messages() {
+        let msg = b"Authentication-Results: mx.example.org; x\nA: b\n\nbody\n";
+        assert_eq!(filter_in_pieces(msg, 3), b"A: b\n\nbody\n");
+        assert_eq!(filter_in_pieces(b"\r\njust body", 1), b"\r\njust body");
+        assert_eq!(
+            filter_in_pieces(b"No-Blank-Line: x", 1),
+            b"No-Blank-Line: x"
+        );
+    }
+
+    #[test]
+    fn authserv_id_skips_comments() {
+        assert_eq!(
+            authserv_id(" (c) host.example. 1; spf=pass"),
+            "host.example"
+        );
+        assert_eq!(authserv_id("host.example;spf=pass"), "host.example");
+        assert_eq!(authserv_id(""), "");
+    }
+
+    fn pipeline(resolver: StaticResolver) -> Arc<Pipeline> {
+        Arc::new(Pipeline::new(
+            vec![
+                Box::new(SpfCheck {
+                    softfail_to_junk: true,
+                }),
+                Box::new(DkimCheck),
+                Box::new(DmarcCheck {
+                    honour_reject: true,
+                    honour_quarantine: true,
+                    sample: || 0,
+                }),
+            ],
+            Policy::default(),
+            Duration::from_secs(5),
+            Arc::new(resolver),
+            "mx.example.org",
+        ))
+    }
+
+    fn txt(text: &str) -> RecordData {
+        RecordData::Txt(vec![text.as_bytes().to_vec()])
+    }
+
+    /// Runs a whole session: HELO, MAIL FROM, one recipient, the message.
+    fn run(p: &Arc<Pipeline>, ip: &str, from: &str, message: &[u8]) -> Outcome {
+        let dir = std::env::temp_dir().join(format!(
+            "facteur-pipeline-{}-{}",
+            std::process::id(),
+            crate::dns::random_u32()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("msg");
+        std::fs::write(&path, message).unwrap();
+        let mut scan = p.scan(
+            ip.parse().unwrap(),
+            None,
+            vec!["example.org".into()],
+            1_700_000_000,
+        );
+        let outcome = smol::block_on(async {
+            assert!(scan.connect(1_700_000_000).await.is_none());
+            assert!(scan
+                .helo("client.example.net", 1_700_000_000)
+                .await
+                .is_none());
+            assert!(scan.mail_from(from, 1_700_000_000).await.is_none());
+            let rcpt = Recipient {
+                address: "ann@example.org".into(),
+                accounts: vec!["ann@example.org".into()],
+            };
+            assert!(scan.rcpt(rcpt, 1_700_000_000).await.is_none());
+            scan.body_start(1_700_000_000);
+            for chunk in message.chunks(7) {
+                scan.body(chunk);
+            }
+            let structure = crate::mail::mime::parse(message);
+            let msg = Message {
+                header: &[],
+                structure: &structure,
+                path: &path,
+                size: message.len() as u64,
+            };
+            scan.data(&msg, 1_700_000_000).await
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        outcome
+    }
+
+    const MESSAGE: &[u8] =
+        b"From: Joe <joe@sender.example>\r\nTo: ann@example.org\r\nSubject: hi\r\n\r\nhello\r\n";
+
+    #[test]
+    fn spf_pass_with_dmarc_pass_goes_to_inbox_with_results() {
+        let mut r = StaticResolver::new();
+        r.add("sender.example", txt("v=spf1 ip4:192.0.2.5 -all"));
+        r.add("_dmarc.sender.example", txt("v=DMARC1; p=reject"));
+        let o = run(&pipeline(r), "192.0.2.5", "joe@sender.example", MESSAGE);
+        assert_eq!(
+            o.action,
+            Action::Deliver(vec![("ann@example.org".into(), Folder::Inbox)])
+        );
+        assert!(o
+            .auth_results
+            .starts_with("Authentication-Results: mx.example.org;\r\n\t"));
+        assert!(o
+            .auth_results
+            .contains("spf=pass smtp.mailfrom=sender.example"));
+        assert!(o.auth_results.contains("dkim=none"));
+        assert!(o.auth_results.contains("dmarc=pass"));
+        let headers = o.headers_for("ann@example.org");
+        assert!(headers.starts_with("Received-SPF: pass"), "{headers}");
+        assert!(headers.contains("X-Spam-Status: No, score="), "{headers}");
+        assert!(headers.contains("SPF_PASS(-0.5)"), "{headers}");
+    }
+
+    #[test]
+    fn dmarc_reject_refuses_and_softfail_goes_to_junk() {
+        let mut r = StaticResolver::new();
+        r.add("sender.example", txt("v=spf1 ip4:192.0.2.5 -all"));
+        r.add("_dmarc.sender.example", txt("v=DMARC1; p=reject"));
+        let p = pipeline(r);
+        let o = run(&p, "192.0.2.6", "joe@sender.example", MESSAGE);
+        assert!(
+            matches!(&o.action, Action::Refuse(r) if r.code == 550 && r.status == "5.7.1"),
+            "{:?}",
+            o.action
+        );
+        let mut r = StaticResolver::new();
+        r.add("soft.example", txt("v=spf1 ip4:192.0.2.5 ~all"));
+        let o = run(
+            &pipeline(r),
+            "192.0.2.6",
+            "joe@soft.example",
+            b"From: joe@soft.example\r\n\r\nx\r\n",
+        );
+        assert_eq!(
+            o.action,
+            Action::Deliver(vec![("ann@example.org".into(), Folder::Junk)])
+        );
+        assert!(o
+            .headers_for("ann@example.org")
+            .contains("X-Spam-Status: Yes"));
+    }
+
+    #[test]
+    fn a_check_past_the_deadline_counts_for_nothing() {
+        struct Slow;
+        impl Check for Slow {
+            fn name(&self) -> &'static str {
+                "slow"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(async {
+                    smol::Timer::after(Duration::from_secs(60)).await;
+                    vec![Verdict::score("NEVER", 50.0, "")]
+                })
+            }
+        }
+        struct Quick;
+        impl Check for Quick {
+            fn name(&self) -> &'static str {
+                "quick"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(std::future::ready(vec![Verdict::score("QUICK", 1.0, "")]))
+            }
+        }
+        let p = Arc::new(Pipeline::new(
+            vec![Box::new(Slow), Box::new(Quick)],
+            Policy::default(),
+            Duration::from_millis(50),
+            Arc::new(StaticResolver::new()),
+            "mx.example.org",
+        ));
+        let mut scan = p.scan("192.0.2.1".parse().unwrap(), None, vec![], 0);
+        assert!(smol::block_on(scan.connect(0)).is_none());
+        let rules: Vec<&str> = scan.connection.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, ["SLOW_TIMEOUT", "QUICK"]);
+    }
 }

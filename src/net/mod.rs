@@ -121,6 +121,8 @@ pub struct Shared {
     pub junk: Arc<dyn crate::proto::imap::session::JunkTraining>,
     /// Told when a message was queued for outbound delivery.
     pub queue: Arc<dyn crate::admin::Notify>,
+    /// The inbound checks of port 25, when enabled.
+    pub antispam: Option<Arc<crate::antispam::pipeline::Pipeline>>,
 }
 
 impl Shared {
@@ -140,6 +142,7 @@ impl Shared {
             imap: Arc::new(imap::session_config(&config)),
             junk: Arc::new(crate::proto::imap::session::NoTraining),
             queue: Arc::new(crate::admin::NoNotify),
+            antispam: None,
             config,
             store,
             tls,

@@ -11,6 +11,9 @@
 
 use super::conn::{read_until, Conn};
 use super::{Service, Shared};
+use crate::antispam::pipeline::{AuthResultsFilter, Outcome, Scan};
+use crate::antispam::policy::{Action as SpamAction, Folder};
+use crate::antispam::{Message as ScannedMessage, Recipient, Reject};
 use crate::auth::dkim::{key, Signer, SigningKey};
 use crate::delivery::{self, ResolveError};
 use crate::mail::mime;
@@ -52,6 +55,50 @@ struct Writing {
     blob: BlobWriter,
     mime: mime::Parser,
     signer: Option<Signer<Vec<SigningKey>>>,
+    /// Drops forged Authentication-Results fields (RFC 8601 §5).
+    filter: AuthResultsFilter,
+}
+
+impl Writing {
+    /// Spools the next bytes as received: filtered, then parsed, signed
+    /// and written.
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        let mut filtered = Vec::with_capacity(chunk.len());
+        self.filter.feed(chunk, &mut filtered);
+        self.write_filtered(&filtered)
+    }
+
+    /// The end of the message: what the filter held goes out.
+    fn finish_filter(&mut self) -> std::io::Result<()> {
+        let mut rest = Vec::new();
+        self.filter.finish(&mut rest);
+        self.write_filtered(&rest)
+    }
+
+    fn write_filtered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.mime.feed(bytes);
+        if let Some(signer) = &mut self.signer {
+            signer.update(bytes);
+        }
+        self.blob.write(bytes)
+    }
+}
+
+/// The SMTP reply for an antispam refusal.
+fn reply_of(r: Reject) -> Reply {
+    Reply::new(r.code, r.status, r.text)
+}
+
+/// The scan of the current transaction, unless the client authenticated
+/// (RFC 6409 submissions are not inbound mail to judge).
+fn scanning<'a>(scan: &'a mut Option<Scan>, s: &Session) -> Option<&'a mut Scan> {
+    if s.authenticated_user().is_some() {
+        return None;
+    }
+    scan.as_mut()
 }
 
 /// The spool of the message being received.
@@ -64,6 +111,7 @@ enum Spool {
 
 /// Serves one SMTP connection to its end.
 pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let local_ip = tcp.local_addr().ok().map(|a| a.ip());
     let (mode, config) = match service {
         Service::Smtp => (Mode::Mta, shared.smtp_mta.clone()),
         _ => (Mode::Submission, shared.smtp_submission.clone()),
@@ -82,6 +130,33 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
         };
     }
     log::debug!("{service}: connection from {peer}");
+    let mut scan = match (&shared.antispam, mode) {
+        (Some(p), Mode::Mta) => {
+            let domains = shared
+                .store
+                .domains()
+                .map(|list| list.into_iter().map(|d| d.name).collect())
+                .unwrap_or_default();
+            Some(p.scan(peer.ip(), local_ip, domains, scan_now()))
+        }
+        _ => None,
+    };
+    if let Some(sc) = &mut scan {
+        if let Some(r) = sc.connect(scan_now()).await {
+            // Refused before the greeting (RFC 5321 §3.1: 554 or 421).
+            log::info!(
+                "{service}: {peer} refused at connect: {} {}",
+                r.code,
+                r.text
+            );
+            let mut out = Vec::new();
+            reply_of(r).write_to(&mut out);
+            let _ = conn.write_all(&out).await;
+            let _ = conn.flush().await;
+            let _ = conn.close().await;
+            return;
+        }
+    }
     let mut s = Session::new(config, peer.ip(), conn.tls_info(), Instant::now());
     let mut spool = Spool::None;
     let mut buf = vec![0u8; session::READ_CHUNK];
@@ -126,20 +201,31 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                     s.auth_result(outcome);
                 }
                 Action::Mail { from, .. } => {
-                    let r = check_sender(shared, mode, s.authenticated_user(), &from);
+                    let mut r = check_sender(shared, mode, s.authenticated_user(), &from);
+                    let helo = s.helo_name().unwrap_or_default().to_string();
+                    if let (Ok(()), Some(sc)) = (&r, scanning(&mut scan, &s)) {
+                        r = scan_mail(sc, &helo, &sender_address(Some(&from))).await;
+                    }
                     s.mail_result(r);
                 }
                 Action::Rcpt { to, .. } => {
                     let size = s.mail_params().and_then(|p| p.size).unwrap_or(0);
-                    let r = check_recipient(shared, mode, &to, size);
+                    let mut r = check_recipient(shared, mode, &to, size);
+                    if let Some(sc) = scanning(&mut scan, &s) {
+                        r = scan_rcpt(shared, sc, &to, r).await;
+                    }
                     s.rcpt_result(r);
                 }
                 Action::BodyStart => {
+                    if let Some(sc) = scanning(&mut scan, &s) {
+                        sc.body_start(scan_now());
+                    }
                     spool = match shared.store.blob_writer() {
                         Ok(blob) => Spool::Writing(Box::new(Writing {
                             blob,
                             mime: mime::Parser::new(),
                             signer: signer_for(shared, mode, s.sender()),
+                            filter: AuthResultsFilter::new(&shared.config.server.hostname.0),
                         })),
                         Err(e) => {
                             log::error!("{service}: cannot spool a message: {e}");
@@ -148,12 +234,11 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                     };
                 }
                 Action::Body(chunk) => {
+                    if let Some(sc) = scanning(&mut scan, &s) {
+                        sc.body(&chunk);
+                    }
                     if let Spool::Writing(w) = &mut spool {
-                        w.mime.feed(&chunk);
-                        if let Some(signer) = &mut w.signer {
-                            signer.update(&chunk);
-                        }
-                        if let Err(e) = w.blob.write(&chunk) {
+                        if let Err(e) = w.write(&chunk) {
                             log::error!("{service}: cannot spool a message: {e}");
                             spool = Spool::Failed;
                         }
@@ -161,7 +246,12 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                 }
                 Action::BodyEnd { headers, .. } => {
                     let taken = std::mem::replace(&mut spool, Spool::None);
-                    let reply = finish_message(shared, mode, &s, taken, &headers).await;
+                    let sc = if s.authenticated_user().is_some() {
+                        None
+                    } else {
+                        scan.as_mut()
+                    };
+                    let reply = finish_message(shared, mode, &s, taken, &headers, sc).await;
                     s.data_result(reply);
                 }
                 Action::BodyAbort => {
@@ -304,16 +394,23 @@ async fn finish_message(
     s: &Session,
     spool: Spool,
     headers: &HeaderSummary,
+    scan: Option<&mut Scan>,
 ) -> Reply {
     let temp = || Reply::new(451, "4.3.0", "Temporary failure, try again later");
+    let mut w = match spool {
+        Spool::Writing(w) => *w,
+        _ => return temp(),
+    };
+    if let Err(e) = w.finish_filter() {
+        log::error!("smtp: cannot spool a message: {e}");
+        return temp();
+    }
     let Writing {
         blob: writer,
         mime: parser,
         signer,
-    } = match spool {
-        Spool::Writing(w) => *w,
-        _ => return temp(),
-    };
+        ..
+    } = w;
     let structure = parser.finish();
     if mode == Mode::Submission {
         let user = s.authenticated_user().unwrap_or_default();
@@ -323,6 +420,27 @@ async fn finish_message(
     }
     let id = message_id();
     let now = crate::time::unix_now();
+    let mut scanned: Option<(Outcome, &Scan)> = None;
+    if let Some(sc) = scan {
+        let msg = ScannedMessage {
+            header: &[],
+            structure: &structure,
+            path: writer.path(),
+            size: writer.size(),
+        };
+        let outcome = sc.data(&msg, scan_now()).await;
+        log::info!(
+            "antispam: {id} from {} ({}): {}",
+            sc.cx.mail_from.as_deref().unwrap_or(""),
+            s.peer(),
+            summary(&outcome)
+        );
+        if let SpamAction::Refuse(r) = &outcome.action {
+            return reply_of(r.clone());
+        }
+        scanned = Some((outcome, sc));
+    }
+    let outcome = scanned.as_ref().map(|(o, _)| o);
     let received = s.received_header(&id, &crate::time::rfc5322(now));
     let sender = s.sender().map(|p| p.to_string()).unwrap_or_default();
     let return_path = if sender.starts_with('<') {
@@ -366,12 +484,19 @@ async fn finish_message(
             }
             let mut prefix =
                 format!("Return-Path: {return_path}\r\nDelivered-To: {address}\r\n").into_bytes();
+            let mut mailbox = "INBOX";
+            if let Some(o) = outcome {
+                prefix.extend_from_slice(o.headers_for(&account).as_bytes());
+                if o.folder(&account) == Folder::Junk {
+                    mailbox = "Junk";
+                }
+            }
             prefix.extend_from_slice(received.as_bytes());
             // The structure was parsed without the prefix; shifted here.
             let cache = structure.with_prefix(&prefix).map(|st| mime::encode(&st));
             deliveries.push(Delivery {
                 account,
-                mailbox: "INBOX".into(),
+                mailbox: mailbox.into(),
                 prefix,
                 flags: 0,
                 keywords: Vec::new(),
@@ -389,7 +514,7 @@ async fn finish_message(
             id: 0,
             sender: sender_address(s.sender()),
             blob: crate::store::BlobId([0; 32]),
-            prefix: queue_prefix(&received, signer),
+            prefix: queue_prefix(outcome, &received, signer),
             size: 0,
             created: now,
             envid: params.envid,
@@ -427,6 +552,9 @@ async fn finish_message(
             if queued {
                 shared.queue.queue_changed();
             }
+            if let Some((_, sc)) = &scanned {
+                sc.accepted();
+            }
             Reply::new(250, "2.0.0", format!("OK: queued as {id}"))
         }
         // RFC 3463 §3.3: 4.2.2, mailbox full; the sender may retry after
@@ -445,8 +573,17 @@ async fn finish_message(
 /// The trace header of a queued message and, for mail from our own
 /// domains, its DKIM signatures (RFC 6376 §5: added by the signer as new
 /// header fields at the top).
-fn queue_prefix(received: &str, signer: Option<Signer<Vec<SigningKey>>>) -> Vec<u8> {
-    let mut prefix = received.as_bytes().to_vec();
+fn queue_prefix(
+    outcome: Option<&Outcome>,
+    received: &str,
+    signer: Option<Signer<Vec<SigningKey>>>,
+) -> Vec<u8> {
+    let mut prefix = Vec::new();
+    if let Some(o) = outcome {
+        // Forwarded mail carries our verdict to the next hop.
+        prefix.extend_from_slice(o.headers_for("").as_bytes());
+    }
+    prefix.extend_from_slice(received.as_bytes());
     if let Some(signer) = signer {
         match signer.finish() {
             Ok(sig) => prefix.extend_from_slice(sig.as_bytes()),
@@ -549,4 +686,67 @@ fn check_from_header(shared: &Shared, user: &str, headers: &HeaderSummary) -> Re
         }
     }
     Ok(())
+}
+
+/// MAIL FROM through the antispam stages: HELO when the client named
+/// itself anew, then MAIL FROM.
+async fn scan_mail(sc: &mut Scan, helo: &str, from: &str) -> Result<(), Reply> {
+    let now = scan_now();
+    if sc.cx.helo.as_deref() != Some(helo) {
+        if let Some(r) = sc.helo(helo, now).await {
+            return Err(reply_of(r));
+        }
+    }
+    match sc.mail_from(from, now).await {
+        Some(r) => Err(reply_of(r)),
+        None => Ok(()),
+    }
+}
+
+/// RCPT TO through the antispam stage: an accepted recipient is checked
+/// (greylisting), a refused one counted (directory harvesting).
+async fn scan_rcpt(
+    shared: &Shared,
+    sc: &mut Scan,
+    to: &ForwardPath,
+    policy: Result<(), Reply>,
+) -> Result<(), Reply> {
+    let now = scan_now();
+    if policy.is_err() {
+        return match sc.rcpt_refused(now) {
+            Some(r) => Err(reply_of(r)),
+            None => policy,
+        };
+    }
+    let address = recipient_address(shared, to).flatten().unwrap_or_default();
+    let accounts = delivery::resolve(&shared.store, &address)
+        .map(|r| r.accounts.into_iter().collect())
+        .unwrap_or_default();
+    match sc.rcpt(Recipient { address, accounts }, now).await {
+        Some(r) => Err(reply_of(r)),
+        None => Ok(()),
+    }
+}
+
+/// A log line's account of an antispam outcome.
+fn summary(o: &Outcome) -> String {
+    let rules: Vec<String> = o
+        .verdicts
+        .iter()
+        .filter(|v| v.score != 0.0 || v.reject.is_some() || v.junk)
+        .map(|v| format!("{}({:.1})", v.rule, v.score))
+        .collect();
+    let action = match &o.action {
+        SpamAction::Refuse(r) => format!("refused {} {}", r.code, r.status),
+        SpamAction::Deliver(list) => {
+            let junk = list.iter().filter(|(_, f)| *f == Folder::Junk).count();
+            format!("delivered ({junk} of {} to Junk)", list.len())
+        }
+    };
+    format!("{action}; {}", rules.join(" "))
+}
+
+/// The time for the antispam checks, Unix seconds.
+fn scan_now() -> u64 {
+    u64::try_from(crate::time::unix_now()).unwrap_or(0)
 }

@@ -122,6 +122,11 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
+    /// The file being written: what was written so far can be read there.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         let file = self

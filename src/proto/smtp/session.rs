@@ -393,7 +393,7 @@ impl Session {
                 });
                 self.reply(Reply::new(250, "2.1.0", "Sender OK"));
             }
-            Err(r) => self.reply(r),
+            Err(r) => self.refuse(r),
         }
     }
 
@@ -409,7 +409,7 @@ impl Session {
                 self.reply(Reply::new(250, "2.1.5", "Recipient OK"));
             }
             (Ok(()), None) => self.misuse(),
-            (Err(r), _) => self.reply(r),
+            (Err(r), _) => self.refuse(r),
         }
     }
 
@@ -421,7 +421,7 @@ impl Session {
             return self.misuse();
         }
         self.tx = None;
-        self.reply(reply);
+        self.refuse(reply);
     }
 
     /// Answer to [`Action::StartTls`]: the handshake succeeded. The session
@@ -552,6 +552,16 @@ impl Session {
 
     fn reply(&mut self, r: Reply) {
         r.write_to(&mut self.out);
+    }
+
+    /// The adapter's answer to a command: a 421 closes the connection
+    /// after it is sent (RFC 5321 §3.8: the service is closing).
+    fn refuse(&mut self, r: Reply) {
+        if r.code() == 421 {
+            self.shutdown(r);
+        } else {
+            self.reply(r);
+        }
     }
 
     fn flush(&mut self) {
@@ -1101,8 +1111,12 @@ mod tests {
                 t.events.push(format!("rcpt {to} {params:?}"));
                 let unknown =
                     matches!(&to, ForwardPath::Mailbox(m) if local(m).starts_with("unknown"));
+                let harvest =
+                    matches!(&to, ForwardPath::Mailbox(m) if local(m).starts_with("harvest"));
                 s.rcpt_result(if unknown {
                     Err(Reply::new(550, "5.1.1", "No such user"))
+                } else if harvest {
+                    Err(Reply::new(421, "4.7.1", "Too many failed recipients"))
                 } else {
                     Ok(())
                 });
@@ -1211,6 +1225,19 @@ mod tests {
     }
 
     const SIMPLE: &[u8] = b"EHLO client.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@mx.example.org>\r\nDATA\r\nSubject: t\r\n\r\nhello\r\n.\r\nQUIT\r\n";
+
+    #[test]
+    fn a_421_answer_closes_the_session() {
+        // RFC 5321 §3.8: after 421 the server closes; later commands are
+        // never read.
+        let t = check(
+            &mta(),
+            false,
+            b"EHLO c.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<harvest@mx.example.org>\r\nRCPT TO:<b@mx.example.org>\r\n",
+        );
+        assert_eq!(codes(&t), ["220", "250", "250 2.1.0", "421 4.7.1"]);
+        assert_eq!(t.events.last().map(String::as_str), Some("close"));
+    }
 
     #[test]
     fn simple_delivery_on_the_mta_port() {
