@@ -1,0 +1,268 @@
+//! The inbound checks end to end: facteur on loopback, a test DNS server
+//! answering SPF, DKIM and DMARC records, and Python's smtplib sending
+//! from chosen loopback addresses (127.0.0.5 is the sender's authorised
+//! server, 127.0.0.6 is not). Also `facteur check message` on a file.
+
+mod common;
+
+use common::dns::{DnsServer, Zone};
+use common::server::{bin, mailbox_messages, run_bounded, Server, TempDir};
+use facteur::auth::dkim::{Signer, SigningKey};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const SELECTOR: &str = "sel";
+
+/// The Ed25519 key of sender.test.
+fn key() -> SigningKey {
+    SigningKey::ed25519_from_seed("sender.test", SELECTOR, &[7u8; 32]).expect("key")
+}
+
+fn zone() -> Zone {
+    let mut z = Zone::new();
+    z.txt("sender.test", "v=spf1 ip4:127.0.0.5 -all")
+        .txt("_dmarc.sender.test", "v=DMARC1; p=reject")
+        .txt(&key().record_name(), &key().record())
+        .txt("soft.test", "v=spf1 ip4:127.0.0.5 ~all")
+        .ptr("127.0.0.5", "mx.sender.test")
+        .a("mx.sender.test", "127.0.0.5");
+    z
+}
+
+fn server(dns: &DnsServer, antispam: &str) -> Server {
+    let s = Server::start(&format!(
+        "[dns]\nnameservers = [\"{}\"]\ntimeout = \"1s\"\nattempts = 1\n\n\
+         [antispam]\ndnsbl = []\ndns_deadline = \"5s\"\n{antispam}\n",
+        dns.addr()
+    ));
+    s.add_user("ann@example.test", "secret-ann");
+    s
+}
+
+/// A message from joe@sender.test, signed by sender.test, with a forged
+/// Authentication-Results field claiming our host name.
+fn signed_message() -> Vec<u8> {
+    let body = "Authentication-Results: mail.example.test; spf=pass smtp.mailfrom=forged\r\n\
+From: Joe <joe@sender.test>\r\nTo: ann@example.test\r\nSubject: Quarterly figures\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <q1@sender.test>\r\n\r\n\
+Hello Ann,\r\nthe figures are attached.\r\n";
+    let now = facteur::time::unix_now();
+    let mut signer = Signer::new(vec![key()], now);
+    signer.update(body.as_bytes());
+    let sig = signer.finish().expect("sign");
+    let mut msg = sig.into_bytes();
+    msg.extend_from_slice(body.as_bytes());
+    msg
+}
+
+/// Sends `msg` from the loopback address `src` with smtplib; returns the
+/// final reply code and text ("250" when accepted).
+fn send_from(src: &str, server: &Server, from: &str, to: &str, msg: &[u8]) -> String {
+    const SEND: &str = r#"
+import smtplib, sys
+src, port, frm, to, path = sys.argv[1:6]
+msg = open(path, "rb").read()
+try:
+    s = smtplib.SMTP("127.0.0.1", int(port), source_address=(src, 0), timeout=30)
+    s.ehlo("client.sender.test")
+    s.sendmail(frm, [to], msg)
+    s.quit()
+    print("250")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = list(e.recipients.values())[0]
+    print(code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode())
+"#;
+    let path = server.dir.path().join(format!("msg-{src}"));
+    std::fs::write(&path, msg).expect("write message");
+    let port = server.addr("smtp").port().to_string();
+    let (ok, out, err) = run_bounded(
+        Command::new("python3").args([
+            "-c",
+            SEND,
+            src,
+            &port,
+            from,
+            to,
+            &path.display().to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(ok, "smtplib failed: {err}");
+    out.trim().to_string()
+}
+
+/// The header of a stored message (up to the empty line).
+fn header(msg: &[u8]) -> String {
+    let text = String::from_utf8_lossy(msg);
+    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+}
+
+fn stored(mut server: Server, mailbox: &str) -> Vec<Vec<u8>> {
+    assert!(server.stop(), "server stops cleanly");
+    mailbox_messages(&server.dir.path().join("data"), "ann@example.test", mailbox)
+}
+
+#[test]
+fn authorised_signed_mail_lands_in_inbox_with_results() {
+    let dns = DnsServer::start(zone());
+    let s = server(&dns, "greylisting = false");
+    let reply = send_from(
+        "127.0.0.5",
+        &s,
+        "joe@sender.test",
+        "ann@example.test",
+        &signed_message(),
+    );
+    assert_eq!(reply, "250");
+    let inbox = stored(s, "INBOX");
+    assert_eq!(inbox.len(), 1);
+    let h = header(&inbox[0]);
+    let ours: Vec<&str> = h
+        .split("\r\n")
+        .filter(|l| l.starts_with("Authentication-Results:"))
+        .collect();
+    assert_eq!(ours.len(), 1, "the forged field is gone: {h}");
+    assert!(!h.contains("smtp.mailfrom=forged"), "{h}");
+    assert!(
+        h.contains("Authentication-Results: mail.example.test;"),
+        "{h}"
+    );
+    assert!(h.contains("spf=pass smtp.mailfrom=sender.test"), "{h}");
+    assert!(
+        h.contains("dkim=pass (good signature) header.d=sender.test"),
+        "{h}"
+    );
+    assert!(h.contains("dmarc=pass"), "{h}");
+    assert!(h.contains("X-Spam-Score: "), "{h}");
+    assert!(h.contains("X-Spam-Status: No, score="), "{h}");
+    assert!(h.contains("Received-SPF: pass"), "{h}");
+}
+
+#[test]
+fn dmarc_reject_from_an_unauthorised_address_is_refused() {
+    let dns = DnsServer::start(zone());
+    let s = server(&dns, "greylisting = false");
+    let reply = send_from(
+        "127.0.0.6",
+        &s,
+        "joe@sender.test",
+        "ann@example.test",
+        &signed_message(),
+    );
+    // SPF fails for 127.0.0.6, but the aligned DKIM signature passes
+    // DMARC (RFC 7489 §4.2: either one suffices).
+    assert_eq!(reply, "250", "DKIM-aligned mail passes DMARC: {reply}");
+    let unsigned = b"From: Joe <joe@sender.test>\r\nTo: ann@example.test\r\nSubject: Pay now\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p1@sender.test>\r\n\r\nWire the money.\r\n";
+    let reply = send_from(
+        "127.0.0.6",
+        &s,
+        "joe@sender.test",
+        "ann@example.test",
+        unsigned,
+    );
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    let inbox = stored(s, "INBOX");
+    assert_eq!(inbox.len(), 1, "only the signed message was accepted");
+}
+
+#[test]
+fn spf_softfail_goes_to_junk() {
+    let dns = DnsServer::start(zone());
+    let s = server(&dns, "greylisting = false");
+    let msg = b"From: Sam <sam@soft.test>\r\nTo: ann@example.test\r\nSubject: Hello\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s1@soft.test>\r\n\r\nHi.\r\n";
+    let reply = send_from("127.0.0.6", &s, "sam@soft.test", "ann@example.test", msg);
+    assert_eq!(reply, "250");
+    let mut s = s;
+    assert!(s.stop());
+    let data = s.dir.path().join("data");
+    assert!(mailbox_messages(&data, "ann@example.test", "INBOX").is_empty());
+    let junk = mailbox_messages(&data, "ann@example.test", "Junk");
+    assert_eq!(junk.len(), 1);
+    let h = header(&junk[0]);
+    assert!(h.contains("spf=softfail smtp.mailfrom=soft.test"), "{h}");
+    assert!(h.contains("X-Spam-Status: Yes"), "{h}");
+    assert!(h.contains("SPF_SOFTFAIL"), "{h}");
+}
+
+fn check_message(dns: &DnsServer, dir: &Path, file: &Path, ip: &str) -> String {
+    let config = dir.join("facteur.toml");
+    std::fs::write(
+        &config,
+        common::server::test_config(
+            dir,
+            "[antispam]\ndnsbl = []\ngreylisting = false\ndns_deadline = \"5s\"\n",
+        ),
+    )
+    .expect("config");
+    let (ok, out, err) = run_bounded(
+        Command::new(bin()).args([
+            "check",
+            "message",
+            &file.display().to_string(),
+            "--ip",
+            ip,
+            "--helo",
+            "client.sender.test",
+            "--mail-from",
+            "joe@sender.test",
+            "--dns",
+            &dns.addr().to_string(),
+            "--config",
+            &config.display().to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(ok, "check message failed: {err}");
+    out
+}
+
+#[test]
+fn check_message_explains_the_verdict() {
+    let dns = DnsServer::start(zone());
+    let dir = TempDir::new("check-message");
+    let file = dir.path().join("msg.eml");
+    std::fs::write(
+        &file,
+        b"From: Joe <joe@sender.test>\r\nSubject: Pay now\r\n\r\nWire the money.\r\n",
+    )
+    .expect("write");
+    let out = check_message(&dns, dir.path(), &file, "127.0.0.6");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"Authentication-Results: mail.example.test;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\tspf=fail smtp.mailfrom=sender.test"),
+        "{out}"
+    );
+    assert!(out.contains("\tdkim=none"), "{out}");
+    assert!(out.contains("\tdmarc=fail"), "{out}");
+    assert!(out.contains("SPF_FAIL"), "{out}");
+    assert!(out.contains("DMARC_REJECT"), "{out}");
+    assert_eq!(
+        lines.last(),
+        Some(&"action: refuse at end of DATA: 550 5.7.1 Message rejected by the DMARC policy of sender.test"),
+        "{out}"
+    );
+
+    std::fs::write(&file, signed_message()).expect("write");
+    let out = check_message(&dns, dir.path(), &file, "127.0.0.5");
+    assert!(
+        out.contains("\tspf=pass smtp.mailfrom=sender.test"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\tdkim=pass (good signature) header.d=sender.test"),
+        "{out}"
+    );
+    assert!(out.contains("\tdmarc=pass"), "{out}");
+    assert!(out.contains("DKIM_PASS"), "{out}");
+    assert!(out.ends_with("action: deliver to INBOX\n"), "{out}");
+}
