@@ -330,7 +330,7 @@ pub struct Antispam {
     pub reject_score: f32,
     /// How long the DNS lookups of one SMTP stage may take.
     pub dns_deadline: Dur,
-    /// Answer 451 4.4.3 when SPF or DMARC hit a temporary DNS error.
+    /// Answer 451 (try later) when SPF or DMARC hit a temporary DNS error.
     pub tempfail_on_dns_error: bool,
     /// File SPF softfails in Junk.
     pub spf_softfail_to_junk: bool,

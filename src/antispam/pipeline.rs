@@ -1,8 +1,10 @@
 //! Runs the checks stage by stage over one SMTP connection, and builds the
 //! header fields a delivered message gets.
 //!
-//! The checks of a stage run concurrently; each stops at the message's
-//! deadline (its DNS lookups then count for nothing). Verdicts of connect
+//! The checks of a stage run concurrently; each stops at the stage's
+//! deadline (its DNS lookups then count for nothing). The deadline starts
+//! with each stage, so a client slow to send its message does not eat
+//! into the time of the checks. Verdicts of connect
 //! and HELO count for every message of the connection; those of MAIL,
 //! RCPT and DATA for their transaction only.
 
@@ -207,7 +209,7 @@ impl Scan {
     /// RCPT stage for a recipient our policy accepted; on no refusal it
     /// joins the transaction.
     pub async fn rcpt(&mut self, rcpt: Recipient, now: u64) -> Option<Reject> {
-        self.cx.now = now;
+        self.restart_clock(now);
         let p = self.pipeline.clone();
         let cx = &self.cx;
         let r = &rcpt;
@@ -247,7 +249,8 @@ impl Scan {
     /// `msg.header` may be empty: the header seen by [`Scan::body`] is
     /// used then.
     pub async fn data(&mut self, msg: &Message<'_>, now: u64) -> Outcome {
-        self.cx.now = now;
+        // The clock starts again: the client may take long to send DATA.
+        self.restart_clock(now);
         let tap = self.tap.take();
         let mut header_kept = Vec::new();
         if let Some(tap) = tap {
@@ -262,8 +265,14 @@ impl Scan {
                 },
             )
             .await;
-            if dkim.is_none() {
-                log::info!("antispam: DKIM keys not found before the deadline");
+            match &dkim {
+                None => log::info!("antispam: DKIM keys not found before the deadline"),
+                Some(d) if d.skipped > 0 => log::info!(
+                    "antispam: {} DKIM signatures past the first {} not checked",
+                    d.skipped,
+                    d.signatures.len()
+                ),
+                Some(_) => {}
             }
             self.cx.facts().dkim = dkim;
         }

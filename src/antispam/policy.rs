@@ -28,8 +28,8 @@ pub struct Policy {
     pub junk_score: f32,
     /// From this total (for every recipient) the message is refused.
     pub reject_score: f32,
-    /// Answer 451 4.4.3 when SPF or DMARC could not be evaluated because
-    /// of a DNS failure (RFC 7208 §8.6, RFC 7489 §6.6.3 leave it to us).
+    /// Answer 451 when SPF or DMARC could not be evaluated because of a
+    /// DNS failure (RFC 7208 §8.6, RFC 7489 §6.6.3 leave it to us).
     pub tempfail_on_dns_error: bool,
 }
 
@@ -76,12 +76,10 @@ impl Policy {
         if let Some(r) = hard {
             return Action::Refuse(r.clone());
         }
-        if self.tempfail_on_dns_error && dns_failed(facts) {
-            return Action::Refuse(Reject::new(
-                451,
-                "4.4.3",
-                "Temporary DNS failure while checking the sender, try again later",
-            ));
+        if self.tempfail_on_dns_error {
+            if let Some(r) = dns_failure(facts) {
+                return Action::Refuse(r);
+            }
         }
         let forced_junk = verdicts.iter().any(|v| v.junk && v.account.is_none());
         // Refused only when every copy would be: with several recipients
@@ -114,18 +112,35 @@ impl Policy {
     }
 }
 
-/// True when SPF or DMARC ended in a temporary DNS error.
-fn dns_failed(facts: &Facts) -> bool {
+/// The retry answer when SPF or DMARC ended in a temporary DNS error:
+/// 451 4.7.24 for SPF (RFC 7372 §3.2, RFC 7208 §8.6), 451 4.7.0 for DMARC
+/// (RFC 7489 §6.6.3 leaves it to the receiver).
+fn dns_failure(facts: &Facts) -> Option<Reject> {
     use crate::auth::dmarc::DmarcResult;
     use crate::auth::spf::SpfResult;
-    facts
+    if facts
         .spf
         .as_ref()
         .is_some_and(|s| s.result == SpfResult::TempError)
-        || facts
-            .dmarc
-            .as_ref()
-            .is_some_and(|d| d.result == DmarcResult::TempError)
+    {
+        return Some(Reject::new(
+            451,
+            "4.7.24",
+            "Temporary DNS failure during the SPF check, try again later",
+        ));
+    }
+    if facts
+        .dmarc
+        .as_ref()
+        .is_some_and(|d| d.result == DmarcResult::TempError)
+    {
+        return Some(Reject::new(
+            451,
+            "4.7.0",
+            "Temporary DNS failure during the DMARC check, try again later",
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -189,6 +204,51 @@ mod tests {
             Action::Refuse(r) if r.code == 550
         ));
         let v = vec![Verdict::score("DMARC_QUARANTINE", 0.0, "").to_junk()];
+        assert_eq!(
+            p.decide(&v, &facts, &accounts(&["ann"])),
+            Action::Deliver(vec![("ann".into(), Folder::Junk)])
+        );
+    }
+
+    #[test]
+    fn dns_failures_ask_for_a_retry_only_when_configured() {
+        use crate::auth::spf::{Identity, SpfOutcome, SpfResult};
+        let facts = Facts {
+            spf: Some(SpfOutcome {
+                result: SpfResult::TempError,
+                identity: Identity::MailFrom,
+                domain: "x.example".into(),
+                sender: "a@x.example".into(),
+                client_ip: "192.0.2.1".parse().unwrap(),
+                helo: "h".into(),
+                receiver: "mx".into(),
+                mechanism: None,
+                explanation: None,
+                problem: Some("timeout".into()),
+            }),
+            ..Facts::default()
+        };
+        let v = vec![Verdict::score("SPF_TEMPERROR", 0.0, "")];
+        let mut p = Policy::default();
+        assert_eq!(
+            p.decide(&v, &facts, &accounts(&["ann"])),
+            Action::Deliver(vec![("ann".into(), Folder::Inbox)])
+        );
+        p.tempfail_on_dns_error = true;
+        assert!(matches!(
+            p.decide(&v, &facts, &accounts(&["ann"])),
+            Action::Refuse(r) if r.code == 451 && r.status == "4.7.24"
+        ));
+    }
+
+    #[test]
+    fn forced_junk_in_a_second_case() {
+        let p = Policy::default();
+        let facts = Facts::default();
+        let v = vec![
+            Verdict::score("GOOD", -3.0, ""),
+            Verdict::score("DMARC_QUARANTINE", 0.0, "").to_junk(),
+        ];
         assert_eq!(
             p.decide(&v, &facts, &accounts(&["ann"])),
             Action::Deliver(vec![("ann".into(), Folder::Junk)])

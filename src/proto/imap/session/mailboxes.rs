@@ -249,13 +249,35 @@ impl Session {
                 Some(canonical_pattern(&full).chars().collect())
             })
             .collect();
-        let mut names = candidates(&boxes, &subs, l.select.subscribed);
+        // The selection criteria of RFC 5258 §3.1 and RFC 6154 §3.
+        let meets = |name: &str| {
+            (!l.select.subscribed || subs.iter().any(|s| s == name))
+                && (!l.select.special_use
+                    || boxes
+                        .iter()
+                        .any(|b| b.name == name && b.special_use.is_some()))
+        };
+        let recursive = l.select.recursive_match;
+        let mut all = candidates(&boxes, &subs, l.select.subscribed);
+        if recursive {
+            // RFC 5258 §3.5: a name that does not meet the criteria is
+            // listed when a descendant does; parents of subscribed names
+            // count even when they exist nowhere.
+            all.extend(candidates(&boxes, &subs, false));
+            for sub in &subs {
+                all.extend(ancestors(sub));
+            }
+            all.sort();
+            all.dedup();
+        }
+        let mut names = all.clone();
         names.retain(|n| patterns.iter().any(|p| matches(p, n)));
         names.truncate(MAX_LISTED);
         let rev1_base = !l.extended && !self.rev2;
         for name in names {
             let m = boxes.iter().find(|b| b.name == name);
-            if l.select.special_use && m.and_then(|m| m.special_use).is_none() {
+            let child_meets = recursive && all.iter().any(|c| is_child(c, &name) && meets(c));
+            if !meets(&name) && !child_meets {
                 continue;
             }
             let subscribed = subs.contains(&name);
@@ -282,6 +304,19 @@ impl Session {
             self.out
                 .extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
             self.write_mailbox(&name);
+            if child_meets {
+                // RFC 5258 §3.5 (CHILDINFO): which criteria a descendant
+                // meets.
+                let mut info = Vec::new();
+                if l.select.subscribed {
+                    info.push("\"SUBSCRIBED\"");
+                }
+                if l.select.special_use {
+                    info.push("\"SPECIAL-USE\"");
+                }
+                self.out
+                    .extend_from_slice(format!(" (\"CHILDINFO\" ({}))", info.join(" ")).as_bytes());
+            }
             self.out.extend_from_slice(b"\r\n");
             if let (Some(items), Some(m)) = (&l.ret.status, m) {
                 self.status_line(m, items);
@@ -466,6 +501,13 @@ fn candidates(boxes: &[Mailbox], subs: &[String], subscribed_only: bool) -> Vec<
     names.sort();
     names.dedup();
     names
+}
+
+/// The names above `name` in the hierarchy: `a` and `a/b` for `a/b/c`.
+fn ancestors(name: &str) -> impl Iterator<Item = String> + '_ {
+    name.char_indices()
+        .filter(|(_, c)| *c == SEPARATOR)
+        .filter_map(|(i, _)| name.get(..i).map(str::to_string))
 }
 
 fn is_child(name: &str, parent: &str) -> bool {

@@ -419,3 +419,38 @@ fn script_split_at_every_byte() {
         assert_eq!(out, whole, "split at {i}");
     }
 }
+
+#[test]
+fn list_recursivematch_reports_childinfo() {
+    // RFC 5258 §3.5 and the table of RFC 9051 §6.3.9.
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(
+        b"a CREATE Fruit/Apple\r\nb CREATE Vegetable/Leek\r\nc SUBSCRIBE Fruit/Apple\r\n\
+d SUBSCRIBE Vegetable\r\ne SUBSCRIBE Vegetable/Leek\r\nf SUBSCRIBE Ghost/Child\r\n",
+    );
+    assert!(r.ends_with("f OK SUBSCRIBE completed\r\n"), "{r}");
+    let r = c.run(b"g LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"\r\n");
+    assert!(
+        r.contains("* LIST (\\HasChildren) \"/\" Fruit (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains(
+            "* LIST (\\HasChildren \\Subscribed) \"/\" Vegetable (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+        ),
+        "{r}"
+    );
+    assert!(
+        r.contains("* LIST (\\NonExistent \\HasNoChildren) \"/\" Ghost (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"),
+        "{r}"
+    );
+    assert!(!r.contains("Apple"), "% stops at the separator: {r}");
+    assert!(r.contains("\\Subscribed) \"/\" INBOX\r\n"), "{r}");
+    // Without RECURSIVEMATCH, only subscribed names, and no CHILDINFO.
+    let r = c.run(b"h LIST (SUBSCRIBED) \"\" \"%\"\r\n");
+    assert!(!r.contains("CHILDINFO"), "{r}");
+    assert!(!r.contains(" Fruit"), "{r}");
+    assert!(r.contains("\\Subscribed) \"/\" Vegetable\r\n"), "{r}");
+}
