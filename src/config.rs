@@ -45,6 +45,9 @@ pub struct Config {
     /// Optional smarthost for all remote mail.
     #[serde(default)]
     pub relay: Relay,
+    /// IMAP presentation.
+    #[serde(default)]
+    pub imap: Imap,
     /// Spam filtering thresholds.
     #[serde(default)]
     pub antispam: Antispam,
@@ -315,6 +318,20 @@ impl Default for Relay {
             verify_certificate: true,
             ca_file: String::new(),
         }
+    }
+}
+
+/// `[imap]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// The hierarchy separator clients see: `/` or `.` (RFC 9051 §5.1).
+    pub separator: char,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap { separator: '/' }
     }
 }
 
@@ -682,6 +699,9 @@ impl Config {
 
     /// Checks that span several keys.
     fn validate(&self) -> Result<(), (String, String)> {
+        if !matches!(self.imap.separator, '/' | '.') {
+            return Err(("imap.separator".into(), "expected \"/\" or \".\"".into()));
+        }
         let l = &self.limits;
         if l.max_connections == 0 {
             return Err((
@@ -871,6 +891,9 @@ mod tests {
 
         let e = err("[server\n");
         assert!(e.starts_with("f.toml:1:"), "{e}");
+
+        let e = err("[server]\nhostname = \"m.example\"\n[imap]\nseparator = \"|\"\n");
+        assert!(e.contains("imap.separator"), "{e}");
 
         let e = err("[server]\nhostname = \"m.example\"\n[timeouts]\nsmtp_command = 5\n");
         assert!(

@@ -42,6 +42,7 @@ pub fn session_config(cfg: &crate::config::Config) -> session::Config {
     // A certificate is always there: configured, or generated at start.
     c.starttls_available = true;
     c.append_limit = cfg.limits.max_message_size.0;
+    c.separator = cfg.imap.separator;
     c
 }
 

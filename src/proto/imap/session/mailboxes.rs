@@ -82,7 +82,9 @@ impl Session {
         self.line(&format!("* OK [HIGHESTMODSEQ {}] Highest", m.highestmodseq));
         if self.rev2 {
             // RFC 9051 §6.3.2: the mailbox's LIST response.
-            self.out.extend_from_slice(b"* LIST () \"/\" ");
+            let sep = self.quoted_separator();
+            self.out
+                .extend_from_slice(format!("* LIST () {sep} ").as_bytes());
             self.write_mailbox(&m.name);
             self.out.extend_from_slice(b"\r\n");
         }
@@ -221,7 +223,8 @@ impl Session {
         if l.patterns.len() == 1 && l.patterns.first().is_some_and(|p| p.is_empty()) && !l.extended
         {
             // RFC 9051 §6.3.9: the hierarchy delimiter and root.
-            self.line("* LIST (\\Noselect) \"/\" \"\"");
+            let sep = self.quoted_separator();
+            self.line(&format!("* LIST (\\Noselect) {sep} \"\""));
             return self.done(tag, "LIST completed");
         }
         let boxes = match self.store.mailboxes(&self.account) {
@@ -246,7 +249,11 @@ impl Session {
                 } else {
                     crate::proto::imap::utf7::decode(full.as_bytes()).ok()?
                 };
-                Some(canonical_pattern(&full).chars().collect())
+                Some(
+                    canonical_pattern(&self.stored_pattern(&full))
+                        .chars()
+                        .collect(),
+                )
             })
             .collect();
         // The selection criteria of RFC 5258 §3.1 and RFC 6154 §3.
@@ -301,8 +308,9 @@ impl Session {
             if let Some(u) = m.and_then(|m| m.special_use) {
                 attrs.push(u.attribute());
             }
+            let sep = self.quoted_separator();
             self.out
-                .extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+                .extend_from_slice(format!("* LIST ({}) {sep} ", attrs.join(" ")).as_bytes());
             self.write_mailbox(&name);
             if child_meets {
                 // RFC 5258 §3.5 (CHILDINFO): which criteria a descendant
@@ -339,12 +347,15 @@ impl Session {
         } else {
             crate::proto::imap::utf7::decode(full.as_bytes()).unwrap_or(full)
         };
-        let p: Vec<char> = canonical_pattern(&full).chars().collect();
+        let p: Vec<char> = canonical_pattern(&self.stored_pattern(&full))
+            .chars()
+            .collect();
         for name in subs.iter().filter(|n| matches(&p, n)) {
             let exists = boxes.iter().any(|b| &b.name == name);
             let attrs = if exists { "" } else { "\\Noselect" };
+            let sep = self.quoted_separator();
             self.out
-                .extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
+                .extend_from_slice(format!("* LSUB ({attrs}) {sep} ").as_bytes());
             self.write_mailbox(name);
             self.out.extend_from_slice(b"\r\n");
         }

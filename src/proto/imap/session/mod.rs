@@ -75,6 +75,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Largest APPEND message (RFC 7889 APPENDLIMIT).
     pub append_limit: u64,
+    /// The hierarchy separator clients see (RFC 9051 §5.1); names are
+    /// stored with [`crate::store::SEPARATOR`].
+    pub separator: char,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             max_bad_commands: DEFAULT_MAX_BAD,
             idle_timeout: Duration::from_secs(30 * 60),
             append_limit: 25 << 20,
+            separator: crate::store::SEPARATOR,
         }
     }
 }
@@ -512,11 +516,65 @@ impl Session {
         if decoded.eq_ignore_ascii_case("INBOX") {
             return Some("INBOX".into());
         }
-        Some(decoded)
+        self.stored_name(&decoded)
+    }
+
+    /// A client's name in stored form: its separators become the store's.
+    /// `None` when it holds the store's separator as an ordinary character
+    /// (possible only with another client separator).
+    fn stored_name(&self, client: &str) -> Option<String> {
+        let sep = self.cfg.separator;
+        if sep == crate::store::SEPARATOR {
+            return Some(client.to_string());
+        }
+        if client.contains(crate::store::SEPARATOR) {
+            return None;
+        }
+        Some(client.replace(sep, &crate::store::SEPARATOR.to_string()))
+    }
+
+    /// A LIST pattern in stored form. A store separator written as an
+    /// ordinary character matches nothing (no name can hold it).
+    fn stored_pattern(&self, client: &str) -> String {
+        let sep = self.cfg.separator;
+        if sep == crate::store::SEPARATOR {
+            return client.to_string();
+        }
+        client
+            .chars()
+            .map(|c| {
+                if c == sep {
+                    crate::store::SEPARATOR
+                } else if c == crate::store::SEPARATOR {
+                    '\u{0}'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    /// A stored name as clients see it.
+    fn client_name(&self, stored: &str) -> String {
+        let sep = self.cfg.separator;
+        if sep == crate::store::SEPARATOR {
+            stored.to_string()
+        } else {
+            stored.replace(crate::store::SEPARATOR, &sep.to_string())
+        }
+    }
+
+    /// The separator as a quoted string, for LIST, LSUB and NAMESPACE.
+    fn quoted_separator(&self) -> String {
+        match self.cfg.separator {
+            c @ ('"' | '\\') => format!("\"\\{c}\""),
+            c => format!("\"{c}\""),
+        }
     }
 
     fn write_mailbox(&mut self, name: &str) {
-        response::mailbox(&mut self.out, name, self.utf8);
+        let shown = self.client_name(name);
+        response::mailbox(&mut self.out, &shown, self.utf8);
     }
 
     fn literal_request(&mut self, tag: &str, size: u64) {
@@ -631,7 +689,8 @@ impl Session {
             (State::NotAuthenticated, _) => self.bad(&tag, "Log in first"),
             (_, CommandBody::Enable(caps)) => self.enable(&tag, &caps),
             (_, CommandBody::Namespace) => {
-                self.line("* NAMESPACE ((\"\" \"/\")) NIL NIL");
+                let sep = self.quoted_separator();
+                self.line(&format!("* NAMESPACE ((\"\" {sep})) NIL NIL"));
                 self.done(&tag, "NAMESPACE completed");
             }
             (_, CommandBody::Idle) => {

@@ -454,3 +454,33 @@ d SUBSCRIBE Vegetable\r\ne SUBSCRIBE Vegetable/Leek\r\nf SUBSCRIBE Ghost/Child\r
     assert!(!r.contains(" Fruit"), "{r}");
     assert!(r.contains("\\Subscribed) \"/\" Vegetable\r\n"), "{r}");
 }
+
+#[test]
+fn a_dot_separator_is_translated_both_ways() {
+    let st = store();
+    let mut cfg = Config::new("mail.example.test".into());
+    cfg.allow_plaintext_auth = true;
+    cfg.separator = '.';
+    let (mut c, _) = client_with(&st, Arc::new(cfg), Arc::new(NoTraining));
+    c.login();
+    let r = c.run(b"a CREATE Work.Projects\r\nb LIST \"\" \"Work.%\"\r\nc NAMESPACE\r\n");
+    assert!(
+        r.contains("* LIST (\\HasNoChildren) \".\" Work.Projects\r\n"),
+        "{r}"
+    );
+    assert!(r.contains("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n"), "{r}");
+    // Stored with the store's separator, so the hierarchy is the same.
+    let names: Vec<String> = st
+        .mailboxes("alice@example.test")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(names.contains(&"Work/Projects".to_string()), "{names:?}");
+    // A "/" is an ordinary character here, which the store cannot hold.
+    let r = c.run(b"d CREATE a/b\r\ne LIST \"\" \"Work/%\"\r\n");
+    assert!(r.starts_with("d NO"), "{r}");
+    assert!(!r.contains("* LIST"), "{r}");
+    let r = c.run(b"f SELECT Work.Projects\r\n");
+    assert!(r.contains("f OK [READ-WRITE]"), "{r}");
+}
