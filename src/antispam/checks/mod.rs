@@ -3,6 +3,7 @@
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
+pub mod greylist;
 pub mod headers;
 pub mod helo;
 pub mod iprev;
