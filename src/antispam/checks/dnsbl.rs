@@ -243,22 +243,22 @@ impl Check for DnsblCheck {
     }
 }
 
-/// The domains a `domain` list is asked about: those of the From field,
-/// then the envelope sender's; valid host names that are not ours, each
-/// once, at most [`MAX_DOMAINS`].
+/// The domains a `domain` list is asked about: the envelope sender's,
+/// then those of the From field; valid host names with a dot that are not
+/// ours, each once, at most [`MAX_DOMAINS`].
 fn message_domains(cx: &Context, msg: &Message<'_>) -> Vec<String> {
     let from_values = msg.field_values("From");
     let refs: Vec<&[u8]> = from_values.iter().map(|v| &v[..]).collect();
-    let mut candidates = dmarc::from_domains(&refs);
-    candidates.extend(cx.sender_domain());
+    let mut candidates: Vec<String> = cx.sender_domain().into_iter().collect();
+    candidates.extend(dmarc::from_domains(&refs));
     let mut out: Vec<String> = Vec::new();
     for d in candidates {
-        let d = d.trim_end_matches('.').to_ascii_lowercase();
         if out.len() >= MAX_DOMAINS {
             break;
         }
-        if !is_host_name(&d) || !d.contains('.') || cx.is_local_domain(&d) || out.contains(&d) {
-            if !d.is_empty() && !is_host_name(&d) {
+        let d = d.trim_end_matches('.').to_ascii_lowercase();
+        if !is_host_name(&d) {
+            if !d.is_empty() {
                 log::debug!(
                     "dnsbl: not looking up the invalid domain {}",
                     shown(&d, 100)
@@ -266,7 +266,9 @@ fn message_domains(cx: &Context, msg: &Message<'_>) -> Vec<String> {
             }
             continue;
         }
-        out.push(d);
+        if d.contains('.') && !cx.is_local_domain(&d) && !out.contains(&d) {
+            out.push(d);
+        }
     }
     out
 }
@@ -498,6 +500,14 @@ mod tests {
         let q: Vec<String> = dns.queries().into_iter().map(|(n, _)| n).collect();
         assert_eq!(q.len(), MAX_DOMAINS, "{q:?}");
         assert!(q.iter().all(|n| n.starts_with('d')), "{q:?}");
+
+        // The envelope sender's domain is always among those asked.
+        let (mut cx, dns) = context(StaticResolver::new(), "198.51.100.7");
+        cx.mail_from = Some("x@env.example".into());
+        assert!(message_verdicts(&check(), &cx, &header).is_empty());
+        let q: Vec<String> = dns.queries().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(q.len(), MAX_DOMAINS, "{q:?}");
+        assert!(q.contains(&"env.example.dbl.example".to_string()), "{q:?}");
 
         // A domain so long that the query name would not fit.
         let (mut cx, dns) = context(StaticResolver::new(), "198.51.100.7");
