@@ -335,7 +335,7 @@ impl Default for Imap {
     }
 }
 
-/// `[antispam]`: what scores mean.
+/// `[antispam]`: what scores mean, and the settings of the checks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Antispam {
@@ -362,12 +362,42 @@ pub struct Antispam {
     pub greylist_delay: Dur,
     /// How long a retry may come after the first attempt.
     pub greylist_window: Dur,
-    /// DNS block lists queried by client IP.
-    pub dnsbl: Vec<String>,
+    /// How long a triplet that passed (and its client network, for the
+    /// sender's domain) stays whitelisted after its last use.
+    pub greylist_pass_lifetime: Dur,
+    /// Accepted messages that passed SPF or aligned DKIM after which a
+    /// sender domain with SPF pass skips greylisting.
+    pub greylist_trusted_after: u32,
+    /// Most greylisting entries kept on disk; the oldest go first.
+    pub greylist_max_entries: u32,
+    /// DNS block and allow lists.
+    pub dnsbl: Vec<DnsList>,
+    /// Query the `ip` lists for loopback and private clients too (tests
+    /// with a local DNS server; public lists know nothing of them).
+    pub dnsbl_check_private: bool,
+    /// New connections from one client address (IPv6 by /64) per minute
+    /// before connections are refused with 421 (0: no limit).
+    pub max_connections_per_minute: u32,
+    /// Messages (MAIL FROM) from one client address per hour before
+    /// further ones get 450 (0: no limit).
+    pub max_messages_per_hour: u32,
+    /// Refused recipients (unknown users) from one client address within
+    /// `failed_rcpts_window` before the session is closed with 421
+    /// (directory harvesting; 0: no limit).
+    pub max_failed_rcpts: u32,
+    /// The window of `max_failed_rcpts`.
+    pub failed_rcpts_window: Dur,
+    /// Apply the rate limits to loopback clients too.
+    pub rate_limit_loopback: bool,
 }
 
 impl Default for Antispam {
     fn default() -> Self {
+        let list = |zone: &str, weight, kind| DnsList {
+            zone: Hostname(zone.into()),
+            weight,
+            kind,
+        };
         Antispam {
             enabled: true,
             junk_score: 5.0,
@@ -380,9 +410,47 @@ impl Default for Antispam {
             greylisting: true,
             greylist_delay: Dur(Duration::from_secs(5 * 60)),
             greylist_window: Dur(Duration::from_secs(86400)),
-            dnsbl: vec!["zen.spamhaus.org".into(), "bl.spamcop.net".into()],
+            greylist_pass_lifetime: Dur(Duration::from_secs(36 * 86400)),
+            greylist_trusted_after: 2,
+            greylist_max_entries: 50_000,
+            dnsbl: vec![
+                list("zen.spamhaus.org", 3.5, DnsListKind::Ip),
+                list("bl.spamcop.net", 2.0, DnsListKind::Ip),
+                list("list.dnswl.org", -1.5, DnsListKind::Ip),
+                list("dbl.spamhaus.org", 3.0, DnsListKind::Domain),
+            ],
+            dnsbl_check_private: false,
+            max_connections_per_minute: 30,
+            max_messages_per_hour: 120,
+            max_failed_rcpts: 10,
+            failed_rcpts_window: Dur(Duration::from_secs(3600)),
+            rate_limit_loopback: false,
         }
     }
+}
+
+/// One DNS block list (or allow list, with a negative weight), RFC 5782.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsList {
+    /// The list's zone, like `zen.spamhaus.org`.
+    pub zone: Hostname,
+    /// Score added when listed; negative for an allow list (DNSWL).
+    pub weight: f32,
+    /// What is looked up in it; `ip` when not given.
+    #[serde(default)]
+    pub kind: DnsListKind,
+}
+
+/// What a DNS list is queried with (RFC 5782 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsListKind {
+    /// The client's address, at connection (§2.1, §2.4).
+    #[default]
+    Ip,
+    /// The From and envelope sender domains, at the end of DATA (§2.3).
+    Domain,
 }
 
 /// `[log]`.
@@ -751,6 +819,31 @@ impl Config {
                 "expected at least antispam.junk_score".into(),
             ));
         }
+        let a = &self.antispam;
+        if a.greylist_window.0 <= a.greylist_delay.0 {
+            return Err((
+                "antispam.greylist_window".into(),
+                "expected longer than antispam.greylist_delay".into(),
+            ));
+        }
+        if a.greylist_max_entries < 100 {
+            return Err((
+                "antispam.greylist_max_entries".into(),
+                "expected at least 100".into(),
+            ));
+        }
+        if let Some(l) = a.dnsbl.iter().find(|l| !l.weight.is_finite()) {
+            return Err((
+                "antispam.dnsbl".into(),
+                format!("expected a finite weight for {}", l.zone),
+            ));
+        }
+        if a.max_failed_rcpts > 0 && a.failed_rcpts_window.0.as_secs() == 0 {
+            return Err((
+                "antispam.failed_rcpts_window".into(),
+                "expected at least 1s".into(),
+            ));
+        }
         if !self.relay.host.is_empty() && Hostname::parse(&self.relay.host).is_none() {
             return Err((
                 "relay.host".into(),
@@ -926,6 +1019,74 @@ mod tests {
         );
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn dns_lists_as_tables_with_default_kind() {
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[antispam]\n\
+             dnsbl = [{ zone = \"BL.Example.\", weight = 2.5 },\n\
+             { zone = \"dbl.example\", weight = 3, kind = \"domain\" },\n\
+             { zone = \"wl.example\", weight = -1.5, kind = \"ip\" }]\n\
+             dnsbl_check_private = true\nmax_connections_per_minute = 0\n",
+            "t",
+        )
+        .unwrap();
+        let a = &c.antispam;
+        assert_eq!(a.dnsbl.len(), 3);
+        assert_eq!(a.dnsbl[0].zone.0, "bl.example");
+        assert_eq!(a.dnsbl[0].kind, DnsListKind::Ip);
+        assert_eq!(a.dnsbl[1].kind, DnsListKind::Domain);
+        assert_eq!(a.dnsbl[1].weight, 3.0);
+        assert_eq!(a.dnsbl[2].weight, -1.5);
+        assert!(a.dnsbl_check_private);
+        assert_eq!(a.max_connections_per_minute, 0);
+        // Untouched keys keep their defaults.
+        assert_eq!(a.max_failed_rcpts, 10);
+        assert_eq!(
+            a.greylist_pass_lifetime,
+            Dur(Duration::from_secs(36 * 86400))
+        );
+
+        // An empty list switches them off (the test configs do this).
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[antispam]\ndnsbl = []\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.antispam.dnsbl.is_empty());
+
+        let e = err("[server]\nhostname = \"m.example\"\n[antispam]\ndnsbl = [{ zone = \"x.example\", weight = 1, kind = \"asn\" }]\n");
+        assert!(e.contains("antispam.dnsbl"), "{e}");
+        let e = err(
+            "[server]\nhostname = \"m.example\"\n[antispam]\ndnsbl = [{ zone = \"x.example\" }]\n",
+        );
+        assert!(e.contains("weight"), "{e}");
+        let e = err("[server]\nhostname = \"m.example\"\n[antispam]\ngreylist_delay = \"2d\"\n");
+        assert!(e.contains("antispam.greylist_window"), "{e}");
+    }
+
+    #[test]
+    fn default_dns_lists() {
+        let a = Antispam::default();
+        let zones: Vec<(&str, f32, DnsListKind)> = a
+            .dnsbl
+            .iter()
+            .map(|l| (l.zone.0.as_str(), l.weight, l.kind))
+            .collect();
+        assert_eq!(
+            zones,
+            [
+                ("zen.spamhaus.org", 3.5, DnsListKind::Ip),
+                ("bl.spamcop.net", 2.0, DnsListKind::Ip),
+                ("list.dnswl.org", -1.5, DnsListKind::Ip),
+                ("dbl.spamhaus.org", 3.0, DnsListKind::Domain),
+            ]
+        );
+        // The production example documents the same lists.
+        let c = Config::parse(include_str!("../config/facteur.toml"), "facteur.toml").unwrap();
+        assert_eq!(c.antispam.dnsbl, a.dnsbl);
+        assert!(Config::embedded().antispam.dnsbl.is_empty());
     }
 
     #[test]
