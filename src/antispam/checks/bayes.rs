@@ -3,7 +3,7 @@
 //! (or the global pool while the user has too little training), and
 //! scores each account's copy on its own.
 
-use crate::antispam::checks::bayes_filter::{tokenise, Bayes, Classified, Pool};
+use crate::antispam::checks::bayes_filter::{tokenise, Bayes, Classified, Pool, Settings};
 use crate::antispam::{Check, Context, Message, Verdict};
 use crate::dns::BoxFuture;
 use std::sync::Arc;
@@ -17,6 +17,21 @@ impl BayesCheck {
     /// A check over the filter.
     pub fn new(bayes: Arc<Bayes>) -> BayesCheck {
         BayesCheck { bayes }
+    }
+
+    /// The check for the configuration: `None` when `antispam.bayes` is
+    /// off.
+    pub fn open(
+        config: &crate::config::Config,
+        store: &crate::store::Store,
+    ) -> Result<Option<BayesCheck>, crate::store::StoreError> {
+        if !config.antispam.bayes {
+            return Ok(None);
+        }
+        let settings = Settings::from_config(&config.antispam);
+        Ok(Some(BayesCheck::new(Arc::new(Bayes::open(
+            store, settings,
+        )?))))
     }
 }
 
@@ -81,7 +96,7 @@ impl Check for BayesCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::antispam::checks::bayes_filter::{Settings, Tokens};
+    use crate::antispam::checks::bayes_filter::Tokens;
     use crate::antispam::Recipient;
     use crate::mail::mime::Parser;
 
