@@ -113,3 +113,69 @@ pub fn junk_training(config: &crate::config::Config, store: &Arc<Store>) -> Arc<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Delivery;
+    use std::time::{Duration, Instant};
+
+    fn wait_for(bayes: &Bayes, user: &str, want: (u32, u32)) {
+        let start = Instant::now();
+        loop {
+            let s = bayes.stats(user).unwrap();
+            if (s.spam, s.ham) == want {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "stats {s:?}, want {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn trains_stored_bodies_in_the_background() {
+        let dir =
+            std::env::temp_dir().join(format!("facteur-bayes-trainer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir, 1 << 20).unwrap());
+        store.add_domain("example.test").unwrap();
+        store.add_account("alice@example.test", "hash").unwrap();
+        let mut w = store.blob_writer().unwrap();
+        w.write(b"Subject: cheap pills\r\n\r\nBuy cheap pills online now\r\n")
+            .unwrap();
+        let blob = w.finish().unwrap();
+        let id = blob.id;
+        let delivery = Delivery {
+            account: "alice@example.test".into(),
+            mailbox: "INBOX".into(),
+            prefix: Vec::new(),
+            flags: 0,
+            keywords: Vec::new(),
+            cache: None,
+        };
+        store.deliver(blob, &[delivery], None, 0).unwrap();
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let bayes = Arc::new(Bayes::with_tree(
+            db.open_tree("b").unwrap(),
+            super::super::Settings::default(),
+        ));
+        let trainer = Trainer::spawn(store.clone(), bayes.clone()).unwrap();
+        let user = "alice@example.test";
+        trainer.trained(user, id, true);
+        wait_for(&bayes, user, (1, 0));
+        assert!(bayes.stats(user).unwrap().tokens >= 4);
+        // Out of Junk: the spam counts are reversed into ham.
+        trainer.trained(user, id, false);
+        wait_for(&bayes, user, (0, 1));
+        // A missing body is logged and skipped; the thread goes on.
+        trainer.trained(user, crate::store::BlobId([7; 32]), true);
+        trainer.trained(user, id, true);
+        wait_for(&bayes, user, (1, 0));
+        assert_eq!(bayes.global_stats().unwrap().spam, 1);
+        drop(trainer);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
