@@ -215,7 +215,27 @@ def ham_german(rng):
     return subj, body
 
 
-HAM = [(ham_meeting, 5), (ham_invoice, 4), (ham_project, 5), (ham_hr, 3), (ham_it, 3),
+def ham_notices(rng):
+    """Genuine notices that read like phishing: the office's bank, courier
+    and hosting provider."""
+    kind = rng.randint(0, 2)
+    if kind == 0:
+        return (rng.choice(["Your monthly statement is available", "New sign-in to your business account"]),
+                "Dear customer,\n\nYour account statement for last month is available in your online banking. "
+                "If you did not sign in from a new device, call your branch; we never ask for your password by mail.\n\n"
+                "Banque Populaire du Nord - business banking\n", "banque-nord.example")
+    if kind == 1:
+        return (rng.choice(["Your parcel is on its way", "Delivery scheduled for tomorrow"]),
+                f"Hello,\n\nYour parcel from {rng.choice(PARTNERS)} will be delivered tomorrow between 9:00 and 12:00. "
+                f"Tracking number: {rng.randint(10**9, 10**10)}. If nobody is at the office, the courier leaves it at reception.\n\n"
+                "Transports Girard\n", "transports-girard.example")
+    return (rng.choice(["Your hosting renewal", "Storage quota of your hosting plan"]),
+            "Hello,\n\nYour hosting plan renews next month; the invoice will be sent by email. "
+            "Your storage is at 85% of its quota: you can upgrade the plan in your customer account.\n\n"
+            "Webhost Alpine support\n", "webhost-alpine.example")
+
+
+HAM = [(ham_notices, 2), (ham_meeting, 5), (ham_invoice, 4), (ham_project, 5), (ham_hr, 3), (ham_it, 3),
        (ham_newsletter, 3), (ham_personal, 3), (ham_french, 2), (ham_german, 2)]
 
 # ---- spam --------------------------------------------------------------
@@ -328,7 +348,16 @@ def spam_short(rng):
     return subj, f"{rng.choice(lines)} http://{rng.choice(SPAM_DOMAINS)}/d/{rng.randint(1000, 9999)}\n"
 
 
-SPAM = [(spam_short, 1), (spam_pharma, 2), (spam_lottery, 2), (spam_phish_bank, 3), (spam_parcel, 2), (spam_quota, 3),
+def spam_bec(rng):
+    """A supplier's invoice mail copied by a fraudster, with new bank
+    details."""
+    subj, body, _ = ham_invoice(rng)
+    body = body.replace("by bank transfer to our usual account",
+                        "by bank transfer to our NEW account (our bank details have changed, please update them)")
+    return subj, body + "\nPlease confirm the payment today by replying to this email.\n"
+
+
+SPAM = [(spam_bec, 2), (spam_short, 1), (spam_pharma, 2), (spam_lottery, 2), (spam_phish_bank, 3), (spam_parcel, 2), (spam_quota, 3),
         (spam_crypto, 2), (spam_seo, 2), (spam_dating, 2), (spam_invoice, 3)]
 
 
