@@ -389,6 +389,29 @@ pub struct Antispam {
     pub failed_rcpts_window: Dur,
     /// Apply the rate limits to loopback clients too.
     pub rate_limit_loopback: bool,
+
+    // The Bayes filter.
+    /// Score messages with the per-user Bayes filter, and train it from
+    /// IMAP moves into and out of Junk.
+    pub bayes: bool,
+    /// Spam and ham messages each a user (or the global pool) needs
+    /// trained before the filter gives a verdict.
+    pub bayes_min_trained: u32,
+    /// Most tokens kept per user and in the global pool (~40 bytes each
+    /// on disk); over it, the stalest are pruned.
+    pub bayes_max_tokens: u64,
+    /// Tokens seen in a single message go after this many days unseen.
+    pub bayes_prune_days: u32,
+    /// Indicator (0 ham .. 1 spam) at or below which mail is ham.
+    pub bayes_ham_cutoff: f32,
+    /// Indicator at or above which mail is spam; between the two cutoffs
+    /// the filter is unsure and scores nothing.
+    pub bayes_spam_cutoff: f32,
+    /// Score at an indicator of 0.99 (BAYES_SPAM; a sixth of it at the
+    /// spam cutoff).
+    pub bayes_spam_score: f32,
+    /// Score of ham (BAYES_HAM).
+    pub bayes_ham_score: f32,
 }
 
 impl Default for Antispam {
@@ -425,6 +448,15 @@ impl Default for Antispam {
             max_failed_rcpts: 10,
             failed_rcpts_window: Dur(Duration::from_secs(3600)),
             rate_limit_loopback: false,
+
+            bayes: true,
+            bayes_min_trained: 20,
+            bayes_max_tokens: 150_000,
+            bayes_prune_days: 30,
+            bayes_ham_cutoff: 0.2,
+            bayes_spam_cutoff: 0.8,
+            bayes_spam_score: 6.0,
+            bayes_ham_score: -1.5,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The `facteur` command: the server and its admin commands.
 
+mod spam_cli;
+
 use facteur::admin::{self, Admin, Notify, Request, Response};
+use facteur::antispam::bayes::{self, Bayes};
 use facteur::auth::dkim::{key, Algorithm};
 use facteur::auth::records;
 use facteur::auth::spf;
@@ -40,6 +43,11 @@ const USAGE: &str = "usage: facteur COMMAND [--config FILE]
                                run the inbound checks on a stored message:
                                prints Authentication-Results, every rule
                                that fired with its score, and the action
+  spam train --spam|--ham DIR_OR_MBOX USER
+                               train USER's Bayes filter from message files
+                               (one per file, Maildir cur/new too) or an mbox
+  spam stats USER              trained messages and tokens of USER and of
+                               the global pool
   --version
 
 Without --config, the embedded default is used: data in ./data and every
@@ -119,6 +127,11 @@ fn main() -> ExitCode {
         },
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
+        ["spam", "train", ..] => spam_train(args.get(2..).unwrap_or_default(), &config_path),
+        ["spam", "stats", user] => match load(&config_path) {
+            Ok(cfg) => spam_stats(&cfg, user),
+            Err(code) => code,
+        },
         words => {
             let req = match admin_request(words, password_stdin) {
                 Ok(r) => r,
@@ -462,6 +475,97 @@ fn check_message(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
             eprintln!("facteur: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Opens the Bayes filter of the store, for the `spam` commands.
+fn open_bayes(cfg: &Config) -> Result<(Arc<facteur::store::Store>, Bayes), String> {
+    let store = Arc::new(facteur::app::open_store(cfg)?);
+    let settings = bayes::Settings::from_config(&cfg.antispam);
+    let bayes = Bayes::open(&store, settings).map_err(|e| e.to_string())?;
+    Ok((store, bayes))
+}
+
+/// `facteur spam train`: trains a user's filter from message files or an
+/// mbox, with the server stopped (the store is opened directly).
+fn spam_train(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
+    let mut args = args.to_vec();
+    let spam = take_flag(&mut args, "--spam");
+    let ham = take_flag(&mut args, "--ham");
+    let (source, user) = match (spam != ham, args.as_slice()) {
+        (true, [source, user]) => (PathBuf::from(source), user.to_ascii_lowercase()),
+        _ => return usage_error("spam train needs --spam or --ham, a path and a user"),
+    };
+    let cfg = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (store, bayes) = match open_bayes(&cfg) {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
+    match store.account(&user) {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail(&format!("no such user: {user}")),
+        Err(e) => return fail(&e.to_string()),
+    }
+    let now = u64::try_from(facteur::time::unix_now()).unwrap_or(0);
+    let started = std::time::Instant::now();
+    let mut counts = spam_cli::Counts::default();
+    let res = spam_cli::each_message(&source, &mut |read| {
+        let (tokens, id) = match bayes::tokenise_unparsed(read) {
+            Ok(t) => t,
+            Err(_) => {
+                counts.unreadable += 1;
+                return Ok(());
+            }
+        };
+        match bayes
+            .train(&user, &id, &tokens, spam, now)
+            .map_err(|e| e.to_string())?
+        {
+            bayes::Trained::New => counts.new += 1,
+            bayes::Trained::Reversed => counts.reversed += 1,
+            bayes::Trained::Already => counts.already += 1,
+        }
+        Ok(())
+    });
+    if let Err(e) = res.and_then(|()| store.flush().map_err(|e| e.to_string())) {
+        return fail(&e);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let total = counts.new + counts.reversed + counts.already + counts.unreadable;
+    println!(
+        "{user}: {} trained as {}, {} reversed, {} already trained, {} unreadable ({total} messages in {secs:.2}s, {:.0}/s)",
+        counts.new,
+        if spam { "spam" } else { "ham" },
+        counts.reversed,
+        counts.already,
+        counts.unreadable,
+        total as f64 / secs.max(1e-9),
+    );
+    ExitCode::SUCCESS
+}
+
+/// `facteur spam stats`: a user's trained counts and tokens, and the
+/// global pool's.
+fn spam_stats(cfg: &Config, user: &str) -> ExitCode {
+    let (_store, bayes) = match open_bayes(cfg) {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
+    let user = user.to_ascii_lowercase();
+    match (bayes.stats(&user), bayes.global_stats()) {
+        (Ok(u), Ok(g)) => {
+            for (name, s) in [(user.as_str(), u), ("global", g)] {
+                println!(
+                    "{name}: {} spam, {} ham, {} tokens",
+                    s.spam, s.ham, s.tokens
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        (Err(e), _) | (_, Err(e)) => fail(&e.to_string()),
     }
 }
 

@@ -12,6 +12,7 @@
 //!
 //! Checks never read the clock: the stage's `now` is in the [`Context`].
 
+pub mod bayes;
 pub mod checks;
 pub mod diagnose;
 pub mod pipeline;

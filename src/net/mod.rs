@@ -140,7 +140,7 @@ impl Shared {
             pop3: Arc::new(pop3::session_config(&config)),
             pop3_locks: pop3::MaildropLocks::new(),
             imap: Arc::new(imap::session_config(&config)),
-            junk: Arc::new(crate::proto::imap::session::NoTraining),
+            junk: crate::antispam::bayes::trainer::junk_training(&config, &store),
             queue: Arc::new(crate::admin::NoNotify),
             antispam: None,
             config,

@@ -1,5 +1,6 @@
 //! The checks, one per file. Each implements [`super::Check`].
 
+pub mod bayes;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
