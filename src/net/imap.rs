@@ -10,10 +10,10 @@
 //! has the session report the change at once (RFC 2177).
 
 use super::auth::Login;
-use super::conn::{read_until, Conn};
+use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
 use crate::proto::imap::session::{self, Action, AuthOutcome, Session};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -243,19 +243,19 @@ async fn send_file(
     idle: Duration,
 ) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(offset))?;
-    let mut body = smol::Unblock::with_capacity(CHUNK, file);
-    let mut chunk = vec![0u8; CHUNK];
+    let mut body = ChunkedFile::new(file, CHUNK);
     let mut left = len;
     while left > 0 {
-        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = body.read(chunk.get_mut(..want).unwrap_or_default()).await?;
-        if n == 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX);
+        let chunk = body.next(want).await?;
+        if chunk.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "message file shorter than its size",
             ));
         }
-        send(conn, chunk.get(..n).unwrap_or_default(), idle).await?;
+        send(conn, chunk, idle).await?;
+        let n = chunk.len();
         left -= n as u64;
     }
     Ok(())
