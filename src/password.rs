@@ -130,11 +130,13 @@ impl Verifier {
         Verifier { jobs }
     }
 
-    /// The number of workers for this machine: two where there are two
-    /// cores or more, so that one slow login does not hold up the rest,
-    /// one otherwise. Each keeps `MEMORY_KIB` once it has run.
+    /// The number of workers servers start: one. Each keeps `MEMORY_KIB`
+    /// once it has run, and the memory budget (48 MiB for the whole
+    /// appliance under IMAP load, docs/BENCHMARKS.md) cannot spare a
+    /// second 8 MiB; a burst of logins queues instead (about 20 logins a
+    /// second on a desktop core, a few on a Pi).
     pub fn default_workers() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+        1
     }
 
     /// Checks `password` against `stored`, or spends the same work against
