@@ -4,10 +4,12 @@
 //!
 //! The session calls the store, which blocks, so each step of it (taking
 //! input and producing the next actions) runs on the blocking thread pool
-//! with `smol::unblock`; the session moves there and back. Message bodies
-//! are streamed from their files in small chunks. While the client IDLEs,
-//! the adapter waits for input or for a change of the selected mailbox and
-//! has the session report the change at once (RFC 2177).
+//! with `smol::unblock`; the session moves there and back. The pool is
+//! small (`crate::app::BLOCKING_THREADS`), so nothing here waits on a pool
+//! thread: message bodies are streamed from their files one chunk per
+//! trip, and while the client IDLEs the adapter waits on the executor for
+//! input or for a change of the selected mailbox, then has the session
+//! report the change at once (RFC 2177).
 
 use super::auth::Login;
 use super::conn::{read_until, ChunkedFile, Conn};
