@@ -43,12 +43,24 @@ pub fn open_store(cfg: &Config) -> Result<Store, String> {
     Ok(store)
 }
 
+/// Threads of the blocking pool that runs store calls, IMAP session steps
+/// and file reads (`smol::unblock`). smol's default is 500: a burst (an
+/// APPEND wakes every IDLE session at once) then starts hundreds of
+/// threads, each with its own malloc arena and stack, and the memory stays.
+/// Nothing waits on a pool thread for the network or another task (IDLE
+/// waits on the executor, message bodies are read a chunk per trip), so a
+/// few threads keep the disk busy and the rest queue.
+pub const BLOCKING_THREADS: usize = 4;
+
 /// Starts every service and runs until SIGTERM or SIGINT. Every check that
 /// can fail happens before the first connection is accepted, so a bad
 /// config, data dir, certificate or busy port means no partial start.
 pub fn run(cfg: Config) -> Result<(), String> {
     let cfg = Arc::new(cfg);
     crate::logger::init(cfg.log.level.filter());
+    if let Some(n) = std::num::NonZeroUsize::new(BLOCKING_THREADS) {
+        blocking::set_max_blocking_threads(n);
+    }
     let tls = {
         prepare_data_dir(&cfg.server.data_dir)?;
         crate::tls::server_config(&cfg)?

@@ -2,16 +2,35 @@
 //!
 //! Parameters are sized for a Raspberry Pi: 8 MiB of memory and 3 passes
 //! take about 50 ms on a desktop x86_64 core and a few hundred ms on a Pi,
-//! while keeping each verification's memory small. Callers bound how many
-//! verifications run at once (each holds `MEMORY_KIB` while it runs).
+//! while keeping each verification's memory small.
+//!
+//! Logins verify through a [`Verifier`]: a fixed number of worker threads,
+//! each reusing one argon2 working buffer, behind a bounded queue. Memory
+//! for password checks is then `workers × MEMORY_KIB` however many clients
+//! log in at once, and it is allocated once: allocating and freeing 8 MiB
+//! per login on whichever thread ran it left glibc's heaps fragmented
+//! (hundreds of MiB for a few hundred logins, docs/BENCHMARKS.md).
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Memory cost in KiB.
 pub const MEMORY_KIB: u32 = 8 * 1024;
 /// Passes over memory.
 pub const PASSES: u32 = 3;
+
+/// Largest memory cost a stored hash may ask for (KiB); hashes asking for
+/// more never match rather than exhaust memory.
+const MAX_MEMORY_KIB: usize = 256 * 1024;
+
+/// Verifications that may wait for a worker; further logins wait (without
+/// a thread) until the queue has room.
+const QUEUE: usize = 64;
+
+/// A hash of an unused password with our parameters, verified against for
+/// unknown users so that they cost the same work as known ones.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=8192,t=3,p=1$D3T2pD7qwJc1DjZu1MLeEg$v2OoymNRHxy4GLTTn9psnfOXMbPBmKVlE7AOuCE7Htc";
 
 fn hasher() -> Argon2<'static> {
     // These constants are valid argon2 parameters (checked by a test).
@@ -28,21 +47,131 @@ pub fn hash(password: &str) -> Result<String, String> {
 }
 
 /// Checks a password against a stored hash. A malformed hash never matches.
+/// Allocates argon2's memory for this one call: servers use a [`Verifier`].
 pub fn verify(password: &str, stored: &str) -> bool {
-    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(stored) else {
-        return false;
-    };
-    hasher()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    verify_in(&mut Vec::new(), password, stored)
 }
 
-/// Spends the same work as a real verification, for unknown users, so that
-/// timing does not reveal whether an account exists.
-pub fn verify_unknown_user(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let stored = DUMMY.get_or_init(|| hash("facteur-no-such-user").unwrap_or_default());
-    let _ = verify(password, stored);
+/// Checks a password against a stored PHC string using `memory` as
+/// argon2's working memory, growing it if the hash needs more. A malformed
+/// hash never matches. The comparison is in constant time (`Output`'s
+/// equality).
+fn verify_in(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_MEMORY_KIB {
+        log::warn!("a stored password hash asks for {blocks} KiB of memory; refused");
+        return false;
+    }
+    if memory.len() < blocks {
+        if memory.try_reserve_exact(blocks - memory.len()).is_err() {
+            log::error!("no memory for a password check");
+            return false;
+        }
+        memory.resize(blocks, Block::default());
+    }
+    let mut buf = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buf.get_mut(..expected.len()) else {
+        return false;
+    };
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt.as_ref(),
+        out,
+        memory.as_mut_slice(),
+    );
+    computed.is_ok() && Output::new(out).is_ok_and(|o| &o == expected)
+}
+
+/// One verification for a worker.
+struct Job {
+    password: String,
+    /// The account's stored hash; `None` for an unknown user.
+    stored: Option<String>,
+    reply: smol::channel::Sender<bool>,
+}
+
+/// Password verification on a fixed set of worker threads, each with its
+/// own reused argon2 memory, fed through a bounded queue.
+pub struct Verifier {
+    jobs: smol::channel::Sender<Job>,
+}
+
+impl Verifier {
+    /// Starts `workers` threads (at least one). They end when the
+    /// verifier is dropped.
+    pub fn new(workers: usize) -> Verifier {
+        let (jobs, queue) = smol::channel::bounded::<Job>(QUEUE);
+        for n in 0..workers.max(1) {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("password-{n}"))
+                .spawn(move || work(&queue));
+            if let Err(e) = started {
+                log::error!("cannot start a password worker: {e}");
+            }
+        }
+        Verifier { jobs }
+    }
+
+    /// The number of workers servers start: one. Each keeps `MEMORY_KIB`
+    /// once it has run, and the memory budget (48 MiB for the whole
+    /// appliance under IMAP load, docs/BENCHMARKS.md) cannot spare a
+    /// second 8 MiB; a burst of logins queues instead (about 20 logins a
+    /// second on a desktop core, a few on a Pi).
+    pub fn default_workers() -> usize {
+        1
+    }
+
+    /// Checks `password` against `stored`, or spends the same work against
+    /// a dummy hash when `stored` is `None` (an unknown user) and answers
+    /// false. Waits, without holding a thread, while the queue is full.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let (reply, answer) = smol::channel::bounded(1);
+        let job = Job {
+            password: password.to_string(),
+            stored: stored.map(str::to_string),
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
+            log::error!("no password worker is running");
+            return false;
+        }
+        answer.recv().await.unwrap_or(false)
+    }
+}
+
+/// A worker: verifies until the [`Verifier`] is dropped, with one buffer
+/// allocated at the first job and reused after.
+fn work(queue: &smol::channel::Receiver<Job>) {
+    let mut memory: Vec<Block> = Vec::new();
+    while let Ok(job) = queue.recv_blocking() {
+        let ok = match &job.stored {
+            Some(stored) => verify_in(&mut memory, &job.password, stored),
+            None => {
+                let _ = verify_in(&mut memory, &job.password, DUMMY_HASH);
+                false
+            }
+        };
+        // The client may have gone away meanwhile.
+        let _ = job.reply.try_send(ok);
+    }
 }
 
 /// A random password of 20 characters from an unambiguous alphabet, for
@@ -79,6 +208,65 @@ mod tests {
         assert!(!verify("wrong horse", &h));
         assert!(!verify("correct horse", "not a hash"));
         assert_ne!(h, hash("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_ours_cost() {
+        let h = hash("x").unwrap();
+        let prefix = |s: &str| s.rsplitn(3, '$').nth(2).unwrap_or_default().to_string();
+        assert_eq!(prefix(DUMMY_HASH), prefix(&h));
+        assert!(verify("facteur-no-such-user", DUMMY_HASH));
+    }
+
+    #[test]
+    fn reused_memory_gives_the_same_answers() {
+        let a = hash("first").unwrap();
+        let b = hash("second").unwrap();
+        let mut memory = Vec::new();
+        assert!(verify_in(&mut memory, "first", &a));
+        assert_eq!(memory.len(), MEMORY_KIB as usize);
+        assert!(!verify_in(&mut memory, "first", &b));
+        assert!(verify_in(&mut memory, "second", &b));
+        assert!(!verify_in(&mut memory, "", &a));
+        assert!(!verify_in(
+            &mut memory,
+            "first",
+            "$argon2id$v=19$m=8192,t=3,p=1$"
+        ));
+        // A hash made with other parameters still verifies (the buffer grows).
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(MEMORY_KIB * 2, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"other")
+        .unwrap()
+        .to_string();
+        assert!(verify_in(&mut memory, "other", &other));
+        assert!(verify_in(&mut memory, "first", &a));
+    }
+
+    #[test]
+    fn the_verifier_answers_many_logins_with_few_workers() {
+        let h = std::sync::Arc::new(hash("pw").unwrap());
+        let v = std::sync::Arc::new(Verifier::new(2));
+        smol::block_on(async {
+            let checks: Vec<_> = (0..6)
+                .map(|i| {
+                    let (v, h) = (v.clone(), h.clone());
+                    smol::spawn(async move {
+                        match i % 3 {
+                            0 => v.verify("pw", Some(&h)).await,
+                            1 => !v.verify("wrong", Some(&h)).await,
+                            _ => !v.verify("pw", None).await,
+                        }
+                    })
+                })
+                .collect();
+            for check in checks {
+                assert!(check.await);
+            }
+        });
     }
 
     #[test]

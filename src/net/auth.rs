@@ -1,18 +1,15 @@
 //! Password checks shared by SMTP AUTH, POP3 and IMAP: one failure limiter
-//! per server (RFC 4954 §4 leaves throttling to the server), a bound on
-//! concurrent argon2 verifications, and answers that never reveal whether
-//! a user exists.
+//! per server (RFC 4954 §4 leaves throttling to the server), argon2
+//! verifications on a few dedicated workers ([`crate::password::Verifier`],
+//! which bounds their memory), and answers that never reveal whether a user
+//! exists.
 
 use crate::config::Config;
 use crate::proto::authlimit::{AuthLimiter, LimitConfig, Verdict};
 use crate::store::Store;
-use smol::lock::Semaphore;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Verifications running at once: each holds argon2's memory (8 MiB).
-const CONCURRENT_VERIFICATIONS: usize = 2;
 
 /// The outcome of a login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +28,7 @@ pub enum Login {
 pub struct Authenticator {
     store: Arc<Store>,
     limiter: Mutex<AuthLimiter>,
-    permits: Semaphore,
+    verifier: crate::password::Verifier,
 }
 
 impl Authenticator {
@@ -47,7 +44,7 @@ impl Authenticator {
         Authenticator {
             store,
             limiter: Mutex::new(AuthLimiter::new(limits)),
-            permits: Semaphore::new(CONCURRENT_VERIFICATIONS),
+            verifier: crate::password::Verifier::new(crate::password::Verifier::default_workers()),
         }
     }
 
@@ -68,19 +65,15 @@ impl Authenticator {
         }
         let username = username.trim().to_lowercase();
         let authz_ok = authzid.is_empty() || authzid.eq_ignore_ascii_case(&username);
-        let ok = {
-            let _permit = self.permits.acquire().await;
-            let store = self.store.clone();
-            let (user, pw) = (username.clone(), password.to_string());
-            smol::unblock(move || match store.account(&user) {
-                Ok(Some(a)) => Ok(crate::password::verify(&pw, &a.password_hash)),
-                Ok(None) => {
-                    crate::password::verify_unknown_user(&pw);
-                    Ok(false)
-                }
-                Err(e) => Err(e),
-            })
-            .await
+        let store = self.store.clone();
+        let user = username.clone();
+        let ok = match smol::unblock(move || store.account(&user)).await {
+            // An unknown user costs the same work as a wrong password.
+            Ok(account) => Ok(self
+                .verifier
+                .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
+                .await),
+            Err(e) => Err(e),
         };
         match ok {
             Ok(true) if authz_ok => {

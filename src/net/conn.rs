@@ -125,3 +125,43 @@ pub async fn read_until(
     })
     .await
 }
+
+/// A file read in chunks on the blocking thread pool, one trip per read.
+/// Unlike `smol::Unblock`, whose reader task waits on its pipe, no pool
+/// thread is held while a slow client takes the data: the pool is small
+/// (see `crate::app`), so a few clients that stop reading must not
+/// starve it.
+pub struct ChunkedFile {
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+impl ChunkedFile {
+    /// Reads `file` from its current position, `chunk` bytes at most at a
+    /// time.
+    pub fn new(file: std::fs::File, chunk: usize) -> ChunkedFile {
+        ChunkedFile {
+            file: Some(file),
+            buf: vec![0u8; chunk.max(1)],
+        }
+    }
+
+    /// The next bytes, at most `max` of them; empty at the end of the file.
+    pub async fn next(&mut self, max: usize) -> io::Result<&[u8]> {
+        use std::io::Read;
+        let Some(mut file) = self.file.take() else {
+            return Err(io::Error::other("file lost by an interrupted read"));
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        let want = max.min(buf.len());
+        let (file, buf, read) = smol::unblock(move || {
+            let read = file.read(buf.get_mut(..want).unwrap_or_default());
+            (file, buf, read)
+        })
+        .await;
+        self.file = Some(file);
+        self.buf = buf;
+        let n = read?;
+        Ok(self.buf.get(..n).unwrap_or_default())
+    }
+}

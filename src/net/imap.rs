@@ -4,16 +4,18 @@
 //!
 //! The session calls the store, which blocks, so each step of it (taking
 //! input and producing the next actions) runs on the blocking thread pool
-//! with `smol::unblock`; the session moves there and back. Message bodies
-//! are streamed from their files in small chunks. While the client IDLEs,
-//! the adapter waits for input or for a change of the selected mailbox and
-//! has the session report the change at once (RFC 2177).
+//! with `smol::unblock`; the session moves there and back. The pool is
+//! small (`crate::app::BLOCKING_THREADS`), so nothing here waits on a pool
+//! thread: message bodies are streamed from their files one chunk per
+//! trip, and while the client IDLEs the adapter waits on the executor for
+//! input or for a change of the selected mailbox, then has the session
+//! report the change at once (RFC 2177).
 
 use super::auth::Login;
-use super::conn::{read_until, Conn};
+use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
 use crate::proto::imap::session::{self, Action, AuthOutcome, Session};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -244,19 +246,19 @@ async fn send_file(
     idle: Duration,
 ) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(offset))?;
-    let mut body = smol::Unblock::with_capacity(CHUNK, file);
-    let mut chunk = vec![0u8; CHUNK];
+    let mut body = ChunkedFile::new(file, CHUNK);
     let mut left = len;
     while left > 0 {
-        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = body.read(chunk.get_mut(..want).unwrap_or_default()).await?;
-        if n == 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX);
+        let chunk = body.next(want).await?;
+        if chunk.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "message file shorter than its size",
             ));
         }
-        send(conn, chunk.get(..n).unwrap_or_default(), idle).await?;
+        send(conn, chunk, idle).await?;
+        let n = chunk.len();
         left -= n as u64;
     }
     Ok(())

@@ -15,13 +15,13 @@
 //!   that drops or times out deletes nothing.
 
 use super::auth::Login;
-use super::conn::{read_until, Conn};
+use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
 use crate::proto::pop3::{
     self, Action, AuthResult, CrlfCounter, DotStuffer, Maildrop, MaildropMessage, Session,
 };
 use crate::store::{Store, StoreError};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::collections::HashSet;
 use std::fs::File;
@@ -316,8 +316,7 @@ async fn retrieve(
     let mut ds = DotStuffer::new(top_lines);
     let mut out = Vec::with_capacity(2 * CHUNK + 2);
     ds.encode(&prefix, &mut out);
-    let mut body = smol::Unblock::with_capacity(CHUNK, file);
-    let mut chunk = vec![0u8; CHUNK];
+    let mut body = ChunkedFile::new(file, CHUNK);
     while !ds.is_done() {
         if !out.is_empty() {
             send(conn, &out, idle, false)
@@ -325,11 +324,11 @@ async fn retrieve(
                 .map_err(|e| e.to_string())?;
             out.clear();
         }
-        let n = body.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
+        let chunk = body.next(CHUNK).await.map_err(|e| e.to_string())?;
+        if chunk.is_empty() {
             break;
         }
-        ds.encode(&chunk[..n], &mut out);
+        ds.encode(chunk, &mut out);
     }
     ds.finish(&mut out);
     send(conn, &out, idle, true)

@@ -980,6 +980,12 @@ impl Session {
         }
         sel.own_modseqs.clear();
         let before = sel.uids.len();
+        if sel.uids.capacity() - before < ch.added.len() {
+            // Grow by a sixteenth, not by doubling: every session with the
+            // mailbox selected holds this list (4 bytes a message), and
+            // one new message would otherwise double it in all of them.
+            sel.uids.reserve_exact(ch.added.len().max(before / 16));
+        }
         for s in &ch.added {
             if sel.uids.last().is_none_or(|&l| s.uid > l) {
                 sel.uids.push(s.uid);
