@@ -1,6 +1,17 @@
 //! Builds the pipeline from `[antispam]`.
 
-use super::checks::{dkim::DkimCheck, dmarc, dmarc::DmarcCheck, spf::SpfCheck};
+use super::checks::{
+    bayes::BayesCheck,
+    dkim::DkimCheck,
+    dmarc::{self, DmarcCheck},
+    dnsbl::DnsblCheck,
+    greylist::Greylist,
+    headers::HeaderCheck,
+    helo::HeloCheck,
+    iprev::IprevCheck,
+    ratelimit::{RateLimit, RateLimits},
+    spf::SpfCheck,
+};
 use super::pipeline::Pipeline;
 use super::policy::Policy;
 use super::Check;
@@ -28,18 +39,42 @@ pub fn pipeline(
     usage: Use,
 ) -> Result<Pipeline, String> {
     let a = &cfg.antispam;
-    let _ = (store, usage);
-    let checks: Vec<Box<dyn Check>> = vec![
-        Box::new(SpfCheck {
-            softfail_to_junk: a.spf_softfail_to_junk,
-        }),
-        Box::new(DkimCheck),
-        Box::new(DmarcCheck {
-            honour_reject: a.dmarc_reject,
-            honour_quarantine: a.dmarc_quarantine,
-            sample: dmarc::random_sample,
-        }),
-    ];
+    let mut checks: Vec<Box<dyn Check>> = Vec::new();
+    // The sender's behaviour: only for the live server. Rate limits go
+    // first so that a flood is refused before any DNS lookup.
+    if usage == Use::Server {
+        checks.push(Box::new(RateLimit::new(RateLimits::from_config(a))));
+    }
+    checks.push(Box::new(IprevCheck::new()));
+    checks.push(Box::new(HeloCheck::new()));
+    if !a.dnsbl.is_empty() {
+        checks.push(Box::new(DnsblCheck::new(
+            a.dnsbl.clone(),
+            a.dnsbl_check_private,
+        )));
+    }
+    checks.push(Box::new(SpfCheck {
+        softfail_to_junk: a.spf_softfail_to_junk,
+    }));
+    checks.push(Box::new(DkimCheck));
+    checks.push(Box::new(DmarcCheck {
+        honour_reject: a.dmarc_reject,
+        honour_quarantine: a.dmarc_quarantine,
+        sample: dmarc::random_sample,
+    }));
+    checks.push(Box::new(HeaderCheck::new()));
+    if let Some(store) = store {
+        if usage == Use::Server && a.greylisting {
+            let tree = store
+                .antispam_tree("greylist")
+                .map_err(|e| format!("greylisting: {e}"))?;
+            checks.push(Box::new(Greylist::from_config(tree, a)));
+        }
+        let bayes = BayesCheck::open(cfg, store).map_err(|e| format!("bayes: {e}"))?;
+        if let Some(bayes) = bayes {
+            checks.push(Box::new(bayes));
+        }
+    }
     let policy = Policy {
         junk_score: a.junk_score,
         reject_score: a.reject_score,
