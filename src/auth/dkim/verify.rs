@@ -432,8 +432,12 @@ impl HeaderReader {
             if self.sig_fields.len() >= MAX_SIGNATURES {
                 // RFC 6376 §6.1: verifiers may limit how many signatures
                 // they check.
+                // Logged once per message: a flood of signatures must not
+                // flood the log too.
+                if self.skipped_sigs == 0 {
+                    log::info!("dkim: more than {MAX_SIGNATURES} signatures, the others skipped");
+                }
                 self.skipped_sigs += 1;
-                log::info!("dkim: more than {MAX_SIGNATURES} signatures, one skipped");
             } else {
                 self.sig_fields.push(self.fields.len());
             }
@@ -444,8 +448,10 @@ impl HeaderReader {
 
     fn drop_field(&mut self, name: String) {
         if name == "dkim-signature" {
+            if self.skipped_sigs == 0 {
+                log::info!("dkim: a signature field too large to keep was skipped");
+            }
             self.skipped_sigs += 1;
-            log::info!("dkim: a signature field too large to keep was skipped");
         }
         if self.dropped.contains(&name) {
             return;
