@@ -400,6 +400,10 @@ pub struct Antispam {
     /// Most tokens kept per user and in the global pool (~40 bytes each
     /// on disk); over it, the stalest are pruned.
     pub bayes_max_tokens: u64,
+    /// Most trained messages remembered per user (~50 bytes each on
+    /// disk), so that a message is not counted twice; over it, those
+    /// trained longest ago are forgotten.
+    pub bayes_max_trained: u64,
     /// Tokens seen in a single message go after this many days unseen.
     pub bayes_prune_days: u32,
     /// Indicator (0 ham .. 1 spam) at or below which mail is ham.
@@ -452,6 +456,7 @@ impl Default for Antispam {
             bayes: true,
             bayes_min_trained: 20,
             bayes_max_tokens: 150_000,
+            bayes_max_trained: 20_000,
             bayes_prune_days: 30,
             bayes_ham_cutoff: 0.2,
             bayes_spam_cutoff: 0.8,

@@ -557,12 +557,14 @@ fn spam_stats(cfg: &Config, user: &str) -> ExitCode {
     let user = user.to_ascii_lowercase();
     match (bayes.stats(&user), bayes.global_stats()) {
         (Ok(u), Ok(g)) => {
-            for (name, s) in [(user.as_str(), u), ("global", g)] {
-                println!(
-                    "{name}: {} spam, {} ham, {} tokens",
-                    s.spam, s.ham, s.tokens
-                );
-            }
+            println!(
+                "{user}: {} spam, {} ham, {} tokens, {} messages remembered",
+                u.spam, u.ham, u.tokens, u.records
+            );
+            println!(
+                "global: {} spam, {} ham, {} tokens",
+                g.spam, g.ham, g.tokens
+            );
             ExitCode::SUCCESS
         }
         (Err(e), _) | (_, Err(e)) => fail(&e.to_string()),

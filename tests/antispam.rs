@@ -306,3 +306,89 @@ fn check_message_explains_the_verdict() {
     assert!(out.contains("DKIM_PASS"), "{out}");
     assert!(out.ends_with("action: deliver to INBOX\n"), "{out}");
 }
+
+fn spam_cli(config: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(bin());
+    cmd.args(["spam"])
+        .args(args)
+        .args(["--config", &config.display().to_string()]);
+    let (ok, out, err) = run_bounded(&mut cmd, Duration::from_secs(120));
+    assert!(ok, "spam {args:?} failed: {out}{err}");
+    out
+}
+
+/// `facteur spam train` from a directory and from an mbox, `spam stats`,
+/// and what trained messages remember.
+#[test]
+fn spam_train_counts_each_message_once_and_reverses() {
+    let mut s = Server::start("[antispam]\nenabled = true\ndnsbl = []\n");
+    s.add_user("ann@example.test", "secret-ann");
+    assert!(s.stop(), "server stops cleanly");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus");
+    // Ten ham messages, one file each.
+    let ham = s.dir.path().join("ham");
+    std::fs::create_dir(&ham).expect("mkdir");
+    let mut names: Vec<_> = std::fs::read_dir(corpus.join("ham"))
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    for p in names.iter().take(10) {
+        std::fs::copy(p, ham.join(p.file_name().expect("name"))).expect("copy");
+    }
+    // Five spam messages in an mbox ("From " lines, >From quoting).
+    let mut spam_files: Vec<_> = std::fs::read_dir(corpus.join("spam"))
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    spam_files.sort();
+    let mut mbox = Vec::new();
+    for p in spam_files.iter().take(5) {
+        mbox.extend_from_slice(b"From spammer@example.net Sat Nov 28 10:00:00 2026\n");
+        let text = std::fs::read_to_string(p)
+            .expect("read")
+            .replace("\r\n", "\n");
+        for line in text.lines() {
+            if line.starts_with("From ") {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line.as_bytes());
+            mbox.push(b'\n');
+        }
+        mbox.push(b'\n');
+    }
+    let mbox_path = s.dir.path().join("spam.mbox");
+    std::fs::write(&mbox_path, mbox).expect("write mbox");
+    let config = s.config.clone();
+    let dir = ham.display().to_string();
+    let mbox = mbox_path.display().to_string();
+
+    let out = spam_cli(&config, &["train", "--ham", &dir, "ann@example.test"]);
+    assert!(
+        out.contains("10 trained as ham, 0 reversed, 0 already trained"),
+        "{out}"
+    );
+    let out = spam_cli(&config, &["train", "--spam", &mbox, "ann@example.test"]);
+    assert!(out.contains("5 trained as spam, 0 reversed"), "{out}");
+    // The same again counts nothing.
+    let out = spam_cli(&config, &["train", "--ham", &dir, "ann@example.test"]);
+    assert!(
+        out.contains("0 trained as ham, 0 reversed, 10 already trained"),
+        "{out}"
+    );
+    let stats = spam_cli(&config, &["stats", "ann@example.test"]);
+    assert!(
+        stats.contains("ann@example.test: 5 spam, 10 ham,"),
+        "{stats}"
+    );
+    assert!(stats.contains("15 messages remembered"), "{stats}");
+    // The ham filed as spam after all: each is moved, not added.
+    let out = spam_cli(&config, &["train", "--spam", &dir, "ann@example.test"]);
+    assert!(out.contains("0 trained as spam, 10 reversed"), "{out}");
+    let stats = spam_cli(&config, &["stats", "ann@example.test"]);
+    assert!(
+        stats.contains("ann@example.test: 15 spam, 0 ham,"),
+        "{stats}"
+    );
+    assert!(stats.contains("global: 15 spam, 0 ham,"), "{stats}");
+}

@@ -37,6 +37,8 @@ pub struct Settings {
     pub min_trained: u32,
     /// Most tokens kept per pool.
     pub max_tokens: u64,
+    /// Most training records (message, class) kept per user.
+    pub max_trained: u64,
     /// Tokens seen once go after this many days unseen.
     pub prune_days: u32,
     /// Indicator at or below which a message is ham.
@@ -61,6 +63,7 @@ impl Settings {
         Settings {
             min_trained: c.bayes_min_trained,
             max_tokens: c.bayes_max_tokens,
+            max_trained: c.bayes_max_trained,
             prune_days: c.bayes_prune_days,
             ham_cutoff: f64::from(c.bayes_ham_cutoff),
             spam_cutoff: f64::from(c.bayes_spam_cutoff),
@@ -79,6 +82,8 @@ pub struct PoolStats {
     pub ham: u32,
     /// Distinct tokens stored.
     pub tokens: u64,
+    /// Training records kept (a user's pool only).
+    pub records: u64,
 }
 
 /// What a training call did.
@@ -150,18 +155,24 @@ impl PoolStats {
             .get(8..16)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map_or(0, u64::from_le_bytes);
+        let records = v
+            .get(16..24)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes);
         PoolStats {
             spam: c.spam,
             ham: c.ham,
             tokens,
+            records,
         }
     }
 
-    fn encode(&self) -> [u8; 16] {
-        let mut out = [0u8; 16];
+    fn encode(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
         out[..4].copy_from_slice(&self.spam.to_le_bytes());
         out[4..8].copy_from_slice(&self.ham.to_le_bytes());
-        out[8..].copy_from_slice(&self.tokens.to_le_bytes());
+        out[8..16].copy_from_slice(&self.tokens.to_le_bytes());
+        out[16..].copy_from_slice(&self.records.to_le_bytes());
         out
     }
 }
@@ -170,8 +181,10 @@ impl PoolStats {
 /// is the empty name):
 /// - `T user NUL hash(8, big-endian)` → spam u32, ham u32, last-seen day
 ///   u32 (little-endian)
-/// - `N user` → spam messages u32, ham messages u32, tokens u64
-/// - `M user NUL id(32)` → 1 (trained as spam) or 0 (as ham)
+/// - `N user` → spam messages u32, ham messages u32, tokens u64,
+///   training records u64
+/// - `M user NUL id(32)` → 1 (trained as spam) or 0 (as ham), then the
+///   day of the training u32 (little-endian)
 fn token_prefix(user: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(user.len() + 10);
     k.push(b'T');
@@ -192,12 +205,33 @@ fn stats_key(user: &str) -> Vec<u8> {
     k
 }
 
-fn trained_key(user: &str, id: &[u8; 32]) -> Vec<u8> {
-    let mut k = vec![b'M'];
+fn trained_prefix(user: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user.len() + 34);
+    k.push(b'M');
     k.extend_from_slice(user.as_bytes());
     k.push(0);
+    k
+}
+
+fn trained_key(user: &str, id: &[u8; 32]) -> Vec<u8> {
+    let mut k = trained_prefix(user);
     k.extend_from_slice(id);
     k
+}
+
+/// A training record's value: the class, then the day.
+fn trained_value(spam: bool, day: u32) -> [u8; 5] {
+    let mut v = [0u8; 5];
+    v[0] = u8::from(spam);
+    v[1..].copy_from_slice(&day.to_le_bytes());
+    v
+}
+
+/// The day of a training record (0 when it has none).
+fn trained_day(v: &[u8]) -> u32 {
+    v.get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 /// The global pool's name.
@@ -269,7 +303,16 @@ impl Bayes {
             None => Trained::New,
         };
         self.count(user, tokens, spam, 1, now)?;
-        self.tree.insert(key, &[u8::from(spam)])?;
+        let day = u32::try_from(now / 86400).unwrap_or(u32::MAX);
+        self.tree.insert(key, &trained_value(spam, day))?;
+        if result == Trained::New {
+            let mut stats = self.stats(user)?;
+            stats.records += 1;
+            self.tree.insert(stats_key(user), &stats.encode())?;
+            if stats.records > self.settings.max_trained {
+                self.forget_oldest(user)?;
+            }
+        }
         for pool in [user, GLOBAL] {
             if self.stats(pool)?.tokens > self.settings.max_tokens {
                 self.prune(pool, now)?;
@@ -288,7 +331,67 @@ impl Bayes {
         };
         self.count(user, tokens, v.first() == Some(&1), -1, 0)?;
         self.tree.remove(key)?;
+        let mut stats = self.stats(user)?;
+        stats.records = stats.records.saturating_sub(1);
+        self.tree.insert(stats_key(user), &stats.encode())?;
         Ok(true)
+    }
+
+    /// Brings `user`'s training records down to 90% of `max_trained`,
+    /// forgetting those of the oldest days first. The counts they added
+    /// stay; only the memory of which message was trained goes, so such a
+    /// message trained again counts again. Memory: one counter per day.
+    fn forget_oldest(&self, user: &str) -> Result<(), StoreError> {
+        let prefix = trained_prefix(user);
+        let target = (self.settings.max_trained as f64 * PRUNE_TARGET) as u64;
+        let mut days: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut total = 0u64;
+        for item in self.tree.scan_prefix(&prefix) {
+            let (_, v) = item?;
+            *days.entry(trained_day(&v)).or_default() += 1;
+            total += 1;
+        }
+        let mut excess = total.saturating_sub(target);
+        let mut cutoff: BTreeMap<u32, u64> = BTreeMap::new();
+        for (d, n) in days {
+            if excess == 0 {
+                break;
+            }
+            let take = n.min(excess);
+            cutoff.insert(d, take);
+            excess -= take;
+        }
+        let mut batch = sled::Batch::default();
+        let mut pending = 0usize;
+        let mut left = total;
+        for item in self.tree.scan_prefix(&prefix) {
+            if cutoff.is_empty() {
+                break;
+            }
+            let (k, v) = item?;
+            if let Some(n) = cutoff.get_mut(&trained_day(&v)) {
+                *n -= 1;
+                if *n == 0 {
+                    cutoff.remove(&trained_day(&v));
+                }
+                batch.remove(k);
+                left -= 1;
+                pending += 1;
+                if pending >= PRUNE_BATCH {
+                    self.tree.apply_batch(std::mem::take(&mut batch))?;
+                    pending = 0;
+                }
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        let mut stats = self.stats(user)?;
+        stats.records = left;
+        self.tree.insert(stats_key(user), &stats.encode())?;
+        log::info!(
+            "bayes: forgot the oldest {} training records of {user}, {left} left",
+            total - left
+        );
+        Ok(())
     }
 
     /// Adds (`delta` 1) or removes (-1) one message's tokens in the
@@ -637,7 +740,8 @@ mod tests {
             PoolStats {
                 spam: 1,
                 ham: 0,
-                tokens: 2
+                tokens: 2,
+                records: 1,
             }
         );
         assert_eq!(
@@ -645,14 +749,47 @@ mod tests {
             Trained::Reversed
         );
         let s = b.stats("u").unwrap();
-        assert_eq!((s.spam, s.ham, s.tokens), (0, 1, 2));
-        assert_eq!(b.global_stats().unwrap(), s);
+        assert_eq!((s.spam, s.ham, s.tokens, s.records), (0, 1, 2, 1));
+        let g = b.global_stats().unwrap();
+        assert_eq!((g.spam, g.ham, g.tokens), (0, 1, 2));
         assert!(b.untrain("u", &id(1), &t).unwrap());
         assert!(!b.untrain("u", &id(1), &t).unwrap());
         assert!(!b.untrain("u", &id(9), &t).unwrap());
         let s = b.stats("u").unwrap();
-        assert_eq!((s.spam, s.ham, s.tokens), (0, 0, 0));
+        assert_eq!((s.spam, s.ham, s.tokens, s.records), (0, 0, 0, 0));
         assert_eq!(b.tree.scan_prefix(token_prefix("u")).count(), 0);
+    }
+
+    #[test]
+    fn training_records_are_bounded_oldest_first() {
+        let b = bayes(Settings {
+            max_trained: 10,
+            ..settings(1)
+        });
+        let t = Tokens::of_text("hello world");
+        // Messages 0..5 trained on day 0, 5..11 on day 5: the eleventh
+        // record is over the limit and the oldest go, down to 9.
+        for i in 0..11u32 {
+            let day = if i < 5 { 0 } else { 5 * DAY };
+            assert_eq!(b.train("u", &id(i), &t, true, day).unwrap(), Trained::New);
+        }
+        let s = b.stats("u").unwrap();
+        assert_eq!(s.records, 9);
+        assert_eq!(b.tree.scan_prefix(trained_prefix("u")).count(), 9);
+        // The counts stay: eleven spam trained.
+        assert_eq!(s.spam, 11);
+        // The two forgotten were of day 0; the newest are still known.
+        let forgotten = (0..5u32)
+            .filter(|&i| b.tree.get(trained_key("u", &id(i))).unwrap().is_none())
+            .count();
+        assert_eq!(forgotten, 2);
+        assert_eq!(
+            b.train("u", &id(10), &t, true, 6 * DAY).unwrap(),
+            Trained::Already
+        );
+        // Other users keep theirs.
+        b.train("v", &id(0), &t, false, 0).unwrap();
+        assert_eq!(b.stats("v").unwrap().records, 1);
     }
 
     #[test]
