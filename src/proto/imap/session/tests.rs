@@ -484,3 +484,80 @@ fn a_dot_separator_is_translated_both_ways() {
     let r = c.run(b"f SELECT Work.Projects\r\n");
     assert!(r.contains("f OK [READ-WRITE]"), "{r}");
 }
+
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let st = store();
+    deliver(
+        &st,
+        concat!(
+            "Subject: att\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+            "\r\n",
+            "--b\r\n",
+            "Content-Type: text/plain\r\n",
+            "Content-Transfer-Encoding: quoted-printable\r\n",
+            "\r\n",
+            "a=3Db=00\r\n",
+            "--b\r\n",
+            "Content-Type: application/x-odd\r\n",
+            "Content-Transfer-Encoding: x-gzip64\r\n",
+            "\r\n",
+            "H4sI\r\n",
+            "--b\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "\r\n",
+            "Subject: in\r\n\r\ninner\r\n",
+            "--b--\r\n",
+        )
+        .as_bytes(),
+    );
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"c CAPABILITY\r\n");
+    assert!(r.contains(" BINARY"), "{r}");
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"a FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY[1] ~{4}\r\na=b\0 BINARY.SIZE[1] 4)\r\na OK FETCH completed\r\n"
+    );
+    // RFC 3516 §4.3: an unknown encoding fails the command, with nothing
+    // sent and \Seen left alone.
+    let r = c.run(b"b FETCH 1 (FLAGS BINARY[2])\r\n");
+    assert_eq!(
+        r,
+        "b NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding x-gzip64\r\n"
+    );
+    let r = c.run(b"d FETCH 1 BINARY.SIZE[3]\r\n");
+    assert!(r.starts_with("d BAD "), "{r}");
+    let r = c.run(b"e FETCH 1 FLAGS\r\n");
+    assert_eq!(r, "* 1 FETCH (FLAGS ())\r\ne OK FETCH completed\r\n");
+    // BINARY without PEEK sets \Seen (RFC 3516 §4.2).
+    let r = c.run(b"f FETCH 1 BINARY[3.1]\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY[3.1] {5}\r\ninner FLAGS (\\Seen))\r\nf OK FETCH completed\r\n"
+    );
+    // RFC 3516 §4.4: APPEND of a literal8 holding NUL; it comes back as
+    // it went.
+    let msg = b"Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\n\0a\0\r\nb";
+    let r = c.run(format!("g APPEND INBOX ~{{{}}}\r\n", msg.len()).as_bytes());
+    assert_eq!(r, "+ Ready for literal data\r\n");
+    let mut data = msg.to_vec();
+    data.extend_from_slice(b"\r\n");
+    let r = c.run(&data);
+    assert!(r.contains("g OK [APPENDUID "), "{r}");
+    let r = c.run(b"h FETCH 2 (BINARY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    assert_eq!(
+        r,
+        format!(
+            "* 2 FETCH (BINARY[] ~{{{}}}\r\n{} BINARY[1] ~{{6}}\r\n\0a\0\r\nb BINARY.SIZE[1] 6)\r\nh OK FETCH completed\r\n",
+            msg.len(),
+            String::from_utf8_lossy(msg)
+        )
+    );
+    // A literal8 anywhere else is a syntax error.
+    let r = c.run(b"i LOGIN ~{3}\r\n");
+    assert!(r.starts_with("i BAD "), "{r}");
+}
