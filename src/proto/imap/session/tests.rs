@@ -561,3 +561,34 @@ fn binary_fetch_and_literal8_append() {
     let r = c.run(b"i LOGIN ~{3}\r\n");
     assert!(r.starts_with("i BAD "), "{r}");
 }
+
+#[test]
+fn binary_script_split_at_every_byte() {
+    // A literal8 APPEND and BINARY fetches, fed in two pieces cut at every
+    // byte (a fresh store each time, since the APPEND changes it).
+    let body = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nAGEKYgA=\r\n";
+    let script: &[u8] = b"a LOGIN alice@example.test pw\r\nb SELECT INBOX\r\n\
+        c FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\nd APPEND INBOX ~{4+}\r\n\0\r\n\0\r\n\
+        e FETCH 2 BINARY.PEEK[]<1.3>\r\nf LOGOUT\r\n";
+    let run = |cut: usize| {
+        let st = store();
+        deliver(&st, body);
+        let mut c = client(&st);
+        let mut out = c.run(&script[..cut]);
+        out.push_str(&c.run(&script[cut..]));
+        out
+    };
+    let whole = run(script.len());
+    assert!(
+        whole.contains("* 1 FETCH (BINARY[1] ~{6}\r\n\0a\r\nb\0 BINARY.SIZE[1] 6)\r\n"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("* 2 FETCH (BINARY[]<1> ~{3}\r\n\r\n\0)\r\n"),
+        "{whole}"
+    );
+    assert!(whole.ends_with("f OK LOGOUT completed\r\n"), "{whole}");
+    for cut in 1..script.len() {
+        assert_eq!(run(cut), whole, "split at {cut}");
+    }
+}
