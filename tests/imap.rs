@@ -423,7 +423,8 @@ fn fetchmail_downloads_over_imap() {
 }
 
 /// RFC 3516 BINARY: decoded sections, their sizes and partials, \Seen,
-/// UNKNOWN-CTE, leaf parts only, and APPEND of a literal8 holding NUL.
+/// UNKNOWN-CTE, leaf parts only, and APPEND of a literal8 holding NUL
+/// (which BODY[] sends as 0x80).
 #[test]
 fn binary_fetch_and_literal8_append() {
     let srv = start("");
@@ -517,6 +518,10 @@ for n, data in [('2', BIN), ('3', BIN.replace(b'raw', b'two'))]:
     assert dat[0][1] == data
     dat = ok(M.fetch(n, '(BINARY.PEEK[1])'))
     assert dat[0][1] == bytes(range(256)) + b"\r\nend\x00", dat
+    # BODY[] is a plain literal, which may not carry NUL: 0x80 stands in.
+    dat = ok(M.fetch(n, '(BODY.PEEK[])'))
+    assert dat[0][0].endswith(b'BODY[] {%d}' % len(data)), dat[0][0]
+    assert dat[0][1] == data.replace(b'\x00', b'\x80')
 # The APPENDLIMIT holds for a literal8 too.
 tag = M._new_tag()
 M.send(tag + b' APPEND INBOX ~{999999999999}\r\n')

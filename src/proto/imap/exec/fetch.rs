@@ -8,6 +8,10 @@
 //! chunk. Both need the length before the content (a literal starts with
 //! it), so they read their range twice: once to count, once to send.
 //!
+//! A literal carries no NUL (RFC 9051 §4.3): in BODY sections a stored NUL
+//! goes out as 0x80 ([`response::without_nul`]; the sink does it for
+//! message ranges); only BINARY sends NUL, in a literal8.
+//!
 //! A section that does not exist is sent as an empty string `""`, as the
 //! [`section`] module explains; so is a partial fetch whose origin lies past
 //! the end of the section (RFC 3501 §6.4.5).
@@ -505,7 +509,7 @@ fn header_fields(
         filter.feed(chunk, &mut |piece| {
             let inside = window.clip(piece);
             if !inside.is_empty() {
-                sink.bytes(inside);
+                sink.bytes(&response::without_nul(inside));
             }
         });
     })?;

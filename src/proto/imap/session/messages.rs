@@ -74,8 +74,8 @@ impl Sink for JobSink<'_> {
         let end = start.saturating_add(len);
         if start < plen {
             let (a, b) = (start as usize, end.min(plen) as usize);
-            self.out
-                .extend_from_slice(self.prefix.get(a..b).unwrap_or_default());
+            let prefix = self.prefix.get(a..b).unwrap_or_default();
+            self.out.extend_from_slice(&response::without_nul(prefix));
         }
         if end <= plen {
             return;

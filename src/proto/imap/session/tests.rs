@@ -91,6 +91,11 @@ impl Client {
     /// Feeds `input` whole (as the adapter would, keeping what is not
     /// taken yet) and returns all output.
     fn run(&mut self, input: &[u8]) -> String {
+        String::from_utf8(self.run_bytes(input)).unwrap()
+    }
+
+    /// [`Client::run`], for output that is not UTF-8.
+    fn run_bytes(&mut self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = input;
         loop {
@@ -110,7 +115,7 @@ impl Client {
                         let mut b = Vec::new();
                         file.take(len).read_to_end(&mut b).unwrap();
                         assert_eq!(b.len() as u64, len);
-                        out.extend_from_slice(&b);
+                        out.extend_from_slice(&crate::proto::imap::response::without_nul(&b));
                     }
                     Action::StartTls => self.s.tls_established(),
                     Action::Authenticate {
@@ -130,7 +135,7 @@ impl Client {
                 break;
             }
         }
-        String::from_utf8(out).unwrap()
+        out
     }
 
     fn login(&mut self) {
@@ -556,6 +561,13 @@ fn binary_fetch_and_literal8_append() {
             msg.len(),
             String::from_utf8_lossy(msg)
         )
+    );
+    // BODY[] is a literal, which carries no NUL: 0x80 stands in, the size
+    // stays (RFC 9051 §4.3).
+    let r = c.run_bytes(b"j FETCH 2 BODY.PEEK[TEXT]\r\n");
+    assert_eq!(
+        r,
+        b"* 2 FETCH (BODY[TEXT] {6}\r\n\x80a\x80\r\nb)\r\nj OK FETCH completed\r\n"
     );
     // A literal8 anywhere else is a syntax error.
     let r = c.run(b"i LOGIN ~{3}\r\n");

@@ -654,6 +654,16 @@ fn binary_text_goes_with_crlf_and_nul_means_literal8() {
     want.extend_from_slice(raw);
     want.extend_from_slice(b")\r\n");
     assert_eq!(fetch_with(raw, "BINARY.PEEK[]", PLAIN).unwrap(), want);
+    // BODY sections are literals, which carry no NUL: 0x80 stands in.
+    assert_eq!(
+        fetch_with(raw, "(BODY[1] RFC822.SIZE)", PLAIN).unwrap(),
+        b"* 7 FETCH (BODY[1] {5}\r\nab\x80cd RFC822.SIZE 73)\r\n"
+    );
+    let odd = b"X-Odd: a\x00b\r\nSubject: s\r\n\r\n\x00";
+    assert_eq!(
+        fetch_with(odd, "(BODY.PEEK[HEADER.FIELDS (X-ODD)] BODY.PEEK[TEXT])", PLAIN).unwrap(),
+        b"* 7 FETCH (BODY[HEADER.FIELDS (X-ODD)] {14}\r\nX-Odd: a\x80b\r\n\r\n BODY[TEXT] {1}\r\n\x80)\r\n"
+    );
     // "binary" data without NUL: an ordinary literal (RFC 3516 §4.3).
     let bin = b"Content-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n\x89PNG";
     assert_eq!(
