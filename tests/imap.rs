@@ -421,3 +421,120 @@ fn fetchmail_downloads_over_imap() {
         srv.log()
     );
 }
+
+/// RFC 3516 BINARY: decoded sections, their sizes and partials, \Seen,
+/// UNKNOWN-CTE, leaf parts only, and APPEND of a literal8 holding NUL
+/// (which BODY[] sends as 0x80).
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+import base64
+ATT = bytes(range(256)) * 8
+B64 = base64.encodebytes(ATT).replace(b'\n', b'\r\n').rstrip(b'\r\n')
+MIXED = (b"From: Bob <bob@remote.test>\r\nTo: alice@example.test\r\nSubject: parts\r\n"
+         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+         b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+         b"caf=C3=A9 =3D soft=\r\nbreak\r\nline two\r\n"
+         b"--b1\r\nContent-Type: application/octet-stream\r\n"
+         b"Content-Transfer-Encoding: base64\r\n\r\n" + B64 + b"\r\n"
+         b"--b1\r\nContent-Type: application/x-thing\r\n"
+         b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n"
+         b"--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n"
+         b"--b1--\r\n")
+M = implicit()
+assert 'BINARY' in M.capabilities, M.capabilities
+ok(M.append('INBOX', None, None, MIXED))
+ok(M.select('INBOX'))
+# The base64 attachment comes back as its bytes, in a literal8 (it has NUL).
+dat = ok(M.fetch('1', '(BINARY.PEEK[2])'))
+assert dat[0][0].endswith(b'BINARY[2] ~{%d}' % len(ATT)), dat[0][0]
+assert dat[0][1] == ATT
+dat = ok(M.fetch('1', '(BINARY.SIZE[2] BINARY.SIZE[1])'))
+assert b'BINARY.SIZE[2] %d' % len(ATT) in dat[0], dat
+# Partial fetches count decoded bytes; a window without NUL is a literal.
+dat = ok(M.fetch('1', '(BINARY.PEEK[2]<100.50>)'))
+assert dat[0][0].endswith(b'BINARY[2]<100> {50}'), dat[0][0]
+assert dat[0][1] == ATT[100:150]
+dat = ok(M.fetch('1', '(BINARY.PEEK[2]<250.20>)'))
+assert dat[0][0].endswith(b'~{20}'), dat[0][0]
+assert dat[0][1] == ATT[250:270]
+dat = ok(M.fetch('1', '(BINARY.PEEK[2]<2040.100>)'))
+assert dat[0][1] == ATT[2040:], dat
+# Quoted-printable decoded, soft line break and all.
+dat = ok(M.fetch('1', '(BINARY.PEEK[1])'))
+want = 'caf\u00e9 = softbreak\r\nline two'.encode()
+assert dat[0][1] == want, dat
+assert b'BINARY.SIZE[1] %d' % len(want) in ok(M.fetch('1', '(BINARY.SIZE[1])'))[0]
+# PEEK leaves \Seen alone; BINARY sets it and reports the flags.
+dat = ok(M.fetch('1', '(FLAGS)'))
+assert b'\\Seen' not in dat[0], dat
+dat = ok(M.fetch('1', '(BINARY[1])'))
+assert b'\\Seen' in b' '.join(x if isinstance(x, bytes) else x[0] for x in dat), dat
+ok(M.store('1', '-FLAGS', '(\\Seen)'))
+# An unknown transfer encoding: NO [UNKNOWN-CTE], nothing sent, no \Seen.
+typ, dat = M.fetch('1', '(BINARY[3])')
+assert typ == 'NO' and dat[0].startswith(b'[UNKNOWN-CTE]'), (typ, dat)
+typ, dat = M.fetch('1', '(BINARY.SIZE[3])')
+assert typ == 'NO' and b'UNKNOWN-CTE' in dat[0], (typ, dat)
+assert b'\\Seen' not in ok(M.fetch('1', '(FLAGS)'))[0]
+# BODY[3] of the same part is fine.
+assert ok(M.fetch('1', '(BODY.PEEK[3])'))[0][1] == b'begin 644 x'
+# BINARY of a message/rfc822 part is not allowed (RFC 9051 §6.4.5).
+try:
+    M.fetch('1', '(BINARY.PEEK[4])')
+    raise AssertionError('BINARY of a message part was answered')
+except M.error as e:
+    assert 'BAD' in str(e), e
+assert ok(M.fetch('1', '(BINARY.PEEK[4.1])'))[0][1] == b'inner body'
+
+# APPEND of a literal8 holding NUL (RFC 3516 §4.4), synchronising and
+# not (LITERAL+), and it comes back identical.
+def raw_append(head, data):
+    tag = M._new_tag()
+    M.send(tag + b' APPEND INBOX ' + head + b'\r\n')
+    if not head.endswith(b'+}'):
+        line = M.readline()
+        assert line.startswith(b'+ '), line
+    M.send(data + b'\r\n')
+    while True:
+        line = M.readline()
+        if line.startswith(tag + b' '):
+            return line
+BIN = (b"From: a@remote.test\r\nSubject: raw\r\nContent-Type: application/octet-stream\r\n"
+       b"Content-Transfer-Encoding: binary\r\n\r\n" + bytes(range(256)) + b"\r\nend\x00")
+line = raw_append(b'~{%d}' % len(BIN), BIN)
+assert b' OK [APPENDUID ' in line, line
+line = raw_append(b'~{%d+}' % len(BIN), BIN.replace(b'raw', b'two'))
+assert b' OK [APPENDUID ' in line, line
+ok(M.noop())
+for n, data in [('2', BIN), ('3', BIN.replace(b'raw', b'two'))]:
+    dat = ok(M.fetch(n, '(RFC822.SIZE BINARY.PEEK[])'))
+    assert b'RFC822.SIZE %d' % len(data) in dat[0][0], dat
+    assert dat[0][0].endswith(b'~{%d}' % len(data)), dat[0][0]
+    assert dat[0][1] == data
+    dat = ok(M.fetch(n, '(BINARY.PEEK[1])'))
+    assert dat[0][1] == bytes(range(256)) + b"\r\nend\x00", dat
+    # BODY[] is a plain literal, which may not carry NUL: 0x80 stands in.
+    dat = ok(M.fetch(n, '(BODY.PEEK[])'))
+    assert dat[0][0].endswith(b'BODY[] {%d}' % len(data)), dat[0][0]
+    assert dat[0][1] == data.replace(b'\x00', b'\x80')
+# The APPENDLIMIT holds for a literal8 too.
+tag = M._new_tag()
+M.send(tag + b' APPEND INBOX ~{999999999999}\r\n')
+line = M.readline()
+assert line.startswith(tag + b' NO [TOOBIG]'), line
+# A literal8 is only for APPEND data.
+tag = M._new_tag()
+M.send(tag + b' SELECT ~{5}\r\n')
+line = M.readline()
+assert line.startswith(tag + b' BAD'), line
+ok(M.noop())
+M.logout()
+print("done")
+"#,
+    );
+}

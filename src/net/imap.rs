@@ -14,6 +14,7 @@
 use super::auth::Login;
 use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
+use crate::proto::imap::response;
 use crate::proto::imap::session::{self, Action, AuthOutcome, Session};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
@@ -257,7 +258,8 @@ async fn send_file(
                 "message file shorter than its size",
             ));
         }
-        send(conn, chunk, idle).await?;
+        // A literal carries no NUL (RFC 9051 §4.3).
+        send(conn, &response::without_nul(chunk), idle).await?;
         let n = chunk.len();
         left -= n as u64;
     }

@@ -367,6 +367,18 @@ mod tests {
             "a FETCH 1 BODY[]<5>",
             "a FETCH 1 BINARY",
             "a FETCH 1 BINARY[TEXT]",
+            // RFC 3516 §4.5: section-binary is part numbers only, BINARY.SIZE
+            // takes no partial, and a partial's count is non-zero.
+            "a FETCH 1 BINARY[1.MIME]",
+            "a FETCH 1 BINARY[1.HEADER]",
+            "a FETCH 1 BINARY[0]",
+            "a FETCH 1 BINARY[1.]",
+            "a FETCH 1 BINARY.SIZE[1]<0.5>",
+            "a FETCH 1 BINARY.SIZE",
+            "a FETCH 1 BINARY.PEEK[1]<0.0>",
+            "a FETCH 1 BINARY.PEEK[1]<5>",
+            "a FETCH 1 BINARY.PEEK[1",
+            "a FETCH 1 BINARY.BOGUS[1]",
             "a FETCH 1 BODY.PEEK",
             "a FETCH 1 (FLAGS) (VANISHED)",
             "a UID FETCH 1 (FLAGS) (VANISHED)",

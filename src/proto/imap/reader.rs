@@ -15,6 +15,11 @@
 //! - A non-synchronising literal `{n+}` (RFC 7888) is sent at once. Under
 //!   LITERAL- (RFC 7888 §5) only up to 4096 octets may be sent this way.
 //!
+//! A literal8 `~{n}` or `~{n+}` (RFC 3516 §4.4, RFC 4466 §4, RFC 9051 §4.3)
+//! may carry any octet, NUL included; it is only allowed for APPEND
+//! message data, where it is handled exactly like a literal (the same
+//! APPENDLIMIT, the same streaming), and is a syntax error anywhere else.
+//!
 //! APPEND message data (RFC 9051 §6.3.12) is never buffered: it is handed
 //! out as [`Event::AppendData`] slices of the caller's input, between
 //! [`Event::AppendBegin`] and [`Event::AppendEnd`]. The APPEND command
@@ -327,7 +332,9 @@ impl Reader {
                     // skip it and the rest of its command too. A `{n}` one
                     // will not come: the client waits for `+`.
                     match literal_marker(tail) {
-                        Some((_, size, false)) => {
+                        Some(Marker {
+                            size, sync: false, ..
+                        }) => {
                             *literal = size;
                             tail.clear();
                         }
@@ -419,10 +426,10 @@ impl Reader {
             return Some(Event::Line(line));
         }
         let line = self.buf.get(self.line_start..).unwrap_or_default();
-        if let Some((at, size, sync)) = literal_marker(line) {
-            let at = self.line_start + at;
+        if let Some(m) = literal_marker(line) {
+            let at = self.line_start + m.at;
             self.buf.extend_from_slice(b"\r\n");
-            return self.literal_announced(at, size, sync);
+            return self.literal_announced(at, m.size, m.sync, m.binary);
         }
         if let Some(append) = self.append.take() {
             let event = if self.buf.is_empty() {
@@ -455,8 +462,15 @@ impl Reader {
         Some(event)
     }
 
-    /// A line ended with a literal announcement whose `{` is at `at`.
-    fn literal_announced(&mut self, at: usize, size: u64, sync: bool) -> Option<Event<'static>> {
+    /// A line ended with a literal announcement that starts at `at` (its
+    /// `{`, or the `~` of a literal8 when `binary`).
+    fn literal_announced(
+        &mut self,
+        at: usize,
+        size: u64,
+        sync: bool,
+        binary: bool,
+    ) -> Option<Event<'static>> {
         let before = self.buf.get(..at).unwrap_or_default();
         let context = match &self.append {
             Some(a) => match parse::append_next(before) {
@@ -525,6 +539,17 @@ impl Reader {
                     sync,
                 })
             }
+            Ok(LiteralContext::Argument) if binary => {
+                // RFC 3516 §4.5, RFC 9051 §9: a literal8 is only APPEND
+                // message data (append-data); elsewhere it is a syntax
+                // error.
+                let e = too_big(
+                    parse::tag_of(&self.buf),
+                    ErrorKind::Syntax,
+                    "a literal8 (~{n}) is only allowed for APPEND message data",
+                );
+                self.fail(e, size, sync)
+            }
             Ok(LiteralContext::Argument) => {
                 let tag = parse::tag_of(&self.buf);
                 let room =
@@ -591,12 +616,26 @@ fn keep_tail(tail: &mut Vec<u8>, more: &[u8]) {
     tail.drain(..excess);
 }
 
-/// A literal announcement `{n}` or `{n+}` at the end of `line`: the
-/// position of `{`, the size and whether it is synchronising. A size too
-/// large for u64 is reported as `u64::MAX`, which no limit accepts.
-fn literal_marker(line: &[u8]) -> Option<(usize, u64, bool)> {
+/// A literal announced at the end of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marker {
+    /// Where it starts: the `{`, or the `~` of a literal8.
+    at: usize,
+    /// Announced size; `u64::MAX` when too large for u64 (no limit
+    /// accepts it).
+    size: u64,
+    /// `{n}` rather than `{n+}`.
+    sync: bool,
+    /// A literal8 `~{n}` (RFC 3516 §4.5, RFC 4466 §4, RFC 9051 §4.3).
+    binary: bool,
+}
+
+/// A literal announcement `{n}`, `{n+}`, `~{n}` or `~{n+}` at the end of
+/// `line`.
+fn literal_marker(line: &[u8]) -> Option<Marker> {
     let inner = line.strip_suffix(b"}")?;
     let open = inner.iter().rposition(|&b| b == b'{')?;
+    let binary = open > 0 && inner.get(open - 1) == Some(&b'~');
     let mut digits = &inner[open + 1..];
     let sync = match digits.strip_suffix(b"+") {
         Some(d) => {
@@ -611,7 +650,12 @@ fn literal_marker(line: &[u8]) -> Option<(usize, u64, bool)> {
     let size = digits.iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
     });
-    Some((open, size.unwrap_or(u64::MAX), sync))
+    Some(Marker {
+        at: if binary { open - 1 } else { open },
+        size: size.unwrap_or(u64::MAX),
+        sync,
+        binary,
+    })
 }
 
 #[cfg(test)]
@@ -1259,16 +1303,119 @@ mod tests {
 
     #[test]
     fn literal_markers() {
-        assert_eq!(literal_marker(b"a {5}"), Some((2, 5, true)));
-        assert_eq!(literal_marker(b"a {5+}"), Some((2, 5, false)));
-        assert_eq!(literal_marker(b"{0}"), Some((0, 0, true)));
+        let m = |at, size, sync, binary| {
+            Some(Marker {
+                at,
+                size,
+                sync,
+                binary,
+            })
+        };
+        assert_eq!(literal_marker(b"a {5}"), m(2, 5, true, false));
+        assert_eq!(literal_marker(b"a {5+}"), m(2, 5, false, false));
+        assert_eq!(literal_marker(b"{0}"), m(0, 0, true, false));
+        assert_eq!(literal_marker(b"a ~{5}"), m(2, 5, true, true));
+        assert_eq!(literal_marker(b"a ~{5+}"), m(2, 5, false, true));
+        assert_eq!(literal_marker(b"~{7}"), m(0, 7, true, true));
+        assert_eq!(literal_marker(b"a ~~{7}"), m(3, 7, true, true));
+        assert_eq!(literal_marker(b"a ~{}"), None);
         assert_eq!(literal_marker(b"a {}"), None);
         assert_eq!(literal_marker(b"a {+}"), None);
         assert_eq!(literal_marker(b"a {x}"), None);
         assert_eq!(literal_marker(b"a 5}"), None);
         assert_eq!(
             literal_marker(b"a {99999999999999999999999}"),
-            Some((2, u64::MAX, true))
+            m(2, u64::MAX, true, false)
+        );
+    }
+
+    #[test]
+    fn append_of_a_literal8_with_nul() {
+        // RFC 3516 §4.4: binary message data, NUL included, as a literal8,
+        // synchronising or not (RFC 4466 §4 / RFC 7888 allow `~{n+}`).
+        let input: &[u8] =
+            b"a APPEND INBOX (\\Seen) ~{5}\r\nx\x00\r\n\x00\r\nb APPEND INBOX ~{3+}\r\n\x00\x00\x00 ~{0}\r\n\r\n";
+        let evs = every_split(input, limits(), Policy::Accept);
+        let m = |flags: Vec<Flag>, size| AppendMessage {
+            flags,
+            date: None,
+            size,
+        };
+        let inbox = || Mailbox::new("INBOX".into());
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Begin("a".into(), "INBOX".into(), m(vec![Flag::Seen], 5), true),
+                Ev::Data(b"x\x00\r\n\x00".to_vec()),
+                Ev::End,
+                cmd(
+                    "a",
+                    CommandBody::Append {
+                        mailbox: inbox(),
+                        messages: vec![m(vec![Flag::Seen], 5)]
+                    }
+                ),
+                Ev::Begin("b".into(), "INBOX".into(), m(vec![], 3), false),
+                Ev::Data(b"\x00\x00\x00".to_vec()),
+                Ev::End,
+                // MULTIAPPEND (RFC 3502) with a literal8 too.
+                Ev::Begin("b".into(), "INBOX".into(), m(vec![], 0), true),
+                Ev::End,
+                cmd(
+                    "b",
+                    CommandBody::Append {
+                        mailbox: inbox(),
+                        messages: vec![m(vec![], 3), m(vec![], 0)]
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn literal8_limits_and_places() {
+        // The APPENDLIMIT (RFC 7889) applies to a literal8 as to a literal.
+        let lim = Limits::new(100);
+        let evs = every_split(b"a APPEND INBOX ~{101}\r\nb NOOP\r\n", lim, Policy::Accept);
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Err(Some("a".into()), ErrorKind::AppendTooBig),
+                cmd("b", CommandBody::Noop)
+            ]
+        );
+        let mut input = b"a APPEND INBOX ~{200+}\r\n".to_vec();
+        input.extend_from_slice(&[0; 200]);
+        input.extend_from_slice(b"\r\nb NOOP\r\n");
+        assert_eq!(
+            every_split(&input, lim, Policy::Accept),
+            vec![
+                Ev::Err(Some("a".into()), ErrorKind::AppendTooBig),
+                cmd("b", CommandBody::Noop)
+            ]
+        );
+        // Anywhere but APPEND message data a literal8 is a syntax error
+        // (RFC 9051 §9: only append-data holds literal8); a
+        // non-synchronising one is skipped first.
+        let evs = every_split(b"a LOGIN ~{3}\r\nb NOOP\r\n", limits(), Policy::Accept);
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Err(Some("a".into()), ErrorKind::Syntax),
+                cmd("b", CommandBody::Noop)
+            ]
+        );
+        let evs = every_split(
+            b"a LOGIN ~{3+}\r\nx\x00y pw\r\nb NOOP\r\n",
+            limits(),
+            Policy::Accept,
+        );
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Err(Some("a".into()), ErrorKind::Syntax),
+                cmd("b", CommandBody::Noop)
+            ]
         );
     }
 

@@ -72,6 +72,27 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// What a NUL of message data becomes in a literal: a literal may not
+/// carry NUL (RFC 9051 §4.3, `CHAR8`), only a literal8 may, and only
+/// BINARY responses use those (RFC 3516 §4.3). Dovecot sends 0x80 too;
+/// the stored message keeps its NUL, which BINARY returns.
+pub const NUL_STAND_IN: u8 = 0x80;
+
+/// Message bytes for a literal: `b` itself when it holds no NUL (the
+/// common case, at the cost of one scan), else a copy with each NUL
+/// replaced by [`NUL_STAND_IN`]. The length never changes, so a literal's
+/// announced size stays right.
+pub fn without_nul(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !b.contains(&0) {
+        return std::borrow::Cow::Borrowed(b);
+    }
+    std::borrow::Cow::Owned(
+        b.iter()
+            .map(|&x| if x == 0 { NUL_STAND_IN } else { x })
+            .collect(),
+    )
+}
+
 /// Writes a mailbox name. Unless the client enabled UTF8=ACCEPT
 /// (`utf8`), the name is converted to modified UTF-7 (RFC 3501 §5.1.3).
 pub fn mailbox(out: &mut Vec<u8>, name: &str, utf8: bool) {
@@ -145,6 +166,16 @@ pub fn date_time(secs: i64, offset_minutes: i32) -> String {
 mod tests {
     use super::super::parse::{parse_command, Cursor};
     use super::*;
+
+    #[test]
+    fn nul_is_replaced_for_literals() {
+        assert!(matches!(
+            without_nul(b"abc"),
+            std::borrow::Cow::Borrowed(b"abc")
+        ));
+        assert_eq!(&*without_nul(b"\0a\0\0b\0"), b"\x80a\x80\x80b\x80");
+        assert_eq!(&*without_nul(b""), b"");
+    }
 
     fn w(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();

@@ -8,6 +8,10 @@
 //! chunk. Both need the length before the content (a literal starts with
 //! it), so they read their range twice: once to count, once to send.
 //!
+//! A literal carries no NUL (RFC 9051 §4.3): in BODY sections a stored NUL
+//! goes out as 0x80 ([`response::without_nul`]; the sink does it for
+//! message ranges); only BINARY sends NUL, in a literal8.
+//!
 //! A section that does not exist is sent as an empty string `""`, as the
 //! [`section`] module explains; so is a partial fetch whose origin lies past
 //! the end of the section (RFC 3501 §6.4.5).
@@ -54,29 +58,79 @@ pub struct FetchOptions {
     pub rev2: bool,
 }
 
-/// The error payload of a BINARY fetch of a part whose
-/// Content-Transfer-Encoding is not known: the session answers the command
-/// with `NO [UNKNOWN-CTE]` (RFC 3516 §4.2, RFC 9051 §7.1). [`fetch_one`]
-/// returns it, inside an [`io::Error`] of kind `InvalidData`, before
-/// writing anything for the message; see [`is_unknown_cte`].
+/// Why a BINARY or BINARY.SIZE item cannot be answered for a message. It
+/// fails the whole command, so the session checks every message with
+/// [`check_binary`] before it writes anything or sets `\Seen`;
+/// [`fetch_one`] also returns it (inside an [`io::Error`] of kind
+/// `InvalidData`, see [`refusal`]) before writing anything for the
+/// message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownCte {
-    /// The encoding as written in the message.
-    pub encoding: String,
+pub enum BinaryRefusal {
+    /// The part's Content-Transfer-Encoding is not one we can decode:
+    /// `NO [UNKNOWN-CTE]` (RFC 3516 §4.3, RFC 9051 §7.5.2, §7.1). The
+    /// encoding as written in the message.
+    UnknownCte(String),
+    /// The part is a multipart/*, message/rfc822 or message/global: BINARY
+    /// "can only be requested for leaf body parts" (RFC 9051 §6.4.5), so
+    /// the command is a protocol error, `BAD` (RFC 9051 §7.1.3).
+    NotLeaf,
 }
 
-impl fmt::Display for UnknownCte {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown Content-Transfer-Encoding {}", self.encoding)
+impl BinaryRefusal {
+    /// The tagged response that ends the command.
+    pub fn response(&self, tag: &str) -> String {
+        match self {
+            BinaryRefusal::UnknownCte(enc) => {
+                let enc: String = enc
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(64)
+                    .collect();
+                format!("{tag} NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding {enc}")
+            }
+            BinaryRefusal::NotLeaf => {
+                format!("{tag} BAD BINARY is only for leaf parts, not multipart or message parts")
+            }
+        }
     }
 }
 
-impl std::error::Error for UnknownCte {}
+impl fmt::Display for BinaryRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BinaryRefusal::UnknownCte(enc) => {
+                write!(f, "unknown Content-Transfer-Encoding {enc}")
+            }
+            BinaryRefusal::NotLeaf => write!(f, "BINARY of a part that is not a leaf"),
+        }
+    }
+}
 
-/// Whether an error of [`fetch_one`] is an [`UnknownCte`] (nothing was
-/// written then) rather than a failure to read the message.
-pub fn is_unknown_cte(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<UnknownCte>())
+impl std::error::Error for BinaryRefusal {}
+
+/// The [`BinaryRefusal`] inside an error of [`fetch_one`] (nothing was
+/// written for the message then), or `None` for a failure to read the
+/// message.
+pub fn refusal(e: &io::Error) -> Option<&BinaryRefusal> {
+    e.get_ref().and_then(|inner| inner.downcast_ref())
+}
+
+/// Checks that every BINARY and BINARY.SIZE item of `attrs` can be
+/// answered for a message of structure `s` (see [`BinaryRefusal`]).
+pub fn check_binary(attrs: &[FetchAttr], s: &Structure) -> Result<(), BinaryRefusal> {
+    for a in attrs {
+        if let FetchAttr::Binary { part, .. } | FetchAttr::BinarySize { part } = a {
+            binary_source(s, part)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether any attribute is BINARY or BINARY.SIZE.
+pub fn has_binary(attrs: &[FetchAttr]) -> bool {
+    attrs
+        .iter()
+        .any(|a| matches!(a, FetchAttr::Binary { .. } | FetchAttr::BinarySize { .. }))
 }
 
 /// Whether the attributes set `\Seen` (RFC 3501 §6.4.5): BODY[...] without
@@ -122,7 +176,7 @@ pub fn needs_structure(attrs: &[FetchAttr]) -> bool {
 /// [`Sink::message_range`] (or bytes, for HEADER.FIELDS and decoded
 /// BINARY content).
 ///
-/// Errors: an [`UnknownCte`] (see [`is_unknown_cte`]) before anything is
+/// Errors: a [`BinaryRefusal`] (see [`refusal`]) before anything is
 /// written, or an I/O error of `bytes`, after which the response may be cut
 /// short: the connection cannot go on then.
 pub fn fetch_one(
@@ -132,13 +186,10 @@ pub fn fetch_one(
     bytes: &mut dyn MessageBytes,
     sink: &mut dyn Sink,
 ) -> io::Result<()> {
-    // RFC 3516 §4.2: an unknown encoding fails the command; find out before
+    // RFC 3516 §4.3: an unknown encoding fails the command; find out before
     // the first byte of the response is written.
-    for a in attrs {
-        if let FetchAttr::Binary { part, .. } | FetchAttr::BinarySize { part } = a {
-            binary_source(msg.structure, part)?;
-        }
-    }
+    check_binary(attrs, msg.structure)
+        .map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
     let mut w = Writer {
         buf: Vec::with_capacity(256),
         sink,
@@ -458,7 +509,7 @@ fn header_fields(
         filter.feed(chunk, &mut |piece| {
             let inside = window.clip(piece);
             if !inside.is_empty() {
-                sink.bytes(inside);
+                sink.bytes(&response::without_nul(inside));
             }
         });
     })?;
@@ -470,58 +521,99 @@ fn header_fields(
 
 /// How the content of a BINARY section is obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decoding {
-    /// As stored (7bit, 8bit, no encoding, a composite part, the whole
-    /// message); `binary` when declared `binary`, whose domain may hold NUL.
-    Raw { binary: bool },
+struct Decoding {
+    cte: Cte,
+    /// A text/* part: line ends go out as CRLF (see [`LineEnds`]).
+    text: bool,
+}
+
+/// The Content-Transfer-Encoding to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cte {
+    /// 7bit, 8bit, binary, none (RFC 2045 §6.2: identity encodings), and
+    /// the whole message, which is not transfer-encoded as a whole.
+    Identity,
     /// Base64 (RFC 2045 §6.8).
     Base64,
     /// Quoted-printable (RFC 2045 §6.7).
     Qp,
 }
 
-/// The body range and decoding of a BINARY section (RFC 3516 §4.2); a part
-/// that does not exist is an empty range.
-fn binary_source(s: &Structure, path: &[u32]) -> io::Result<(ByteRange, Decoding)> {
+/// The body range and decoding of a BINARY section; a part that does not
+/// exist is an empty range (as for BODY, see [`section`]).
+///
+/// - No part number (`BINARY[]`): the whole message as stored. RFC 3516
+///   §4.5 allows an empty section-binary; a message as a whole has no
+///   transfer encoding to remove, so it goes as it is, in a literal8 when
+///   it holds NUL (a message appended as a literal8, RFC 3516 §4.4).
+/// - A multipart/*, message/rfc822 or message/global part: refused, for
+///   RFC 9051 §6.4.5 says BINARY "can only be requested for leaf body
+///   parts" (RFC 3516 had no such rule; IMAP4rev2 has).
+/// - A leaf: its body, decoded.
+fn binary_source(s: &Structure, path: &[u32]) -> Result<(ByteRange, Decoding), BinaryRefusal> {
+    let identity = Decoding {
+        cte: Cte::Identity,
+        text: false,
+    };
     if path.is_empty() {
-        // The whole message is not transfer-encoded as a whole.
-        let r = section::resolve(s, path, Spec::Body);
-        return Ok((r, Decoding::Raw { binary: false }));
+        return Ok((section::resolve(s, path, Spec::Body), identity));
     }
     let Some(p) = section::part(s, path) else {
-        return Ok((ByteRange::EMPTY, Decoding::Raw { binary: false }));
+        return Ok((ByteRange::EMPTY, identity));
     };
+    if !matches!(p.content, Content::Single) {
+        return Err(BinaryRefusal::NotLeaf);
+    }
     let range = ByteRange {
         start: p.body_start,
         len: p.body_len,
     };
-    // RFC 2045 §6.4: a multipart or message is never encoded; its body is
-    // sent as it is.
-    if !matches!(p.content, Content::Single) {
-        return Ok((range, Decoding::Raw { binary: false }));
-    }
+    // RFC 3516 §3: a part without Content-Transfer-Encoding is 7bit.
     let enc = p.encoding.as_deref().unwrap_or(b"7bit");
-    let d = if enc.eq_ignore_ascii_case(b"base64") {
-        Decoding::Base64
-    } else if enc.eq_ignore_ascii_case(b"quoted-printable") {
-        Decoding::Qp
-    } else if enc.eq_ignore_ascii_case(b"7bit") || enc.eq_ignore_ascii_case(b"8bit") {
-        Decoding::Raw { binary: false }
-    } else if enc.eq_ignore_ascii_case(b"binary") {
-        Decoding::Raw { binary: true }
+    let is = |name: &[u8]| enc.eq_ignore_ascii_case(name);
+    let cte = if is(b"base64") {
+        Cte::Base64
+    } else if is(b"quoted-printable") {
+        Cte::Qp
+    } else if is(b"7bit") || is(b"8bit") || is(b"binary") {
+        Cte::Identity
     } else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            UnknownCte {
-                encoding: String::from_utf8_lossy(enc).into_owned(),
-            },
+        return Err(BinaryRefusal::UnknownCte(
+            String::from_utf8_lossy(enc).into_owned(),
         ));
     };
-    Ok((range, d))
+    Ok((
+        range,
+        Decoding {
+            cte,
+            text: p.is_text(),
+        },
+    ))
 }
 
-/// Reads `range` and gives its decoded content, piece by piece. A piece is
-/// at most one chunk of `bytes` long.
+/// Turns bare LF into CRLF, streaming: RFC 9051 §7.5.2 (and RFC 3516
+/// §4.3) say textual sections sent in BINARY use CRLF line ends whatever
+/// the stored form (a base64 text part written on a Unix system often
+/// holds bare LFs).
+#[derive(Debug, Default, Clone, Copy)]
+struct LineEnds {
+    after_cr: bool,
+}
+
+impl LineEnds {
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            if b == b'\n' && !self.after_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            self.after_cr = b == b'\r';
+        }
+    }
+}
+
+/// Reads `range` and gives its decoded content, piece by piece, holding
+/// no more than one chunk of `bytes` (decoded) at a time.
 fn decode_range(
     bytes: &mut dyn MessageBytes,
     range: ByteRange,
@@ -530,19 +622,39 @@ fn decode_range(
 ) -> io::Result<()> {
     let mut b64 = Base64Decoder::default();
     let mut qp = QpDecoder::default();
+    let mut crlf = LineEnds::default();
     let mut buf = Vec::new();
+    let mut lines = Vec::new();
     bytes.read_range(range.start, range.len, &mut |chunk| {
         buf.clear();
-        match d {
-            Decoding::Raw { .. } => return out(chunk),
-            Decoding::Base64 => b64.feed(chunk, &mut buf),
-            Decoding::Qp => qp.feed(chunk, &mut buf),
+        let decoded = match d.cte {
+            Cte::Identity => chunk,
+            Cte::Base64 => {
+                b64.feed(chunk, &mut buf);
+                &buf
+            }
+            Cte::Qp => {
+                qp.feed(chunk, &mut buf);
+                &buf
+            }
+        };
+        if d.text {
+            lines.clear();
+            crlf.feed(decoded, &mut lines);
+            out(&lines);
+        } else {
+            out(decoded);
         }
-        out(&buf);
     })
 }
 
-/// `BINARY[part]<origin> ...` (RFC 3516 §4.2, §4.3).
+/// `BINARY[part]<origin> ...` (RFC 3516 §4.2, §4.3; RFC 9051 §6.4.5,
+/// §7.5.2).
+///
+/// A literal announces its length first, and which kind of literal it is
+/// depends on whether the content holds NUL, so the section is decoded
+/// twice: once to count its bytes and look for NUL, once to send it.
+/// Nothing is buffered beyond one chunk.
 fn binary(
     w: &mut Writer<'_>,
     s: &Structure,
@@ -554,20 +666,15 @@ fn binary(
     write_part(&mut w.buf, path);
     w.push(b"]");
     if let Some(p) = partial {
+        // RFC 3516 §4.3 and RFC 9051 §7.5.2 describe the response as
+        // BINARY[...]<<number>>, the origin "within the DECODED section
+        // data", as BODY[...]<origin> echoes it.
         w.push(format!("<{}>", p.origin).as_bytes());
     }
     w.push(b" ");
-    let (range, d) = binary_source(s, path)?;
-    if let Decoding::Raw { binary } = d {
-        let r = match partial {
-            Some(p) => range.partial(u64::from(p.origin), u64::from(p.count)),
-            None => range,
-        };
-        // RFC 3516 §4.3: literal8 when the domain is binary; declared 7bit
-        // or 8bit data holds no NUL (RFC 2045 §2.7, §2.8).
-        w.range_literal(r, binary);
-        return Ok(());
-    }
+    let (range, d) =
+        binary_source(s, path).map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
+    // RFC 3516 §4.2: a partial fetch counts decoded bytes.
     let mut window = Window::new(partial);
     let mut nul = false;
     decode_range(bytes, range, d, &mut |piece| {
@@ -578,8 +685,9 @@ fn binary(
         w.push(b"\"\"");
         return Ok(());
     }
-    // RFC 3516 §4.3: a string when the decoded data holds no NUL, so that
-    // the client knows it has none; else a literal8.
+    // RFC 3516 §4.3, RFC 9051 §7.5.2: a string when the decoded data holds
+    // no NUL, so that the client knows it has none; a literal8 otherwise
+    // (a literal may not carry NUL, RFC 9051 §4.3).
     w.literal_head(len, nul);
     w.flush();
     let mut window = Window::new(partial);
@@ -596,7 +704,10 @@ fn binary(
     Ok(())
 }
 
-/// `BINARY.SIZE[part] n` (RFC 3516 §4.2): the decoded size.
+/// `BINARY.SIZE[part] n` (RFC 3516 §4.2, §4.3): the size BINARY[part]
+/// sends. It is computed by a streaming decode pass each time it is asked
+/// for, not cached: clients ask for it rarely (RFC 3516 §4.2 warns it may
+/// be expensive), and a cache would grow every stored structure.
 fn binary_size(
     w: &mut Writer<'_>,
     s: &Structure,
@@ -606,8 +717,9 @@ fn binary_size(
     w.push(b"BINARY.SIZE[");
     write_part(&mut w.buf, path);
     w.push(b"] ");
-    let (range, d) = binary_source(s, path)?;
-    let size = if let Decoding::Raw { .. } = d {
+    let (range, d) =
+        binary_source(s, path).map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
+    let size = if d.cte == Cte::Identity && !d.text {
         range.len
     } else {
         let mut n = 0u64;

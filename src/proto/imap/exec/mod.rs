@@ -32,8 +32,10 @@ pub trait MessageBytes {
 pub trait Sink {
     /// Response bytes.
     fn bytes(&mut self, b: &[u8]);
-    /// `len` bytes of the message from `start` (prefix+body offsets): the
-    /// caller streams them from the store without holding them in memory.
+    /// `len` bytes of the message from `start` (prefix+body offsets), inside
+    /// a literal: the caller streams them from the store without holding
+    /// them in memory, with each NUL sent as 0x80
+    /// ([`super::response::without_nul`]).
     fn message_range(&mut self, start: u64, len: u64);
 }
 

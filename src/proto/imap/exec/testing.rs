@@ -71,7 +71,9 @@ impl Sink for MemSink<'_> {
 
     fn message_range(&mut self, start: u64, len: u64) {
         let (s, e) = (start as usize, (start + len) as usize);
-        self.out.extend_from_slice(&self.data[s..e]);
+        let range = &self.data[s..e];
+        self.out
+            .extend_from_slice(&crate::proto::imap::response::without_nul(range));
         self.ranged += len;
     }
 }

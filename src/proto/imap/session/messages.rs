@@ -74,8 +74,8 @@ impl Sink for JobSink<'_> {
         let end = start.saturating_add(len);
         if start < plen {
             let (a, b) = (start as usize, end.min(plen) as usize);
-            self.out
-                .extend_from_slice(self.prefix.get(a..b).unwrap_or_default());
+            let prefix = self.prefix.get(a..b).unwrap_or_default();
+            self.out.extend_from_slice(&response::without_nul(prefix));
         }
         if end <= plen {
             return;
@@ -290,6 +290,18 @@ impl Session {
             Err(()) => return self.bad(tag, "Invalid message sequence number"),
         };
         let mut attrs = f.attrs;
+        if fetch::has_binary(&attrs) {
+            // RFC 3516 §4.3: a BINARY item that cannot be answered fails
+            // the command; find out before any response or \Seen change.
+            // This reads each structure once more, only for BINARY.
+            let refused = items.iter().find_map(|&(_, uid)| {
+                let (s, _, _) = structure_of(&self.store, sel.id, uid)?;
+                fetch::check_binary(&attrs, &s).err()
+            });
+            if let Some(r) = refused {
+                return self.refuse(tag, &r);
+            }
+        }
         let mut out = Vec::new();
         if fetch::sets_seen(&attrs) && !sel.read_only {
             let uids: Vec<u32> = items.iter().map(|&(_, u)| u).collect();
@@ -408,6 +420,13 @@ impl Session {
                 streamed: false,
             };
             let r = fetch::fetch_one(&job.attrs, &msg, &opts, &mut bytes, &mut sink);
+            if let Some(refusal) = r.as_ref().err().and_then(fetch::refusal) {
+                // Found before anything was written for this message (the
+                // check in `fetch` makes it unlikely).
+                let refusal = refusal.clone();
+                self.sync(job.uid);
+                return self.refuse(&job.tag, &refusal);
+            }
             if r.is_err() || sink.failed {
                 // A literal may be half written: the stream cannot go on.
                 log::error!("imap: FETCH of UID {uid} for {} failed", self.account);
@@ -417,6 +436,14 @@ impl Session {
         }
         self.sync(job.uid);
         self.line(&format!("{} OK FETCH completed", job.tag));
+    }
+
+    /// Ends a FETCH whose BINARY item cannot be answered.
+    fn refuse(&mut self, tag: &str, r: &fetch::BinaryRefusal) {
+        self.line(&r.response(tag));
+        if *r == fetch::BinaryRefusal::NotLeaf {
+            self.count_bad();
+        }
     }
 
     fn store_cmd(&mut self, tag: &str, s: &StoreCommand) {

@@ -101,9 +101,11 @@ pub enum Action {
     /// Send these bytes.
     Write(Vec<u8>),
     /// Send `len` bytes of this body file from `offset` (part of a FETCH
-    /// literal whose header was written before). The file is open, so it
-    /// stays readable even if the message is expunged meanwhile. A file
-    /// shorter than announced is an error that must close the connection.
+    /// literal whose header was written before), each chunk passed through
+    /// [`crate::proto::imap::response::without_nul`] (a literal carries no
+    /// NUL). The file is open, so it stays readable even if the message is
+    /// expunged meanwhile. A file shorter than announced is an error that
+    /// must close the connection.
     SendFile {
         /// The body file.
         file: File,
@@ -487,7 +489,7 @@ impl Session {
         c.push_str(
             " LITERAL+ SASL-IR ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN \
              LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES \
-             CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE ID UTF8=ACCEPT",
+             CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE ID UTF8=ACCEPT BINARY",
         );
         c.push_str(&format!(" APPENDLIMIT={}", self.cfg.append_limit));
         c

@@ -91,6 +91,11 @@ impl Client {
     /// Feeds `input` whole (as the adapter would, keeping what is not
     /// taken yet) and returns all output.
     fn run(&mut self, input: &[u8]) -> String {
+        String::from_utf8(self.run_bytes(input)).unwrap()
+    }
+
+    /// [`Client::run`], for output that is not UTF-8.
+    fn run_bytes(&mut self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = input;
         loop {
@@ -110,7 +115,7 @@ impl Client {
                         let mut b = Vec::new();
                         file.take(len).read_to_end(&mut b).unwrap();
                         assert_eq!(b.len() as u64, len);
-                        out.extend_from_slice(&b);
+                        out.extend_from_slice(&crate::proto::imap::response::without_nul(&b));
                     }
                     Action::StartTls => self.s.tls_established(),
                     Action::Authenticate {
@@ -130,7 +135,7 @@ impl Client {
                 break;
             }
         }
-        String::from_utf8(out).unwrap()
+        out
     }
 
     fn login(&mut self) {
@@ -483,4 +488,119 @@ fn a_dot_separator_is_translated_both_ways() {
     assert!(!r.contains("* LIST"), "{r}");
     let r = c.run(b"f SELECT Work.Projects\r\n");
     assert!(r.contains("f OK [READ-WRITE]"), "{r}");
+}
+
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let st = store();
+    deliver(
+        &st,
+        concat!(
+            "Subject: att\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+            "\r\n",
+            "--b\r\n",
+            "Content-Type: text/plain\r\n",
+            "Content-Transfer-Encoding: quoted-printable\r\n",
+            "\r\n",
+            "a=3Db=00\r\n",
+            "--b\r\n",
+            "Content-Type: application/x-odd\r\n",
+            "Content-Transfer-Encoding: x-gzip64\r\n",
+            "\r\n",
+            "H4sI\r\n",
+            "--b\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "\r\n",
+            "Subject: in\r\n\r\ninner\r\n",
+            "--b--\r\n",
+        )
+        .as_bytes(),
+    );
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"c CAPABILITY\r\n");
+    assert!(r.contains(" BINARY"), "{r}");
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"a FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY[1] ~{4}\r\na=b\0 BINARY.SIZE[1] 4)\r\na OK FETCH completed\r\n"
+    );
+    // RFC 3516 §4.3: an unknown encoding fails the command, with nothing
+    // sent and \Seen left alone.
+    let r = c.run(b"b FETCH 1 (FLAGS BINARY[2])\r\n");
+    assert_eq!(
+        r,
+        "b NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding x-gzip64\r\n"
+    );
+    let r = c.run(b"d FETCH 1 BINARY.SIZE[3]\r\n");
+    assert!(r.starts_with("d BAD "), "{r}");
+    let r = c.run(b"e FETCH 1 FLAGS\r\n");
+    assert_eq!(r, "* 1 FETCH (FLAGS ())\r\ne OK FETCH completed\r\n");
+    // BINARY without PEEK sets \Seen (RFC 3516 §4.2).
+    let r = c.run(b"f FETCH 1 BINARY[3.1]\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY[3.1] {5}\r\ninner FLAGS (\\Seen))\r\nf OK FETCH completed\r\n"
+    );
+    // RFC 3516 §4.4: APPEND of a literal8 holding NUL; it comes back as
+    // it went.
+    let msg = b"Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\n\0a\0\r\nb";
+    let r = c.run(format!("g APPEND INBOX ~{{{}}}\r\n", msg.len()).as_bytes());
+    assert_eq!(r, "+ Ready for literal data\r\n");
+    let mut data = msg.to_vec();
+    data.extend_from_slice(b"\r\n");
+    let r = c.run(&data);
+    assert!(r.contains("g OK [APPENDUID "), "{r}");
+    let r = c.run(b"h FETCH 2 (BINARY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    assert_eq!(
+        r,
+        format!(
+            "* 2 FETCH (BINARY[] ~{{{}}}\r\n{} BINARY[1] ~{{6}}\r\n\0a\0\r\nb BINARY.SIZE[1] 6)\r\nh OK FETCH completed\r\n",
+            msg.len(),
+            String::from_utf8_lossy(msg)
+        )
+    );
+    // BODY[] is a literal, which carries no NUL: 0x80 stands in, the size
+    // stays (RFC 9051 §4.3).
+    let r = c.run_bytes(b"j FETCH 2 BODY.PEEK[TEXT]\r\n");
+    assert_eq!(
+        r,
+        b"* 2 FETCH (BODY[TEXT] {6}\r\n\x80a\x80\r\nb)\r\nj OK FETCH completed\r\n"
+    );
+    // A literal8 anywhere else is a syntax error.
+    let r = c.run(b"i LOGIN ~{3}\r\n");
+    assert!(r.starts_with("i BAD "), "{r}");
+}
+
+#[test]
+fn binary_script_split_at_every_byte() {
+    // A literal8 APPEND and BINARY fetches, fed in two pieces cut at every
+    // byte (a fresh store each time, since the APPEND changes it).
+    let body = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nAGEKYgA=\r\n";
+    let script: &[u8] = b"a LOGIN alice@example.test pw\r\nb SELECT INBOX\r\n\
+        c FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\nd APPEND INBOX ~{4+}\r\n\0\r\n\0\r\n\
+        e FETCH 2 BINARY.PEEK[]<1.3>\r\nf LOGOUT\r\n";
+    let run = |cut: usize| {
+        let st = store();
+        deliver(&st, body);
+        let mut c = client(&st);
+        let mut out = c.run(&script[..cut]);
+        out.push_str(&c.run(&script[cut..]));
+        out
+    };
+    let whole = run(script.len());
+    assert!(
+        whole.contains("* 1 FETCH (BINARY[1] ~{6}\r\n\0a\r\nb\0 BINARY.SIZE[1] 6)\r\n"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("* 2 FETCH (BINARY[]<1> ~{3}\r\n\r\n\0)\r\n"),
+        "{whole}"
+    );
+    assert!(whole.ends_with("f OK LOGOUT completed\r\n"), "{whole}");
+    for cut in 1..script.len() {
+        assert_eq!(run(cut), whole, "split at {cut}");
+    }
 }

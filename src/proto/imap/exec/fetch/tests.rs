@@ -495,18 +495,10 @@ fn binary_decodes_leaf_parts() {
         get("BINARY[3]<7.10>"),
         with("* 7 FETCH (BINARY[3]<7> {3}\r\n", b"\x07\x08\x09")
     );
-    // 7bit and composite parts go as they are; the whole message too.
+    // 7bit parts go as they are; the whole message too.
     assert_eq!(
         get("BINARY[2.1]"),
         with("* 7 FETCH (BINARY[2.1] {11}\r\n", b"inner plain")
-    );
-    let inner = format!("{INNER_HEADER}{INNER_TEXT}");
-    assert_eq!(
-        get("BINARY[2]"),
-        with(
-            &format!("* 7 FETCH (BINARY[2] {{{}}}\r\n", inner.len()),
-            inner.as_bytes()
-        )
     );
     assert_eq!(
         get("BINARY.PEEK[]<0.6>"),
@@ -539,19 +531,31 @@ fn unknown_transfer_encoding_fails_before_writing() {
         summary: &sum,
         structure: &s,
     };
-    for items in ["(FLAGS BINARY[4])", "(UID BINARY.SIZE[4])"] {
+    let cte = BinaryRefusal::UnknownCte("x-uuencode".into());
+    for (items, want) in [
+        ("(FLAGS BINARY[4])", &cte),
+        ("(UID BINARY.SIZE[4])", &cte),
+        ("(FLAGS BINARY.PEEK[2])", &BinaryRefusal::NotLeaf),
+        ("(BINARY[1] BINARY.SIZE[2])", &BinaryRefusal::NotLeaf),
+    ] {
         let mut sink = MemSink::new(&msg);
-        let err = fetch_one(
-            &attrs(items),
-            &m,
-            &PLAIN,
-            &mut MemMessage::new(&msg, 8),
-            &mut sink,
-        )
-        .unwrap_err();
-        assert!(is_unknown_cte(&err), "{err}");
-        assert!(err.to_string().contains("x-uuencode"));
+        let a = attrs(items);
+        assert_eq!(check_binary(&a, &s).as_ref().err(), Some(want), "{items}");
+        let err = fetch_one(&a, &m, &PLAIN, &mut MemMessage::new(&msg, 8), &mut sink).unwrap_err();
+        assert_eq!(refusal(&err), Some(want), "{err}");
         assert!(sink.out.is_empty());
+    }
+    assert!(err_text(&cte).contains("x-uuencode"));
+    assert_eq!(
+        cte.response("t1"),
+        "t1 NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding x-uuencode"
+    );
+    assert!(BinaryRefusal::NotLeaf.response("t2").starts_with("t2 BAD "));
+    for ok in [
+        "(BINARY[1] BINARY[2.1] BINARY.SIZE[3] BINARY[] BINARY[9])",
+        "BODY[2]",
+    ] {
+        assert_eq!(check_binary(&attrs(ok), &s), Ok(()), "{ok}");
     }
     // BODY[4] of the same part is fine.
     assert!(fetch("BODY[4]").contains("begin 644 x"));
@@ -566,7 +570,106 @@ fn unknown_transfer_encoding_fails_before_writing() {
         &mut MemSink::new(&msg),
     )
     .unwrap_err();
-    assert!(!is_unknown_cte(&err));
+    assert!(refusal(&err).is_none());
+}
+
+fn err_text(r: &BinaryRefusal) -> String {
+    r.to_string()
+}
+
+#[test]
+fn binary_of_a_multipart_or_message_part_is_refused() {
+    // RFC 9051 §6.4.5: leaf parts only, whatever the nesting; the whole
+    // message (no part number) is not a part and goes as stored.
+    let msg = dovecot();
+    let s = parse(&msg);
+    let check = |items: &str, s: &Structure| check_binary(&attrs(items), s);
+    assert_eq!(check("BINARY[2]", &s), Err(BinaryRefusal::NotLeaf));
+    assert_eq!(check("BINARY.SIZE[2]", &s), Err(BinaryRefusal::NotLeaf));
+    assert_eq!(check("BINARY[2.1]", &s), Ok(()));
+    assert_eq!(check("BINARY[1]", &s), Ok(()));
+    // A multipart nested in a multipart has a number of its own.
+    let nested = parse(&crate::mail::mime::fixtures::nested());
+    assert_eq!(
+        check("BINARY.PEEK[1]", &nested),
+        Err(BinaryRefusal::NotLeaf)
+    );
+    assert_eq!(check("BINARY.PEEK[1.1]", &nested), Ok(()));
+    let whole = fetch_with(&msg, "BINARY.PEEK[]", PLAIN).unwrap();
+    assert!(whole.starts_with(format!("* 7 FETCH (BINARY[] {{{}}}\r\n", msg.len()).as_bytes()));
+    // A single-part message/rfc822 message: part 1 is its body, a message.
+    let m = b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nx\r\n";
+    assert_eq!(
+        check_binary(&attrs("BINARY.SIZE[1]"), &parse(m)),
+        Err(BinaryRefusal::NotLeaf)
+    );
+}
+
+#[test]
+fn binary_text_goes_with_crlf_and_nul_means_literal8() {
+    // A base64 text part written on Unix: bare LFs become CRLF (RFC 9051
+    // §7.5.2), in BINARY, its partials and BINARY.SIZE alike.
+    let body = b"one\ntwo\r\nthree\n";
+    let b64 = crate::proto::base64::encode(body);
+    let msg =
+        format!("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n");
+    let get =
+        |items: &str| String::from_utf8(fetch_with(msg.as_bytes(), items, PLAIN).unwrap()).unwrap();
+    assert_eq!(
+        get("(BINARY.SIZE[1] BINARY[1])"),
+        "* 7 FETCH (BINARY.SIZE[1] 17 BINARY[1] {17}\r\none\r\ntwo\r\nthree\r\n)\r\n"
+    );
+    assert_eq!(
+        get("BINARY.PEEK[1]<3.2>"),
+        "* 7 FETCH (BINARY[1]<3> {2}\r\n\r\n)\r\n"
+    );
+    assert_eq!(
+        get("BINARY.PEEK[1]<4.4>"),
+        "* 7 FETCH (BINARY[1]<4> {4}\r\n\ntwo)\r\n"
+    );
+    // The same bytes in an application part go unchanged.
+    let app = msg.replace("text/plain", "application/octet-stream");
+    assert_eq!(
+        fetch_with(app.as_bytes(), "(BINARY.SIZE[1] BINARY[1])", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\none\ntwo\r\nthree\n)\r\n"
+    );
+    // 8bit text with bare LF, stored as is.
+    let eight = b"Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\nend";
+    assert_eq!(
+        fetch_with(eight, "(BINARY[1] BINARY.SIZE[1])", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY[1] {10}\r\ncaf\xc3\xa9\r\nend BINARY.SIZE[1] 10)\r\n"
+    );
+    // Identity encodings holding NUL anyway (a message appended as a
+    // literal8) go as a literal8; a window without NUL as a literal.
+    let raw = b"Content-Type: application/x-raw\r\nContent-Transfer-Encoding: 8bit\r\n\r\nab\x00cd";
+    assert_eq!(
+        fetch_with(raw, "BINARY[1]", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY[1] ~{5}\r\nab\x00cd)\r\n"
+    );
+    assert_eq!(
+        fetch_with(raw, "BINARY[1]<3.9>", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY[1]<3> {2}\r\ncd)\r\n"
+    );
+    let mut want = format!("* 7 FETCH (BINARY[] ~{{{}}}\r\n", raw.len()).into_bytes();
+    want.extend_from_slice(raw);
+    want.extend_from_slice(b")\r\n");
+    assert_eq!(fetch_with(raw, "BINARY.PEEK[]", PLAIN).unwrap(), want);
+    // BODY sections are literals, which carry no NUL: 0x80 stands in.
+    assert_eq!(
+        fetch_with(raw, "(BODY[1] RFC822.SIZE)", PLAIN).unwrap(),
+        b"* 7 FETCH (BODY[1] {5}\r\nab\x80cd RFC822.SIZE 73)\r\n"
+    );
+    let odd = b"X-Odd: a\x00b\r\nSubject: s\r\n\r\n\x00";
+    assert_eq!(
+        fetch_with(odd, "(BODY.PEEK[HEADER.FIELDS (X-ODD)] BODY.PEEK[TEXT])", PLAIN).unwrap(),
+        b"* 7 FETCH (BODY[HEADER.FIELDS (X-ODD)] {14}\r\nX-Odd: a\x80b\r\n\r\n BODY[TEXT] {1}\r\n\x80)\r\n"
+    );
+    // "binary" data without NUL: an ordinary literal (RFC 3516 §4.3).
+    let bin = b"Content-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n\x89PNG";
+    assert_eq!(
+        fetch_with(bin, "BINARY[1]", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY[1] {4}\r\n\x89PNG)\r\n"
+    );
 }
 
 #[test]
