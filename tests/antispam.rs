@@ -392,3 +392,62 @@ fn spam_train_counts_each_message_once_and_reverses() {
     );
     assert!(stats.contains("global: 15 spam, 0 ham,"), "{stats}");
 }
+
+/// Authenticated submissions skip the inbound checks; the same message
+/// from the same address on port 25 goes through them.
+#[test]
+fn authenticated_submissions_skip_the_checks() {
+    const SUBMIT: &str = r#"
+import smtplib, sys
+src, port, path = sys.argv[1:4]
+s = smtplib.SMTP("127.0.0.1", int(port), source_address=(src, 0), timeout=30)
+s.starttls()
+s.login("ann@example.test", "secret-ann")
+s.sendmail("ann@example.test", ["ann@example.test"], open(path, "rb").read())
+s.quit()
+print("250")
+"#;
+    let dns = DnsServer::start(zone());
+    let s = server(&dns, "greylisting = false");
+    let msg = b"From: Ann <ann@example.test>\r\nTo: ann@example.test\r\nSubject: Note\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <n1@example.test>\r\n\r\nSubmitted.\r\n";
+    let path = s.dir.path().join("submitted.eml");
+    std::fs::write(&path, msg).expect("write");
+    let port = s.addr("submission").port().to_string();
+    let (ok, out, err) = run_bounded(
+        Command::new("python3").args([
+            "-c",
+            SUBMIT,
+            "127.0.0.6",
+            &port,
+            &path.display().to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(ok && out.trim() == "250", "submission: {out}{err}");
+    let other = b"From: Joe <joe@sender.test>\r\nTo: ann@example.test\r\nSubject: Note\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <n2@sender.test>\r\n\r\nRelayed.\r\n";
+    let reply = send_from(
+        "127.0.0.5",
+        &s,
+        "joe@sender.test",
+        "ann@example.test",
+        other,
+    );
+    assert_eq!(reply, "250");
+    let inbox = stored(s, "INBOX");
+    assert_eq!(inbox.len(), 2);
+    let (submitted, received): (Vec<_>, Vec<_>) = inbox
+        .iter()
+        .map(|m| header(m))
+        .partition(|h| h.contains("<n1@example.test>"));
+    let h = &submitted[0];
+    assert!(!h.contains("Authentication-Results:"), "{h}");
+    assert!(!h.contains("X-Spam-"), "{h}");
+    let h = &received[0];
+    assert!(
+        h.contains("Authentication-Results: mail.example.test;"),
+        "{h}"
+    );
+    assert!(h.contains("X-Spam-Status: "), "{h}");
+}
