@@ -55,8 +55,11 @@ pub use messages::{JunkTraining, NoTraining};
 pub const DEFAULT_MAX_BAD: u32 = 10;
 
 /// Output kept before it is handed out as an [`Action::Write`]; a FETCH
-/// of many messages is written in pieces of about this size.
-const OUT_CHUNK: usize = 64 * 1024;
+/// of many messages is written in pieces of about this size. 16 KiB is
+/// one TLS record (RFC 8446 §5.1) and bounds what each busy session
+/// holds in the heap of the pool thread that runs it (a piece's vector
+/// grows to about twice this).
+const OUT_CHUNK: usize = 16 * 1024;
 
 /// Budget of a SEARCH: key evaluations plus bytes read.
 const SEARCH_BUDGET: u64 = 2_000_000_000;
