@@ -32,8 +32,9 @@ const READ_BUFFER: usize = 4 * 1024;
 const CHUNK: usize = 16 * 1024;
 
 /// Output collected from the session in one step before it is written:
-/// bounds what a big FETCH holds at once.
-const STEP_BYTES: usize = 128 * 1024;
+/// bounds what a big FETCH holds at once (two of the session's 16 KiB
+/// pieces; a step is one trip to the thread pool and back).
+const STEP_BYTES: usize = 32 * 1024;
 
 /// Session settings from the config.
 pub fn session_config(cfg: &crate::config::Config) -> session::Config {

@@ -273,7 +273,10 @@ impl Store {
             let Some(seen) = self.mailbox(account, "INBOX")? else {
                 return Err(StoreError::NotFound(format!("INBOX of {account}")));
             };
-            let uids: Vec<u32> = self.summaries(seen.id)?.iter().map(|s| s.uid).collect();
+            let uids: Vec<u32> = self
+                .walk_summaries(seen.id)
+                .map(|s| s.map(|s| s.uid))
+                .collect::<Result<_, _>>()?;
             self.transact(|tx| {
                 let Some(mut inbox) = tx.mailbox(&inbox_key)? else {
                     return abort(StoreError::NotFound(format!("INBOX of {account}")));

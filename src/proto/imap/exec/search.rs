@@ -110,23 +110,63 @@ pub fn search(
     src: &mut dyn SearchSource,
     budget: &mut u64,
 ) -> Result<Vec<usize>, SearchError> {
-    let mut plan = Plan::default();
-    let root = plan.compile(key);
-    let saved: Cow<'_, [u32]> = if ctx.saved.is_sorted() {
-        Cow::Borrowed(ctx.saved)
-    } else {
-        let mut v = ctx.saved.to_vec();
-        v.sort_unstable();
-        Cow::Owned(v)
-    };
-    let env = Env { ctx, saved: &saved };
+    let matcher = Matcher::new(key, *ctx);
     let mut found = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
-        if matches(&root, &plan, m, &env, src, budget)? {
+        if matcher.matches(m, src, budget)? {
             found.push(i);
         }
     }
     Ok(found)
+}
+
+/// A search key compiled once, to test the messages of a mailbox one at
+/// a time: the session walks the store's records and its view together
+/// and holds one message, not a list of the mailbox. [`search`] is the
+/// same over a list.
+#[derive(Debug)]
+pub struct Matcher<'k> {
+    plan: Plan<'k>,
+    root: Node<'k>,
+    ctx: SearchContext<'k>,
+    /// The saved UIDs, sorted.
+    saved: Cow<'k, [u32]>,
+}
+
+impl<'k> Matcher<'k> {
+    /// Compiles `key` for messages of the mailbox `ctx` describes.
+    pub fn new(key: &'k SearchKey, ctx: SearchContext<'k>) -> Matcher<'k> {
+        let mut plan = Plan::default();
+        let root = plan.compile(key);
+        let saved: Cow<'k, [u32]> = if ctx.saved.is_sorted() {
+            Cow::Borrowed(ctx.saved)
+        } else {
+            let mut v = ctx.saved.to_vec();
+            v.sort_unstable();
+            Cow::Owned(v)
+        };
+        Matcher {
+            plan,
+            root,
+            ctx,
+            saved,
+        }
+    }
+
+    /// Whether message `m` matches, reading no more of it than needed;
+    /// the cost is charged to `budget` as [`search`] does.
+    pub fn matches(
+        &self,
+        m: &SearchMessage<'_>,
+        src: &mut dyn SearchSource,
+        budget: &mut u64,
+    ) -> Result<bool, SearchError> {
+        let env = Env {
+            ctx: &self.ctx,
+            saved: &self.saved,
+        };
+        matches(&self.root, &self.plan, m, &env, src, budget)
+    }
 }
 
 /// The untagged response (RFC 3501 §7.2.5, RFC 4731 §3.1):

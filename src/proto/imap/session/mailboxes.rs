@@ -47,15 +47,40 @@ impl Session {
         };
         let mut watch = self.store.watch(m.id);
         watch.mark_seen();
-        let summaries = match self.store.summaries(m.id) {
-            Ok(s) => s,
-            Err(e) => return self.store_error(tag, &e),
-        };
-        let uids: Vec<u32> = summaries.iter().map(|s| s.uid).collect();
-        let last_uid = m
-            .uidnext
-            .saturating_sub(1)
-            .max(uids.last().copied().unwrap_or(0));
+        // One walk over the message records, holding one at a time: the
+        // view's UIDs (as runs), the first unseen message and, under
+        // QRESYNC, the messages changed since the client's modseq.
+        let qresync = params
+            .qresync
+            .as_ref()
+            .filter(|q| q.uid_validity == m.uidvalidity);
+        let mut uids = super::UidList::new();
+        let mut unseen = None;
+        let mut changed = Vec::new();
+        for s in self.store.walk_summaries(m.id) {
+            let s = match s {
+                Ok(s) => s,
+                Err(e) => return self.store_error(tag, &e),
+            };
+            if !uids.push(s.uid) {
+                continue;
+            }
+            let seq = uids.len() as u32;
+            if unseen.is_none() && s.flags & crate::store::flags::SEEN == 0 {
+                unseen = Some(seq);
+            }
+            if let Some(q) = qresync {
+                let known = q
+                    .known_uids
+                    .as_ref()
+                    .is_none_or(|k| k.contains(s.uid, u32::MAX));
+                if s.modseq > q.mod_seq && known {
+                    changed.push((seq, s));
+                }
+            }
+        }
+        uids.shrink();
+        let last_uid = m.uidnext.saturating_sub(1).max(uids.last().unwrap_or(0));
         self.line(&format!("* FLAGS {FLAGS}"));
         if read_only {
             self.line("* OK [PERMANENTFLAGS ()] Read-only mailbox");
@@ -67,11 +92,8 @@ impl Session {
         self.line(&format!("* {} EXISTS", uids.len()));
         if !self.rev2 {
             self.line("* 0 RECENT");
-            if let Some(i) = summaries
-                .iter()
-                .position(|s| s.flags & crate::store::flags::SEEN == 0)
-            {
-                self.line(&format!("* OK [UNSEEN {}] First unseen", i + 1));
+            if let Some(n) = unseen {
+                self.line(&format!("* OK [UNSEEN {n}] First unseen"));
             }
         }
         self.line(&format!("* OK [UIDVALIDITY {}] UIDs valid", m.uidvalidity));
@@ -88,7 +110,7 @@ impl Session {
             self.write_mailbox(&m.name);
             self.out.extend_from_slice(b"\r\n");
         }
-        let mut sel = Selected {
+        let sel = Selected {
             id: m.id,
             name: m.name.clone(),
             read_only,
@@ -101,12 +123,10 @@ impl Session {
             saved: Vec::new(),
             watch,
         };
-        if let Some(q) = &params.qresync {
-            if q.uid_validity == m.uidvalidity {
-                self.qresync_select(&mut sel, q, &summaries);
-            }
+        if let Some(q) = qresync {
+            self.qresync_select(&sel, q, &changed);
         }
-        drop(summaries);
+        drop(changed);
         self.state = State::Selected(Box::new(sel));
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let what = if read_only { "EXAMINE" } else { "SELECT" };
@@ -115,18 +135,14 @@ impl Session {
 
     /// The QRESYNC part of SELECT (RFC 7162 §3.2.5.1): expunges since the
     /// client's modseq as `VANISHED (EARLIER)`, then the flags of messages
-    /// changed since.
+    /// changed since (`changed`: by sequence number, already limited to
+    /// the client's known UIDs).
     fn qresync_select(
         &mut self,
-        sel: &mut Selected,
+        sel: &Selected,
         q: &crate::proto::imap::command::QResync,
-        summaries: &[crate::store::MessageSummary],
+        changed: &[(u32, crate::store::MessageSummary)],
     ) {
-        let known = |uid: u32| {
-            q.known_uids
-                .as_ref()
-                .is_none_or(|k| k.contains(uid, u32::MAX))
-        };
         match self.store.vanished_since(sel.id, q.mod_seq) {
             Ok(ranges) => {
                 let set = super::intersect(&ranges, q.known_uids.as_ref(), u32::MAX);
@@ -136,10 +152,8 @@ impl Session {
             }
             Err(e) => log::error!("imap: reading expunges: {e}"),
         }
-        for (i, s) in summaries.iter().enumerate() {
-            if s.modseq > q.mod_seq && known(s.uid) {
-                write_flags_fetch(&mut self.out, i as u32 + 1, s, true);
-            }
+        for (seq, s) in changed {
+            write_flags_fetch(&mut self.out, *seq, s, true);
         }
     }
 

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{
-    expunge_view, resolve, store_flags, structure_of, Action, Pending, Session, State, StoredBytes,
-    SEARCH_BUDGET,
+    expunge_view, resolve, store_flags, structure_of, Action, Pending, Selected, Session, State,
+    StoredBytes, SEARCH_BUDGET,
 };
 use crate::mail::mime::{self, Structure};
 use crate::proto::imap::command::{
@@ -120,6 +120,83 @@ impl SearchSource for Source<'_> {
     }
 }
 
+/// What a SEARCH found.
+struct Found {
+    /// Sequence numbers, or UIDs for UID SEARCH, ascending.
+    numbers: Vec<u32>,
+    /// UIDs, kept only for SEARCHRES SAVE.
+    uids: Vec<u32>,
+    /// The highest modseq of the matches, when a MODSEQ key was used.
+    modseq: Option<u64>,
+}
+
+/// Why a SEARCH failed.
+enum Failure {
+    Store(StoreError),
+    Search(SearchError),
+}
+
+/// Runs a search over the view: the store's records and the view's UIDs,
+/// both ascending by UID, are walked together, one message at a time, so
+/// a search holds its matches and not a list of the mailbox.
+fn search_view(
+    store: &Arc<Store>,
+    sel: &Selected,
+    key: &SearchKey,
+    uid: bool,
+    modseq_key: bool,
+    save: bool,
+) -> Result<Found, Failure> {
+    let ctx = SearchContext {
+        largest_seq: sel.uids.len() as u32,
+        largest_uid: sel.uids.last().unwrap_or(0),
+        saved: &sel.saved,
+    };
+    let matcher = search::Matcher::new(key, ctx);
+    let mut src = Source {
+        store,
+        mailbox: sel.id,
+    };
+    let mut budget = SEARCH_BUDGET;
+    let mut found = Found {
+        numbers: Vec::new(),
+        uids: Vec::new(),
+        modseq: None,
+    };
+    let mut view = sel.uids.iter().zip(1u32..).peekable();
+    for s in store.walk_summaries(sel.id) {
+        let s = s.map_err(Failure::Store)?;
+        // Messages of the view the store no longer has are skipped (an
+        // expunge not reported yet); so are new ones the view lacks.
+        while view.next_if(|&(u, _)| u < s.uid).is_some() {}
+        let Some(&(u, seq)) = view.peek() else {
+            break;
+        };
+        if u != s.uid {
+            continue;
+        }
+        view.next();
+        let m = SearchMessage {
+            seq,
+            uid: u,
+            summary: &s,
+        };
+        if matcher
+            .matches(&m, &mut src, &mut budget)
+            .map_err(Failure::Search)?
+        {
+            found.numbers.push(if uid { u } else { seq });
+            if save {
+                found.uids.push(u);
+            }
+            if modseq_key {
+                found.modseq = found.modseq.max(Some(s.modseq));
+            }
+        }
+    }
+    Ok(found)
+}
+
 fn has_modseq(keys: &[SearchKey]) -> bool {
     keys.iter().any(|k| match k {
         SearchKey::ModSeq { .. } => true,
@@ -199,61 +276,27 @@ impl Session {
         let State::Selected(sel) = &mut self.state else {
             return;
         };
-        let summaries = match self.store.summaries(sel.id) {
-            Ok(s) => s,
-            Err(e) => return self.store_error(tag, &e),
-        };
-        // The view and the store, both ascending by UID, joined.
-        let mut msgs = Vec::with_capacity(sel.uids.len());
-        let mut j = 0;
-        for (i, &u) in sel.uids.iter().enumerate() {
-            while summaries.get(j).is_some_and(|s| s.uid < u) {
-                j += 1;
-            }
-            if let Some(s) = summaries.get(j).filter(|s| s.uid == u) {
-                msgs.push(SearchMessage {
-                    seq: i as u32 + 1,
-                    uid: u,
-                    summary: s,
-                });
-            }
-        }
         let key = match cmd.criteria.as_slice() {
             [one] => one.clone(),
             many => SearchKey::And(many.to_vec()),
         };
-        let ctx = SearchContext {
-            largest_seq: sel.uids.len() as u32,
-            largest_uid: sel.uids.last().copied().unwrap_or(0),
-            saved: &sel.saved,
-        };
-        let mut src = Source {
-            store: &self.store,
-            mailbox: sel.id,
-        };
-        let mut budget = SEARCH_BUDGET;
-        let found = match search::search(&key, &msgs, &ctx, &mut src, &mut budget) {
+        let save = cmd.ret.as_ref().is_some_and(|r| r.save);
+        let found = match search_view(&self.store, sel, &key, cmd.uid, modseq_key, save) {
             Ok(f) => f,
-            Err(SearchError::TooExpensive) => {
+            Err(Failure::Store(e)) => return self.store_error(tag, &e),
+            Err(Failure::Search(SearchError::TooExpensive)) => {
                 return self.line(&format!("{tag} NO [LIMIT] Search too expensive"))
             }
-            Err(SearchError::Io(e)) => {
+            Err(Failure::Search(SearchError::Io(e))) => {
                 log::error!("imap: SEARCH: {e}");
                 return self.line(&format!("{tag} NO [SERVERBUG] Internal error"));
             }
         };
-        let matched: Vec<&SearchMessage<'_>> = found.iter().filter_map(|&i| msgs.get(i)).collect();
-        let numbers: Vec<u32> = matched
-            .iter()
-            .map(|m| if cmd.uid { m.uid } else { m.seq })
-            .collect();
-        let modseq = if modseq_key {
-            matched.iter().map(|m| m.summary.modseq).max()
-        } else {
-            None
-        };
-        let uids: Vec<u32> = matched.iter().map(|m| m.uid).collect();
-        drop(msgs);
+        let Found {
+            numbers,
+            uids,
+            modseq,
+        } = found;
         if let Some(r) = &cmd.ret {
             if r.save {
                 // RFC 5182 §2.1: `$` now names these messages.

@@ -20,8 +20,8 @@
 //!
 //! # Mailbox view
 //! A selected mailbox is kept as the UIDs of the messages the client knows,
-//! in sequence-number order (4 bytes a message), with the highest UID and
-//! modseq it was told about. Changes made by other sessions are read with
+//! in sequence-number order (as runs of consecutive UIDs, see `uids`),
+//! with the highest UID and modseq it was told about. Changes made by other sessions are read with
 //! [`crate::store::Store::changes`] after each command and reported as
 //! `EXISTS`, flag `FETCH`es and `EXPUNGE` (or `VANISHED` under QRESYNC),
 //! except that expunges wait while FETCH, STORE or SEARCH run (RFC 3501
@@ -31,6 +31,7 @@ mod mailboxes;
 mod messages;
 #[cfg(test)]
 mod tests;
+mod uids;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -45,6 +46,7 @@ use super::{response, utf7, ErrorKind, SequenceSet};
 use crate::mail::mime::{self, Structure};
 use crate::proto::sasl::{self, Mechanism};
 use crate::store::{flags, BlobId, MailboxWatch, MessageSummary, Store, StoreError};
+use uids::UidList;
 
 pub use messages::{JunkTraining, NoTraining};
 
@@ -53,8 +55,11 @@ pub use messages::{JunkTraining, NoTraining};
 pub const DEFAULT_MAX_BAD: u32 = 10;
 
 /// Output kept before it is handed out as an [`Action::Write`]; a FETCH
-/// of many messages is written in pieces of about this size.
-const OUT_CHUNK: usize = 64 * 1024;
+/// of many messages is written in pieces of about this size. 16 KiB is
+/// one TLS record (RFC 8446 §5.1) and bounds what each busy session
+/// holds in the heap of the pool thread that runs it (a piece's vector
+/// grows to about twice this).
+const OUT_CHUNK: usize = 16 * 1024;
 
 /// Budget of a SEARCH: key evaluations plus bytes read.
 const SEARCH_BUDGET: u64 = 2_000_000_000;
@@ -158,8 +163,8 @@ struct Selected {
     name: String,
     read_only: bool,
     uidvalidity: u32,
-    /// UIDs by sequence number (index + 1), ascending.
-    uids: Vec<u32>,
+    /// UIDs by sequence number (index + 1), ascending, as runs.
+    uids: UidList,
     /// Highest UID the client was told about (or would have been).
     last_uid: u32,
     /// Modseq up to which changes were reported.
@@ -957,10 +962,9 @@ impl Session {
             return self.close();
         }
         for (lo, hi) in &ch.vanished {
-            let a = sel.uids.partition_point(|u| u < lo);
-            let b = sel.uids.partition_point(|u| u <= hi);
-            sel.pending_expunge
-                .extend_from_slice(sel.uids.get(a..b).unwrap_or_default());
+            let a = sel.uids.count_below(*lo);
+            let b = sel.uids.count_upto(*hi);
+            sel.pending_expunge.extend(sel.uids.range(a, b));
         }
         sel.pending_expunge.sort_unstable();
         sel.pending_expunge.dedup();
@@ -976,22 +980,14 @@ impl Session {
             {
                 continue;
             }
-            if let Ok(i) = sel.uids.binary_search(&s.uid) {
+            if let Ok(i) = sel.uids.position(s.uid) {
                 fetches.push((i as u32 + 1, s.clone()));
             }
         }
         sel.own_modseqs.clear();
         let before = sel.uids.len();
-        if sel.uids.capacity() - before < ch.added.len() {
-            // Grow by a sixteenth, not by doubling: every session with the
-            // mailbox selected holds this list (4 bytes a message), and
-            // one new message would otherwise double it in all of them.
-            sel.uids.reserve_exact(ch.added.len().max(before / 16));
-        }
         for s in &ch.added {
-            if sel.uids.last().is_none_or(|&l| s.uid > l) {
-                sel.uids.push(s.uid);
-            }
+            sel.uids.push(s.uid);
         }
         if sel.uids.len() != before {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.uids.len()).as_bytes());
@@ -1019,7 +1015,7 @@ impl Session {
 fn expunge_view(sel: &mut Selected, gone: &[u32], qresync: bool, out: &mut Vec<u8>) {
     let mut seqs: Vec<usize> = gone
         .iter()
-        .filter_map(|u| sel.uids.binary_search(u).ok())
+        .filter_map(|&u| sel.uids.position(u).ok())
         .collect();
     seqs.sort_unstable();
     seqs.dedup();
@@ -1027,10 +1023,7 @@ fn expunge_view(sel: &mut Selected, gone: &[u32], qresync: bool, out: &mut Vec<u
         return;
     }
     if qresync {
-        let uids: Vec<u32> = seqs
-            .iter()
-            .filter_map(|&i| sel.uids.get(i).copied())
-            .collect();
+        let uids: Vec<u32> = seqs.iter().filter_map(|&i| sel.uids.get(i)).collect();
         out.extend_from_slice(
             format!("* VANISHED {}\r\n", response::sequence_set(uids)).as_bytes(),
         );
@@ -1039,9 +1032,9 @@ fn expunge_view(sel: &mut Selected, gone: &[u32], qresync: bool, out: &mut Vec<u
             out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
         }
     }
-    for &i in seqs.iter().rev() {
-        sel.uids.remove(i);
-    }
+    let mut uids: Vec<u32> = gone.to_vec();
+    uids.sort_unstable();
+    sel.uids.remove(&uids);
 }
 
 /// `* seq FETCH (UID n FLAGS (...) [MODSEQ (m)])`.
@@ -1219,17 +1212,17 @@ fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32
     match set {
         SequenceSet::Saved => {
             for u in &sel.saved {
-                if let Ok(i) = sel.uids.binary_search(u) {
+                if let Ok(i) = sel.uids.position(*u) {
                     idx.push(i);
                 }
             }
         }
         SequenceSet::Ranges(r) => {
             if uid {
-                let largest = sel.uids.last().copied().unwrap_or(0);
+                let largest = sel.uids.last().unwrap_or(0);
                 for (lo, hi) in set.bounds(largest) {
-                    let a = sel.uids.partition_point(|&u| u < lo);
-                    let b = sel.uids.partition_point(|&u| u <= hi);
+                    let a = sel.uids.count_below(lo);
+                    let b = sel.uids.count_upto(hi);
                     idx.extend(a..b);
                 }
             } else {
@@ -1250,6 +1243,6 @@ fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32
     idx.dedup();
     Ok(idx
         .into_iter()
-        .filter_map(|i| sel.uids.get(i).map(|&u| (i as u32 + 1, u)))
+        .filter_map(|i| sel.uids.get(i).map(|u| (i as u32 + 1, u)))
         .collect())
 }
