@@ -130,7 +130,44 @@ typ, dat = M.getquotaroot('INBOX')
 assert typ == 'OK', dat
 typ, dat = M._simple_command('NAMESPACE')
 assert typ == 'OK'
+ns = M.untagged_responses.pop('NAMESPACE', [b''])[0]
+assert ns.startswith(b'(("" "/"))'), ns
+# ID (RFC 2971): the server names itself.
+imaplib.Commands.setdefault('ID', ('NONAUTH', 'AUTH', 'SELECTED'))
+typ, dat = M._simple_command('ID', '("name" "imaplib")')
+assert typ == 'OK', dat
+ident = M.untagged_responses.pop('ID', [b''])[0]
+assert b'"name" "facteur"' in ident, ident
+# EXAMINE opens read-only; CHECK is a no-op that succeeds.
+typ, dat = M.select('INBOX', readonly=True)
+assert typ == 'OK', dat
+assert 'READ-ONLY' in M.untagged_responses, M.untagged_responses
+ok(M.check())
+typ, dat = M.append('INBOX', None, None, MSG)
+assert typ == 'OK', dat
+typ, dat = M.store('1', '+FLAGS', '(\\Seen)')
+assert typ == 'NO', (typ, dat)
+ok(M.unselect())
+typ, dat = M.getquota('""')
+assert typ == 'OK', dat
 M.logout()
+# AUTHENTICATE PLAIN (with SASL-IR when imaplib sends it) and ENABLE.
+M = imaplib.IMAP4(HOST, PORT, timeout=20)
+M.starttls(ssl_context=ctx)
+ok(M.authenticate('PLAIN', lambda _: ('\0%s\0%s' % (USER, PW)).encode()))
+assert M.state == 'AUTH', M.state
+ok(M.enable('IMAP4rev2'))
+en = M.untagged_responses.pop('ENABLED', [b''])[0]
+assert b'IMAP4rev2' in en, en
+M.logout()
+N = imaplib.IMAP4(HOST, PORT, timeout=20)
+N.starttls(ssl_context=ctx)
+try:
+    N.authenticate('PLAIN', lambda _: ('\0%s\0wrong' % USER).encode())
+    assert False, 'a wrong password was accepted'
+except imaplib.IMAP4.error:
+    pass
+N.logout()
 print("done")
 "#,
     );
