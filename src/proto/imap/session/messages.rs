@@ -535,7 +535,17 @@ impl Session {
                 sel.own_modseqs.push(r.modseq);
             }
             // RFC 9051 §6.4.6: .SILENT asks for no FETCH of the new flags.
+            // Under CONDSTORE a changed message still gets one with its
+            // new MODSEQ, so that the client's cache stays right (RFC 7162
+            // §3.1.3).
             if s.action.silent {
+                if condstore && r.changed {
+                    let seq = seq_of(r.uid);
+                    out.extend_from_slice(
+                        format!("* {seq} FETCH (UID {} MODSEQ ({}))\r\n", r.uid, r.modseq)
+                            .as_bytes(),
+                    );
+                }
                 continue;
             }
             out.extend_from_slice(format!("* {} FETCH (", seq_of(r.uid)).as_bytes());

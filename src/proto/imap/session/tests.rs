@@ -326,10 +326,11 @@ fn condstore_unchangedsince_and_qresync() {
         .and_then(|s| s.split(']').next())
         .unwrap()
         .to_string();
+    // .SILENT under CONDSTORE: no FLAGS, but the new MODSEQ.
     let r = c.run(b"y STORE 2 +FLAGS.SILENT (\\Deleted)\r\nz EXPUNGE\r\n");
     assert_eq!(
         r,
-        "y OK STORE completed\r\n* VANISHED 2\r\nz OK EXPUNGE completed\r\n"
+        "* 2 FETCH (UID 2 MODSEQ (5))\r\ny OK STORE completed\r\n* VANISHED 2\r\nz OK EXPUNGE completed\r\n"
     );
     let r = c.run(format!("w SELECT INBOX (QRESYNC ({uv} 3))\r\n").as_bytes());
     assert!(r.starts_with("* OK [CLOSED]"), "{r}");
