@@ -480,7 +480,12 @@ fn check_message(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
 
 /// Opens the Bayes filter of the store, for the `spam` commands.
 fn open_bayes(cfg: &Config) -> Result<(Arc<facteur::store::Store>, Bayes), String> {
-    let store = Arc::new(facteur::app::open_store(cfg)?);
+    // The spam commands open the store themselves: a running server holds
+    // it, and must be stopped first.
+    let store = Arc::new(
+        facteur::app::open_store(cfg)
+            .map_err(|e| format!("{e} (the spam commands need the server stopped)"))?,
+    );
     let settings = bayes::Settings::from_config(&cfg.antispam);
     let bayes = Bayes::open(&store, settings).map_err(|e| e.to_string())?;
     Ok((store, bayes))

@@ -323,6 +323,18 @@ fn spam_cli(config: &Path, args: &[&str]) -> String {
 fn spam_train_counts_each_message_once_and_reverses() {
     let mut s = Server::start("[antispam]\nenabled = true\ndnsbl = []\n");
     s.add_user("ann@example.test", "secret-ann");
+    // The running server holds the store: the command says so.
+    let (ok, _, err) = run_bounded(
+        Command::new(bin()).args([
+            "spam",
+            "stats",
+            "ann@example.test",
+            "--config",
+            &s.config.display().to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(!ok && err.contains("need the server stopped"), "{err}");
     assert!(s.stop(), "server stops cleanly");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus");
     // Ten ham messages, one file each.
