@@ -8,6 +8,7 @@
 //! and HELO count for every message of the connection; those of MAIL,
 //! RCPT and DATA for their transaction only.
 
+use super::checks::join_all;
 use super::policy::{self, Action, Folder, Policy};
 use super::{Check, Context, Message, Recipient, Reject, Verdict};
 use crate::auth::dkim::verify::Verifier;
@@ -77,10 +78,15 @@ impl Pipeline {
         self.checks.iter().map(|c| c.name()).collect()
     }
 
-    /// Runs one stage of every check concurrently until `deadline`.
+    /// Runs one stage of every check concurrently until `deadline`. With
+    /// `until_refused` (the stages before DATA, whose first refusal is
+    /// final), it stops at the first verdict that refuses: checks later
+    /// in the list are then not started, so a client refused by the rate
+    /// limits costs no DNS lookup.
     async fn run<'a>(
         &'a self,
         deadline: Instant,
+        until_refused: bool,
         stage: impl Fn(&'a dyn Check) -> BoxFuture<'a, Vec<Verdict>>,
     ) -> Vec<Verdict> {
         let futures: Vec<BoxFuture<'a, Vec<Verdict>>> = self
@@ -101,19 +107,32 @@ impl Pipeline {
                 Box::pin(smol::future::or(fut, timeout)) as BoxFuture<'a, Vec<Verdict>>
             })
             .collect();
-        join_all(futures).await.into_iter().flatten().collect()
+        if until_refused {
+            join_until_refused(futures).await
+        } else {
+            join_all(futures).await.into_iter().flatten().collect()
+        }
     }
 }
 
-/// Polls all futures to completion, concurrently, on the current task.
-async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
-    let mut done: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+/// Polls the checks' futures concurrently on the current task, in list
+/// order, until all are done or one gives a refusal; futures not done by
+/// then are dropped (their lookups cancelled), and those never polled
+/// never start.
+async fn join_until_refused(mut futures: Vec<BoxFuture<'_, Vec<Verdict>>>) -> Vec<Verdict> {
+    let mut done: Vec<Option<Vec<Verdict>>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|task| {
         let mut pending = false;
         for (fut, slot) in futures.iter_mut().zip(done.iter_mut()) {
             if slot.is_none() {
                 match Pin::as_mut(fut).poll(task) {
-                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Ready(v) => {
+                        let refused = v.iter().any(|x| x.reject.is_some());
+                        *slot = Some(v);
+                        if refused {
+                            return Poll::Ready(());
+                        }
+                    }
                     Poll::Pending => pending = true,
                 }
             }
@@ -125,7 +144,7 @@ async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
         }
     })
     .await;
-    done.into_iter().flatten().collect()
+    done.into_iter().flatten().flatten().collect()
 }
 
 /// The scan of one SMTP connection.
@@ -171,7 +190,7 @@ impl Scan {
         self.restart_clock(now);
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, |c| c.connect(cx)).await;
+        let v = p.run(self.deadline, true, |c| c.connect(cx)).await;
         let reject = first_reject(&v);
         self.connection = v;
         reject
@@ -184,7 +203,7 @@ impl Scan {
         self.cx.helo = Some(name.to_string());
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, |c| c.helo(cx)).await;
+        let v = p.run(self.deadline, true, |c| c.helo(cx)).await;
         let reject = first_reject(&v);
         self.helo = v;
         reject
@@ -200,7 +219,7 @@ impl Scan {
         self.cx.mail_from = Some(from.to_string());
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, |c| c.mail_from(cx)).await;
+        let v = p.run(self.deadline, true, |c| c.mail_from(cx)).await;
         let reject = first_reject(&v);
         self.transaction.extend(v);
         reject
@@ -213,7 +232,7 @@ impl Scan {
         let p = self.pipeline.clone();
         let cx = &self.cx;
         let r = &rcpt;
-        let v = p.run(self.deadline, |c| c.rcpt(cx, r)).await;
+        let v = p.run(self.deadline, true, |c| c.rcpt(cx, r)).await;
         let reject = first_reject(&v);
         if reject.is_none() {
             self.cx.recipients.push(rcpt);
@@ -289,7 +308,7 @@ impl Scan {
         let p = self.pipeline.clone();
         let cx = &self.cx;
         let m = &msg;
-        let v = p.run(self.deadline, |c| c.data(cx, m)).await;
+        let v = p.run(self.deadline, false, |c| c.data(cx, m)).await;
         self.transaction.extend(v);
         let verdicts: Vec<Verdict> = self
             .connection
@@ -909,5 +928,48 @@ Authentication-Results: mx.example.org; in the body\r\n";
         assert!(smol::block_on(scan.connect(0)).is_none());
         let rules: Vec<&str> = scan.connection.iter().map(|v| v.rule.as_str()).collect();
         assert_eq!(rules, ["SLOW_TIMEOUT", "QUICK"]);
+    }
+
+    #[test]
+    fn a_refusal_before_data_starts_no_later_check() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        struct Refuse;
+        impl Check for Refuse {
+            fn name(&self) -> &'static str {
+                "refuse"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(std::future::ready(vec![Verdict::reject(
+                    "FLOOD",
+                    Reject::new(421, "4.7.0", "too many connections"),
+                )]))
+            }
+        }
+        struct Lookup(Arc<AtomicBool>);
+        impl Check for Lookup {
+            fn name(&self) -> &'static str {
+                "lookup"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(async move {
+                    self.0.store(true, Ordering::SeqCst);
+                    vec![Verdict::score("LOOKED_UP", 1.0, "")]
+                })
+            }
+        }
+        let started = Arc::new(AtomicBool::new(false));
+        let p = Arc::new(Pipeline::new(
+            vec![Box::new(Refuse), Box::new(Lookup(started.clone()))],
+            Policy::default(),
+            Duration::from_secs(5),
+            Arc::new(StaticResolver::new()),
+            "mx.example.org",
+        ));
+        let mut scan = p.scan("192.0.2.1".parse().unwrap(), None, vec![], 0);
+        let refused = smol::block_on(scan.connect(0)).expect("refused");
+        assert_eq!(refused.code, 421);
+        assert!(!started.load(Ordering::SeqCst), "the lookup never started");
+        let rules: Vec<&str> = scan.connection.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, ["FLOOD"]);
     }
 }
