@@ -7,8 +7,9 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -424,7 +425,17 @@ impl Default for Antispam {
             zone: Hostname(zone.into()),
             weight,
             kind,
+            codes: BTreeMap::new(),
         };
+        let mut zen = list("zen.spamhaus.org", 3.5, DnsListKind::Ip);
+        // Spamhaus's PBL (127.0.0.10, .11) lists address space meant for
+        // end users, not listed for spam: mail straight from it is
+        // suspect, no more.
+        zen.codes = [
+            (Ipv4Addr::new(127, 0, 0, 10), 1.5),
+            (Ipv4Addr::new(127, 0, 0, 11), 1.5),
+        ]
+        .into();
         Antispam {
             enabled: true,
             junk_score: 5.0,
@@ -441,7 +452,7 @@ impl Default for Antispam {
             greylist_trusted_after: 2,
             greylist_max_entries: 50_000,
             dnsbl: vec![
-                list("zen.spamhaus.org", 3.5, DnsListKind::Ip),
+                zen,
                 list("bl.spamcop.net", 2.0, DnsListKind::Ip),
                 list("list.dnswl.org", -1.5, DnsListKind::Ip),
                 list("dbl.spamhaus.org", 3.0, DnsListKind::Domain),
@@ -477,6 +488,26 @@ pub struct DnsList {
     /// What is looked up in it; `ip` when not given.
     #[serde(default)]
     pub kind: DnsListKind,
+    /// Weights of particular return codes (RFC 5782 §2.1: lists say what
+    /// a listing means by its address), overriding `weight`; 0 ignores
+    /// a code.
+    #[serde(default)]
+    pub codes: BTreeMap<Ipv4Addr, f32>,
+}
+
+impl DnsList {
+    /// The score of a listing with these return codes: the weight of the
+    /// code that weighs most (by absolute value), each code weighing
+    /// `codes[code]` or else `weight`.
+    pub fn weight_of(&self, returned: &[Ipv4Addr]) -> f32 {
+        returned
+            .iter()
+            .map(|c| self.codes.get(c).copied().unwrap_or(self.weight))
+            .fold(
+                0.0,
+                |best: f32, w| if w.abs() > best.abs() { w } else { best },
+            )
+    }
 }
 
 /// What a DNS list is queried with (RFC 5782 §2).
@@ -869,11 +900,26 @@ impl Config {
                 "expected at least 100".into(),
             ));
         }
-        if let Some(l) = a.dnsbl.iter().find(|l| !l.weight.is_finite()) {
+        if let Some(l) = a
+            .dnsbl
+            .iter()
+            .find(|l| !l.weight.is_finite() || l.codes.values().any(|w| !w.is_finite()))
+        {
             return Err((
                 "antispam.dnsbl".into(),
-                format!("expected a finite weight for {}", l.zone),
+                format!("expected finite weights for {}", l.zone),
             ));
+        }
+        for l in &a.dnsbl {
+            if let Some(c) = l.codes.keys().find(|c| c.octets()[0] != 127) {
+                return Err((
+                    "antispam.dnsbl".into(),
+                    format!(
+                        "{} codes: expected addresses in 127.0.0.0/8, found {c}",
+                        l.zone
+                    ),
+                ));
+            }
         }
         if a.max_failed_rcpts > 0 && a.failed_rcpts_window.0.as_secs() == 0 {
             return Err((
@@ -1056,6 +1102,34 @@ mod tests {
         );
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn dns_list_return_codes() {
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[antispam]\n\
+             dnsbl = [{ zone = \"zen.example\", weight = 3.5, codes = { \"127.0.0.10\" = 1.5, \"127.0.0.11\" = 0 } }]\n",
+            "t",
+        )
+        .unwrap();
+        let l = &c.antispam.dnsbl[0];
+        assert_eq!(l.codes.len(), 2);
+        let code = |d| Ipv4Addr::new(127, 0, 0, d);
+        assert_eq!(l.weight_of(&[code(10)]), 1.5);
+        assert_eq!(l.weight_of(&[code(11)]), 0.0);
+        assert_eq!(l.weight_of(&[code(10), code(2)]), 3.5);
+        // The shipped default weighs Spamhaus's PBL codes lower.
+        let zen = &Antispam::default().dnsbl[0];
+        assert_eq!(zen.weight_of(&[code(10)]), 1.5);
+        assert_eq!(zen.weight_of(&[code(4)]), 3.5);
+        let e = err("[server]\nhostname = \"m.example\"\n[antispam]\n\
+             dnsbl = [{ zone = \"zen.example\", weight = 3.5, codes = { \"10.0.0.1\" = 1 } }]\n");
+        assert!(e.contains("127.0.0.0/8"), "{e}");
+        let e = err(
+            "[server]\nhostname = \"m.example\"\n[antispam]\n\
+             dnsbl = [{ zone = \"zen.example\", weight = 3.5, codes = { \"127.0.0.2\" = \"x\" } }]\n",
+        );
+        assert!(e.contains("antispam"), "{e}");
     }
 
     #[test]

@@ -183,11 +183,14 @@ impl Check for DnsblCheck {
             let mut out = Vec::new();
             for ((list, name), answer) in lists.iter().zip(&names).zip(answers) {
                 if let Answer::Listed(codes) = interpret(&list.zone.0, name, answer) {
-                    out.push(Verdict::score(
-                        rule_name(&list.zone.0),
-                        list.weight,
-                        format!("{peer} is listed in {} ({})", list.zone, codes_text(&codes)),
-                    ));
+                    let weight = list.weight_of(&codes);
+                    if weight != 0.0 {
+                        out.push(Verdict::score(
+                            rule_name(&list.zone.0),
+                            weight,
+                            format!("{peer} is listed in {} ({})", list.zone, codes_text(&codes)),
+                        ));
+                    }
                 }
             }
             out
@@ -217,17 +220,21 @@ impl Check for DnsblCheck {
                 .map(|(_, _, n)| cx.resolver.query(n, RecordType::A))
                 .collect();
             let answers = join_all(lookups).await;
-            let mut hit: Vec<Option<String>> = vec![None; lists.len()];
+            let mut hit: Vec<Option<(f32, String)>> = vec![None; lists.len()];
             for ((i, domain, name), answer) in queries.iter().zip(answers) {
                 let (Some(list), Some(slot)) = (lists.get(*i), hit.get_mut(*i)) else {
                     continue;
                 };
                 if let Answer::Listed(codes) = interpret(&list.zone.0, name, answer) {
-                    if slot.is_none() {
-                        *slot = Some(format!(
-                            "{domain} is listed in {} ({})",
-                            list.zone,
-                            codes_text(&codes)
+                    let weight = list.weight_of(&codes);
+                    if slot.is_none() && weight != 0.0 {
+                        *slot = Some((
+                            weight,
+                            format!(
+                                "{domain} is listed in {} ({})",
+                                list.zone,
+                                codes_text(&codes)
+                            ),
                         ));
                     }
                 }
@@ -235,8 +242,8 @@ impl Check for DnsblCheck {
             lists
                 .iter()
                 .zip(hit)
-                .filter_map(|(list, why)| {
-                    why.map(|why| Verdict::score(rule_name(&list.zone.0), list.weight, why))
+                .filter_map(|(list, hit)| {
+                    hit.map(|(weight, why)| Verdict::score(rule_name(&list.zone.0), weight, why))
                 })
                 .collect()
         })
@@ -287,6 +294,7 @@ mod tests {
             zone: Hostname(zone.into()),
             weight,
             kind,
+            codes: Default::default(),
         }
     }
 
@@ -371,6 +379,44 @@ mod tests {
                 ("7.100.51.198.wl.example".to_string(), RecordType::A),
             ]
         );
+    }
+
+    #[test]
+    fn return_codes_weigh_what_the_list_says_they_mean() {
+        let mut zen = list("bl.example", 3.5, DnsListKind::Ip);
+        zen.codes = [
+            (Ipv4Addr::new(127, 0, 0, 10), 1.5),
+            (Ipv4Addr::new(127, 0, 0, 3), 0.0),
+        ]
+        .into();
+        let mut dbl = list("dbl.example", 3.0, DnsListKind::Domain);
+        dbl.codes = [(Ipv4Addr::new(127, 0, 1, 102), 1.0)].into();
+        let check = DnsblCheck::new(vec![zen, dbl], false);
+        // A PBL-like code alone weighs its own weight.
+        let mut dns = StaticResolver::new();
+        dns.add("7.100.51.198.bl.example", a("127.0.0.10"));
+        let (cx, _) = context(dns, "198.51.100.7");
+        let v = smol::block_on(check.connect(&cx));
+        assert_eq!(rules(&v), [("DNSBL_BL_EXAMPLE", 1.5)]);
+        // With a code of the list's own weight as well, the heavier counts.
+        let mut dns = StaticResolver::new();
+        dns.add("7.100.51.198.bl.example", a("127.0.0.10"))
+            .add("7.100.51.198.bl.example", a("127.0.0.2"));
+        let (cx, _) = context(dns, "198.51.100.7");
+        let v = smol::block_on(check.connect(&cx));
+        assert_eq!(rules(&v), [("DNSBL_BL_EXAMPLE", 3.5)]);
+        // A code weighing 0 is ignored.
+        let mut dns = StaticResolver::new();
+        dns.add("7.100.51.198.bl.example", a("127.0.0.3"));
+        let (cx, _) = context(dns, "198.51.100.7");
+        assert!(smol::block_on(check.connect(&cx)).is_empty());
+        // Domain lists too.
+        let mut dns = StaticResolver::new();
+        dns.add("spam.example.dbl.example", a("127.0.1.102"));
+        let (mut cx, _) = context(dns, "198.51.100.7");
+        cx.mail_from = Some("x@spam.example".into());
+        let v = message_verdicts(&check, &cx, b"From: x@spam.example\r\n\r\n");
+        assert_eq!(rules(&v), [("DNSBL_DBL_EXAMPLE", 1.0)]);
     }
 
     #[test]
