@@ -18,19 +18,17 @@ use super::auth::Login;
 use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
 use crate::proto::pop3::{
-    self, Action, AuthResult, CrlfCounter, DotStuffer, Maildrop, MaildropMessage, Session,
+    self, Action, AuthResult, DotStuffer, Maildrop, MaildropMessage, Session,
 };
 use crate::store::{Store, StoreError};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Chunk size for reading bodies, for sizes and for RETR.
+/// Chunk size for reading bodies for RETR and TOP.
 const CHUNK: usize = 8 * 1024;
 
 /// Network read buffer; the session keeps at most 4 KiB of input itself.
@@ -238,39 +236,21 @@ async fn authenticate<'a>(
 }
 
 /// The INBOX id and its messages in UID order, with their sizes and
-/// unique ids. Blocking: reads every body once to count CRLF line ends.
+/// unique ids. Blocking, but reads only the index: each message's
+/// CRLF-counted size was recorded when it was stored.
 fn snapshot(store: &Store, account: &str) -> Result<(u64, Maildrop), StoreError> {
     let mailbox = store
         .mailbox(account, MAILBOX)?
         .ok_or_else(|| StoreError::NotFound(format!("INBOX of {account}")))?;
-    let mut chunk = vec![0u8; CHUNK];
-    let mut messages = Vec::new();
-    for m in store.messages(mailbox.id)? {
-        let mut counter = CrlfCounter::new();
-        counter.update(&m.prefix);
-        let mut file = match store.open_blob(&m.blob) {
-            Ok(f) => f,
-            Err(e) => {
-                // Expunged since the listing: not part of the maildrop.
-                if store.message(mailbox.id, m.uid)?.is_none() {
-                    continue;
-                }
-                return Err(e);
-            }
-        };
-        loop {
-            let n = read_some(&mut file, &mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            counter.update(&chunk[..n]);
-        }
-        messages.push(MaildropMessage {
-            uid: m.uid,
-            size: counter.finish(),
-            uidl: unique_id(mailbox.uidvalidity, m.uid),
-        });
-    }
+    let messages = store
+        .pop3_sizes(mailbox.id)?
+        .into_iter()
+        .map(|(uid, size)| MaildropMessage {
+            uid,
+            size,
+            uidl: unique_id(mailbox.uidvalidity, uid),
+        })
+        .collect();
     Ok((mailbox.id, Maildrop { messages }))
 }
 
@@ -279,16 +259,6 @@ fn snapshot(store: &Store, account: &str) -> Result<(u64, Maildrop), StoreError>
 /// same pair IMAP reports.
 pub fn unique_id(uidvalidity: u32, uid: u32) -> String {
     format!("{uidvalidity:08x}{uid:08x}")
-}
-
-fn read_some(file: &mut File, chunk: &mut [u8]) -> Result<usize, StoreError> {
-    loop {
-        match file.read(chunk) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 /// Sends message `uid` as multi-line data (the "+OK" line is already out),

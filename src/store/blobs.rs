@@ -60,6 +60,7 @@ impl BlobDir {
             path,
             hash: ring::digest::Context::new(&ring::digest::SHA256),
             size: 0,
+            line_ends: LineEnds::default(),
         })
     }
 
@@ -119,6 +120,7 @@ pub struct BlobWriter {
     path: PathBuf,
     hash: ring::digest::Context,
     size: u64,
+    line_ends: LineEnds,
 }
 
 impl BlobWriter {
@@ -135,6 +137,7 @@ impl BlobWriter {
             .ok_or_else(|| io::Error::other("blob writer already finished"))?;
         file.write_all(bytes)?;
         self.hash.update(bytes);
+        self.line_ends.update(bytes);
         self.size += bytes.len() as u64;
         Ok(())
     }
@@ -160,6 +163,7 @@ impl BlobWriter {
             tmp: std::mem::take(&mut self.path),
             id: BlobId(id),
             size: self.size,
+            line_ends: self.line_ends,
             published: false,
         })
     }
@@ -182,6 +186,8 @@ pub struct FinishedBlob {
     pub id: BlobId,
     /// Length in bytes.
     pub size: u64,
+    /// Its line ends, for the CRLF-counted size.
+    pub line_ends: LineEnds,
     published: bool,
 }
 
@@ -190,6 +196,90 @@ impl Drop for FinishedBlob {
         if !self.published {
             let _ = fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// What the CRLF-counted size of some bytes depends on, gathered as they
+/// stream by: the size they have once every line ends in CRLF (RFC 5322
+/// §2.1, and what POP3 LIST reports, RFC 1939 §11). A CR, an LF, or a CR
+/// followed by an LF each end one line, and a last line without an end
+/// gets one. Two counts combine ([`LineEnds::then`]), so the size of a
+/// per-recipient prefix followed by a shared body needs no second pass.
+///
+/// # Examples
+///
+/// ```
+/// use facteur::store::blobs::LineEnds;
+///
+/// let prefix = LineEnds::of(b"X: 1\r");
+/// let body = LineEnds::of(b"\nbody");
+/// assert_eq!(prefix.then(&body).crlf_size(), 12); // "X: 1\r\nbody\r\n"
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineEnds {
+    len: u64,
+    cr: u64,
+    lf: u64,
+    /// CR LF pairs, each one line end counted in both `cr` and `lf`.
+    crlf: u64,
+    first: Option<u8>,
+    last: Option<u8>,
+}
+
+impl LineEnds {
+    /// The counts of `bytes`.
+    pub fn of(bytes: &[u8]) -> LineEnds {
+        let mut l = LineEnds::default();
+        l.update(bytes);
+        l
+    }
+
+    /// Counts the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut prev = self.last;
+        for &b in bytes {
+            match b {
+                b'\r' => self.cr += 1,
+                b'\n' => {
+                    self.lf += 1;
+                    if prev == Some(b'\r') {
+                        self.crlf += 1;
+                    }
+                }
+                _ => {}
+            }
+            prev = Some(b);
+        }
+        if let Some(&b) = bytes.first() {
+            self.first = self.first.or(Some(b));
+            self.last = prev.or(Some(b));
+        }
+        self.len += bytes.len() as u64;
+    }
+
+    /// The counts of these bytes followed by `next`'s.
+    pub fn then(&self, next: &LineEnds) -> LineEnds {
+        let joined = u64::from(self.last == Some(b'\r') && next.first == Some(b'\n'));
+        LineEnds {
+            len: self.len + next.len,
+            cr: self.cr + next.cr,
+            lf: self.lf + next.lf,
+            crlf: self.crlf + next.crlf + joined,
+            first: self.first.or(next.first),
+            last: next.last.or(self.last),
+        }
+    }
+
+    /// The size once every line ends in CRLF: each line end becomes two
+    /// bytes, and an unterminated last line gains two.
+    pub fn crlf_size(&self) -> u64 {
+        let text = self.len - self.cr - self.lf;
+        let ends = self.cr + self.lf - self.crlf;
+        let open = match self.last {
+            Some(b'\r' | b'\n') | None => 0,
+            Some(_) => 2,
+        };
+        text + 2 * ends + open
     }
 }
 

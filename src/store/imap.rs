@@ -441,6 +441,7 @@ impl Store {
         self.blobs.publish(&mut blob)?;
         let id = blob.id;
         let size = blob.size;
+        let pop3_size = blob.line_ends.crlf_size();
         let result = self.transact(|tx| {
             let Some(mut m) = tx.mailbox(&key)? else {
                 return abort(StoreError::NotFound(format!("mailbox {mailbox}")));
@@ -453,6 +454,7 @@ impl Store {
                 modseq,
                 internal_date: msg.internal_date,
                 size,
+                pop3_size,
             };
             let body = MessageBody {
                 blob: id,

@@ -29,7 +29,7 @@ mod migrate;
 pub mod records;
 mod watch;
 
-pub use blobs::{BlobWriter, FinishedBlob};
+pub use blobs::{BlobWriter, FinishedBlob, LineEnds};
 pub use imap::{
     Appended, Changes, Copied, Expunged, FlagOp, FlagResult, FlagUpdate, MessageSummary,
     NewMessage, StoreFlagsResult, UidRange, MAX_KEYWORDS, MAX_KEYWORD_LEN, MAX_TOMBSTONES,
@@ -57,8 +57,11 @@ use std::sync::Mutex;
 /// layout changes in a way older binaries cannot read.
 ///
 /// 2: mailbox counters, split message records, modseq index, tombstones,
-/// quota usage, subscriptions (format 1 is migrated at open).
-pub const STORE_FORMAT: u32 = 2;
+/// quota usage, subscriptions.
+/// 3: each message record keeps its CRLF-counted (POP3) size.
+///
+/// Older formats are migrated at open, one step at a time (`migrate.rs`).
+pub const STORE_FORMAT: u32 = 3;
 
 /// How many times an operation that reads a listing before its transaction
 /// starts over when the mailbox changed in between.
@@ -684,6 +687,7 @@ impl Store {
         self.blobs.publish(&mut blob)?;
         let id = blob.id;
         let size = blob.size;
+        let body_ends = blob.line_ends;
         let result = self.transact(|tx| {
             let mut out = Vec::with_capacity(deliveries.len());
             for d in deliveries {
@@ -704,6 +708,7 @@ impl Store {
                     modseq,
                     internal_date,
                     size: msg_size,
+                    pop3_size: LineEnds::of(&d.prefix).then(&body_ends).crlf_size(),
                 };
                 let body = MessageBody {
                     blob: id,
@@ -752,6 +757,19 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The UID and CRLF-counted size (POP3 STAT and LIST, RFC 1939 §5) of
+    /// every message of a mailbox, ascending by UID. Reads only the small
+    /// records: no body file is opened.
+    pub fn pop3_sizes(&self, mailbox: u64) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.messages
+            .scan_prefix(mailbox.to_be_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((uid_of_key(&k)?, decode::<MessageMeta>(&v)?.pop3_size))
+            })
+            .collect()
     }
 
     /// One message, whole.

@@ -237,6 +237,8 @@ pub struct Message {
     pub size: u64,
     /// RFC 7162 modseq of the latest change to this message.
     pub modseq: u64,
+    /// The size with CRLF line ends, as POP3 reports it.
+    pub pop3_size: u64,
     /// Per-recipient header lines prepended to the shared body
     /// (Return-Path, Delivered-To, Received).
     pub prefix: Vec<u8>,
@@ -257,6 +259,7 @@ impl Message {
             internal_date: meta.internal_date,
             size: meta.size,
             modseq: meta.modseq,
+            pop3_size: meta.pop3_size,
             prefix: body.prefix,
             blob: body.blob,
             cache: body.cache,
@@ -279,11 +282,16 @@ pub struct MessageMeta {
     pub internal_date: i64,
     /// Size as clients see it: prefix plus body.
     pub size: u64,
+    /// The size with every line ending in CRLF (a final line without one
+    /// gets one): what POP3 STAT and LIST report (RFC 1939 §5, §11), kept
+    /// so that a login need not read the bodies.
+    pub pop3_size: u64,
 }
 
 impl Record for MessageMeta {
     // 2: the version-1 record of this tree was the whole message.
-    const VERSION: u8 = 2;
+    // 3: `pop3_size` added.
+    const VERSION: u8 = 3;
 }
 
 /// The heavy per-message record (tree `bodies`, same key as the meta).
@@ -391,6 +399,31 @@ pub struct QueueEntry {
 
 impl Record for QueueEntry {}
 
+/// Layouts of store format 2, read only by the migration.
+pub mod v2 {
+    use super::Record;
+    use serde::{Deserialize, Serialize};
+
+    /// A format-2 message meta record (no `pop3_size`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MessageMeta {
+        /// System flags.
+        pub flags: u8,
+        /// Keywords.
+        pub keywords: Vec<String>,
+        /// Modseq.
+        pub modseq: u64,
+        /// Internal date.
+        pub internal_date: i64,
+        /// Size.
+        pub size: u64,
+    }
+
+    impl Record for MessageMeta {
+        const VERSION: u8 = 2;
+    }
+}
+
 /// Layouts of store format 1, read only by the migration.
 pub mod v1 {
     use super::{BlobId, Record, SpecialUse};
@@ -457,9 +490,10 @@ mod tests {
             internal_date: 1_700_000_000,
             size: 1234,
             modseq: 9,
+            pop3_size: 1250,
         };
         let bytes = encode(&m);
-        assert_eq!(bytes[0], 2);
+        assert_eq!(bytes[0], 3);
         assert_eq!(decode::<MessageMeta>(&bytes).unwrap(), m);
         let b = MessageBody {
             blob: BlobId([7; 32]),

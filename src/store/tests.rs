@@ -1258,6 +1258,8 @@ fn a_format_1_store_is_migrated_at_open() {
     assert_eq!((msgs[1].modseq, msgs[1].cache.clone()), (5, Some(vec![2])));
     assert_eq!(msgs[0].prefix, b"P: 1\r\n");
     assert_eq!(usage(&s, ALICE), 10);
+    // And on to format 3: the POP3 size of "P: 1\r\n" + "old\r\n".
+    assert_eq!(s.pop3_sizes(77).unwrap(), [(1, 11), (2, 11)]);
     assert_eq!(s.subscriptions(ALICE).unwrap(), ["INBOX"]);
     let c = s.changes(77, 2, 4).unwrap();
     assert_eq!(c.changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [2]);
@@ -1365,5 +1367,111 @@ fn concurrent_writers_keep_counters_indexes_and_references_consistent() {
     let mut files = s.blobs.list().unwrap();
     files.sort();
     assert_eq!(files, refs.keys().copied().collect::<Vec<_>>());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// What POP3 reports for `bytes` (its own counter, RFC 1939 §11).
+fn pop3_size(bytes: &[u8]) -> u64 {
+    crate::proto::pop3::crlf_size(bytes)
+}
+
+#[test]
+fn line_ends_give_the_pop3_size_of_joined_and_split_bytes() {
+    // Every string over a small alphabet up to 6 bytes, cut everywhere.
+    let alphabet = [b'a', b'\r', b'\n', b'.'];
+    let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+    for len in 1..=6u32 {
+        for n in 0..4usize.pow(len) {
+            let mut v = Vec::new();
+            let mut k = n;
+            for _ in 0..len {
+                v.push(alphabet[k % 4]);
+                k /= 4;
+            }
+            inputs.push(v);
+        }
+    }
+    for input in &inputs {
+        let whole = pop3_size(input);
+        assert_eq!(LineEnds::of(input).crlf_size(), whole, "{input:?}");
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            let joined = LineEnds::of(a).then(&LineEnds::of(b));
+            assert_eq!(joined.crlf_size(), whole, "{a:?} + {b:?}");
+            let mut streamed = LineEnds::of(a);
+            streamed.update(b);
+            assert_eq!(streamed, joined, "{a:?} + {b:?}");
+        }
+    }
+}
+
+/// Issue item 18: a POP3 login reads sizes from the index, not the bodies.
+#[test]
+fn pop3_sizes_are_recorded_at_delivery_and_append() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let text: &[u8] = b"Subject: mixed\n\nbare LF\nCRLF\r\nbare CR\rno end";
+    let b = body(&s, text);
+    let blob = b.id;
+    let d = to(ALICE);
+    let mut whole = d.prefix.clone();
+    whole.extend_from_slice(text);
+    s.deliver(b, &[d], None, 1).unwrap();
+    let appended = s
+        .append(ALICE, "INBOX", body(&s, text), NewMessage::default())
+        .unwrap();
+    let inbox = mbox(&s, ALICE, "INBOX").id;
+    // With the body files gone, the sizes are still known.
+    std::fs::remove_file(s.blobs.path(&blob)).unwrap();
+    let sizes = s.pop3_sizes(inbox).unwrap();
+    assert_eq!(
+        sizes,
+        [(1, pop3_size(&whole)), (appended.uid, pop3_size(text))]
+    );
+    // COPY keeps it.
+    s.copy(inbox, &[1], "Archive").unwrap();
+    let archive = mbox(&s, ALICE, "Archive").id;
+    assert_eq!(s.pop3_sizes(archive).unwrap(), [(1, pop3_size(&whole))]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_format_2_store_gets_pop3_sizes_at_open() {
+    let dir = tmp();
+    let text: &[u8] = b"Subject: old\n\nbare LF lines\nend";
+    let prefix;
+    {
+        let s = store_with_user(&dir);
+        let d = to(ALICE);
+        prefix = d.prefix.clone();
+        s.deliver(body(&s, text), &[d.clone(), d], None, 1).unwrap();
+        // Rewrite the records in the format-2 layout.
+        for kv in s.messages.iter() {
+            let (k, v) = kv.unwrap();
+            let m: MessageMeta = decode(&v).unwrap();
+            let old = records::v2::MessageMeta {
+                flags: m.flags,
+                keywords: m.keywords,
+                modseq: m.modseq,
+                internal_date: m.internal_date,
+                size: m.size,
+            };
+            s.messages.insert(k, encode(&old)).unwrap();
+        }
+        s.set_format_version_for_tests(2).unwrap();
+    }
+    let s = Store::open(&dir, 1 << 20).unwrap();
+    assert_eq!(s.format_version().unwrap(), 3);
+    let mut whole = prefix;
+    whole.extend_from_slice(text);
+    let inbox = mbox(&s, ALICE, "INBOX").id;
+    let want = pop3_size(&whole);
+    assert_ne!(want, whole.len() as u64);
+    assert_eq!(s.pop3_sizes(inbox).unwrap(), [(1, want), (2, want)]);
+    assert_eq!(s.messages(inbox).unwrap()[0].size, whole.len() as u64);
+    drop(s);
+    // Opening again changes nothing.
+    let s = Store::open(&dir, 1 << 20).unwrap();
+    assert_eq!(s.pop3_sizes(inbox).unwrap(), [(1, want), (2, want)]);
     std::fs::remove_dir_all(dir).unwrap();
 }
