@@ -37,6 +37,7 @@ pub fn open_store(cfg: &Config) -> Result<Store, String> {
     let store =
         Store::open(&cfg.server.data_dir, cfg.store.cache_capacity.0).map_err(|e| e.to_string())?;
     store.set_default_quota(cfg.limits.mailbox_quota.0);
+    store.set_min_free(cfg.store.min_free.map(|s| s.0));
     for d in &cfg.server.domains {
         store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
     }
@@ -66,6 +67,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         crate::tls::server_config(&cfg)?
     };
     let store = Arc::new(open_store(&cfg)?);
+    crate::store::exit_on_index_failure();
     let bound = net::bind_all(&cfg)?;
     let admin_listener = bind_admin_socket(&cfg.admin_socket())?;
 

@@ -126,18 +126,23 @@ pub struct Tls {
     pub allow_plaintext_auth: bool,
 }
 
-/// `[store]`: index tuning.
+/// `[store]`: index tuning and the disk reserve.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Store {
     /// sled page cache size. Not a hard cap on memory, but the main knob.
     pub cache_capacity: Size,
+    /// Free space below which new mail is refused (as Postfix's
+    /// `queue_minfree`), so that the index can still be written and users
+    /// can delete. Default: 2% of the file system or 64 MiB, the larger.
+    pub min_free: Option<Size>,
 }
 
 impl Default for Store {
     fn default() -> Self {
         Store {
             cache_capacity: Size(4 << 20),
+            min_free: None,
         }
     }
 }

@@ -423,7 +423,8 @@ impl Store {
 
     /// APPEND: stores a finished body as a new message of a mailbox (by
     /// name) with the given flags, keywords, date and cache. Checks the
-    /// quota ([`StoreError::OverQuota`]); a missing mailbox is
+    /// quota ([`StoreError::OverQuota`]) and the disk reserve
+    /// ([`StoreError::InsufficientStorage`]); a missing mailbox is
     /// [`StoreError::NotFound`] (IMAP answers NO [TRYCREATE]). Durable
     /// when it returns.
     pub fn append(
@@ -433,6 +434,7 @@ impl Store {
         mut blob: FinishedBlob,
         msg: NewMessage,
     ) -> Result<Appended, StoreError> {
+        self.check_room()?;
         let account = account.to_ascii_lowercase();
         let keywords = clean_keywords(&msg.keywords)?;
         let key = super::mailbox_key(&account, mailbox);

@@ -27,6 +27,7 @@ mod imap;
 mod mailboxes;
 mod migrate;
 pub mod records;
+mod room;
 mod watch;
 
 pub use blobs::{BlobWriter, FinishedBlob, LineEnds};
@@ -39,6 +40,7 @@ pub use records::{
     flags, Account, Alias, BlobId, Domain, Mailbox, Message, MessageBody, MessageMeta, QueueEntry,
     QueueRecipient, RcptState, Ret, SpecialUse,
 };
+pub use room::{Space, MIN_FREE_FLOOR};
 pub use watch::MailboxWatch;
 
 use records::{decode, encode, Record, RecordError};
@@ -50,7 +52,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The on-disk format this binary reads and writes. Raise it when the
@@ -99,6 +101,18 @@ pub enum StoreError {
     OverQuota(String),
     /// The mailbox kept changing while the operation ran; nothing was done.
     Conflict(String),
+    /// The file system holding the store has less free space than the
+    /// reserve (`store.min_free`), so new mail is refused until space is
+    /// freed; see [`Store::check_room`]. Answer SMTP with `452 4.3.1`
+    /// (RFC 5321 §4.2.5, RFC 3463 §3.4 "mail system full") and IMAP APPEND
+    /// with `NO [OVERQUOTA]` (RFC 5530 §3). Reading, flag changes,
+    /// expunge and deletion go on working, so users can make room.
+    InsufficientStorage {
+        /// Bytes available when last looked at.
+        available: u64,
+        /// Bytes kept in reserve.
+        reserve: u64,
+    },
     /// A record could not be decoded.
     Corrupt(String),
 }
@@ -120,6 +134,12 @@ impl fmt::Display for StoreError {
             StoreError::Io(s) => write!(f, "storage error: {s}"),
             StoreError::OverQuota(a) => write!(f, "the storage quota of {a} is exceeded"),
             StoreError::Conflict(s) => write!(f, "{s} changed too often; try again"),
+            StoreError::InsufficientStorage { available, reserve } => write!(
+                f,
+                "insufficient storage: {} MiB free, {} MiB kept in reserve (store.min_free)",
+                available >> 20,
+                reserve >> 20
+            ),
             StoreError::Corrupt(s) => write!(f, "corrupt store: {s}"),
         }
     }
@@ -129,7 +149,41 @@ impl std::error::Error for StoreError {}
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
+        if let sled::Error::Io(_) = e {
+            index_failed(&e);
+        }
         StoreError::Io(e.to_string())
+    }
+}
+
+/// Whether an I/O failure of the index ends the process; see
+/// [`exit_on_index_failure`].
+static EXIT_ON_INDEX_FAILURE: AtomicBool = AtomicBool::new(false);
+
+/// The exit status after an index failure: EX_TEMPFAIL (sysexits.h), a
+/// failure the service manager answers with a restart
+/// (`Restart=on-failure` in board/facteur.service).
+pub const INDEX_FAILURE_EXIT: i32 = 75;
+
+/// Makes an I/O failure of the index end the process with
+/// [`INDEX_FAILURE_EXIT`], for the server. Once one of sled's log writes
+/// fails (a full disk), sled returns that error for every later operation
+/// until the database is reopened, and it cannot be reopened while any of
+/// its trees is in use. Staying up would refuse all mail while looking
+/// healthy; a restart reopens it once space is back. Nothing acknowledged
+/// is lost: acknowledged mail was flushed before its reply.
+pub fn exit_on_index_failure() {
+    EXIT_ON_INDEX_FAILURE.store(true, Ordering::SeqCst);
+}
+
+fn index_failed(e: &sled::Error) {
+    if EXIT_ON_INDEX_FAILURE.load(Ordering::SeqCst) {
+        log::error!(
+            "the mail index failed ({e}) and stays failed until it is reopened: \
+             exiting with status {INDEX_FAILURE_EXIT} to be restarted"
+        );
+        log::logger().flush();
+        std::process::exit(INDEX_FAILURE_EXIT);
     }
 }
 
@@ -216,6 +270,8 @@ pub struct Store {
     default_quota: AtomicU64,
     /// Wakes sessions waiting on a mailbox (IDLE).
     watchers: std::sync::Arc<watch::Watchers>,
+    /// The disk reserve.
+    room: room::Room,
 }
 
 /// All the trees of one transaction (see [`Store::transact`]).
@@ -292,6 +348,7 @@ impl Store {
             blob_lock: Mutex::new(()),
             default_quota: AtomicU64::new(0),
             watchers: std::sync::Arc::new(watch::Watchers::default()),
+            room: room::Room::new(data_dir.to_path_buf()),
             db,
         };
         if found < STORE_FORMAT {

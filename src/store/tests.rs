@@ -1405,7 +1405,7 @@ fn line_ends_give_the_pop3_size_of_joined_and_split_bytes() {
     }
 }
 
-/// Issue item 18: a POP3 login reads sizes from the index, not the bodies.
+/// A POP3 login reads sizes from the index, not the bodies.
 #[test]
 fn pop3_sizes_are_recorded_at_delivery_and_append() {
     let dir = tmp();
@@ -1473,5 +1473,47 @@ fn a_format_2_store_gets_pop3_sizes_at_open() {
     // Opening again changes nothing.
     let s = Store::open(&dir, 1 << 20).unwrap();
     assert_eq!(s.pop3_sizes(inbox).unwrap(), [(1, want), (2, want)]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Below the reserve, new mail is refused with a distinct
+/// error, and what lets users make room goes on working.
+#[test]
+fn the_disk_reserve_refuses_appends_but_not_reading_or_deleting() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 2);
+    s.check_room().unwrap();
+    s.set_min_free(Some(u64::MAX));
+    let err = s.check_room().unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientStorage { reserve, .. } if reserve == u64::MAX),
+        "{err}"
+    );
+    assert!(err.to_string().contains("store.min_free"), "{err}");
+    let refused = s.append(ALICE, "INBOX", body(&s, b"new\r\n"), NewMessage::default());
+    assert!(matches!(
+        refused,
+        Err(StoreError::InsufficientStorage { .. })
+    ));
+    let inbox = mbox(&s, ALICE, "INBOX").id;
+    assert_eq!(s.messages(inbox).unwrap().len(), 2);
+    // Delivery reports still go into the reserve: deliver does not check.
+    s.deliver(body(&s, b"report\r\n"), &[to(ALICE)], None, 1)
+        .unwrap();
+    s.store_flags(
+        inbox,
+        &[1],
+        &FlagUpdate {
+            op: FlagOp::Add,
+            flags: flags::DELETED,
+            keywords: Vec::new(),
+            unchanged_since: None,
+        },
+    )
+    .unwrap();
+    s.copy(inbox, &[2], "Trash").unwrap();
+    assert_eq!(s.expunge(ALICE, "INBOX", &[1, 2]).unwrap(), [1, 2]);
+    s.set_min_free(None);
     std::fs::remove_dir_all(dir).unwrap();
 }

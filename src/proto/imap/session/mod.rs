@@ -61,6 +61,12 @@ pub const DEFAULT_MAX_BAD: u32 = 10;
 /// grows to about twice this).
 const OUT_CHUNK: usize = 16 * 1024;
 
+/// The answer to APPEND when the server's disk is down to its reserve
+/// (RFC 5530 §3 OVERQUOTA: clients tell the user that deleting mail helps,
+/// and expunging still works).
+const NO_ROOM: &str =
+    "NO [OVERQUOTA] The server is out of disk space; delete messages to make room";
+
 /// Budget of a SEARCH: key evaluations plus bytes read.
 const SEARCH_BUDGET: u64 = 2_000_000_000;
 
@@ -830,6 +836,7 @@ impl Session {
                 self.line(&format!("{tag} NO [CANNOT] {s}"))
             }
             StoreError::OverQuota(_) => self.line(&format!("{tag} NO [OVERQUOTA] Quota exceeded")),
+            StoreError::InsufficientStorage { .. } => self.line(&format!("{tag} {NO_ROOM}")),
             StoreError::Conflict(_) => self.line(&format!("{tag} NO [INUSE] Try again")),
             other => {
                 log::error!("imap: store error for {}: {other}", self.account);
@@ -877,6 +884,11 @@ impl Session {
             .check_quota(&self.account, message.size + already)
         {
             return refuse(self, format!("{tag} NO [OVERQUOTA] Quota exceeded"));
+        }
+        // Refused before the literal is taken, like the quota.
+        if let Err(e @ StoreError::InsufficientStorage { .. }) = self.store.check_room() {
+            log::warn!("imap: APPEND by {} refused: {e}", self.account);
+            return refuse(self, format!("{tag} {NO_ROOM}"));
         }
         let writer = match self.store.blob_writer() {
             Ok(w) => w,

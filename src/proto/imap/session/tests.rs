@@ -378,6 +378,32 @@ fn append_refusals_and_junk_training() {
     assert_eq!(*trainer.0.lock().unwrap(), vec![true, true]);
 }
 
+/// With the disk down to its reserve, APPEND is refused
+/// before the literal, and users can still read and make room.
+#[test]
+fn append_is_refused_when_the_disk_is_down_to_its_reserve() {
+    let st = store();
+    deliver(&st, b"Subject: kept\r\n\r\nbody\r\n");
+    st.set_min_free(Some(u64::MAX));
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a APPEND INBOX {5}\r\n");
+    assert!(r.starts_with("a NO [OVERQUOTA] "), "{r}");
+    assert!(!r.contains('+'), "{r}");
+    // A non-synchronising literal is skipped, and the session goes on.
+    let r = c.run(b"b APPEND INBOX {3+}\r\nabc\r\nc NOOP\r\n");
+    assert!(r.starts_with("b NO [OVERQUOTA] "), "{r}");
+    assert!(r.ends_with("c OK NOOP completed\r\n"), "{r}");
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"f FETCH 1 (BODY[TEXT])\r\n");
+    assert!(r.contains("body") && r.contains("f OK"), "{r}");
+    let r = c.run(b"d STORE 1 +FLAGS (\\Deleted)\r\ne EXPUNGE\r\n");
+    assert!(r.contains("* 1 EXPUNGE\r\ne OK"), "{r}");
+    st.set_min_free(Some(0));
+    let r = c.run(b"g APPEND INBOX {3+}\r\nabc\r\n");
+    assert!(r.contains("g OK [APPENDUID"), "{r}");
+}
+
 #[test]
 fn too_many_bad_commands_and_autologout() {
     let st = store();
