@@ -12,7 +12,7 @@
 //! - `mailboxes`: `account \0 name` → [`Mailbox`] (with its STATUS counters);
 //!   `mailbox_ids`: mailbox id → that key, so a selected mailbox is found by
 //!   id whatever its name becomes.
-//! - `messages`: mailbox id, UID → [`MessageMeta`] (flags, modseq, size: the
+//! - `messages`: mailbox id, UID → [`MessageMeta`] (flags, modseq, sizes: the
 //!   small part); `bodies`: same key → [`MessageBody`] (blob, prefix, cache).
 //! - `modseqs`: mailbox id, modseq, UID → nothing: the RFC 7162 change index.
 //! - `vanished`: mailbox id, modseq → UID ranges expunged at that modseq.
