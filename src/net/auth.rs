@@ -30,7 +30,7 @@ pub enum Login {
 pub struct Authenticator {
     store: Arc<Store>,
     limiter: Mutex<AuthLimiter>,
-    verifier: crate::password::Verifier,
+    verifier: Arc<crate::password::Verifier>,
 }
 
 impl Authenticator {
@@ -46,8 +46,16 @@ impl Authenticator {
         Authenticator {
             store,
             limiter: Mutex::new(AuthLimiter::new(limits)),
-            verifier: crate::password::Verifier::new(crate::password::Verifier::default_workers()),
+            verifier: Arc::new(crate::password::Verifier::new(
+                crate::password::Verifier::default_workers(),
+            )),
         }
+    }
+
+    /// The password workers, for hashing new passwords on the same reused
+    /// memory as the verifications.
+    pub fn password_workers(&self) -> Arc<crate::password::Verifier> {
+        self.verifier.clone()
     }
 
     fn limiter(&self) -> std::sync::MutexGuard<'_, AuthLimiter> {
