@@ -123,13 +123,18 @@ impl Admin {
         self
     }
 
-    /// The new password (generated when none is given, then shown) and
-    /// its hash.
-    fn new_password(&self, given: Option<String>) -> Result<(String, bool, String), String> {
+    /// The new password (generated when none is given, then shown) after
+    /// the strength rule, and its hash.
+    fn new_password(
+        &self,
+        address: &str,
+        given: Option<String>,
+    ) -> Result<(String, bool, String), String> {
         let (pw, shown) = match given {
             Some(p) => (p, false),
             None => (password::generate(), true),
         };
+        password::check_strength(address, &pw)?;
         let hash = match &self.passwords {
             Some(workers) => smol::block_on(workers.hash(&pw))?,
             None => password::hash(&pw)?,
@@ -166,7 +171,7 @@ impl Admin {
                 Ok(vec![format!("removed domain {name}")])
             }
             Request::UserAdd { address, password } => {
-                let (pw, shown, hash) = self.new_password(password)?;
+                let (pw, shown, hash) = self.new_password(&address, password)?;
                 let a = s.add_account(&address, &hash).map_err(e)?;
                 let mut out = vec![format!("added user {}", a.address)];
                 if shown {
@@ -178,7 +183,7 @@ impl Admin {
                 if s.account(&address).map_err(e)?.is_none() {
                     return Err(format!("user {address} does not exist"));
                 }
-                let (pw, shown, hash) = self.new_password(password)?;
+                let (pw, shown, hash) = self.new_password(&address, password)?;
                 s.set_password(&address, &hash).map_err(e)?;
                 let mut out = vec![format!("changed the password of {address}")];
                 if shown {

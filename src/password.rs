@@ -11,9 +11,16 @@
 //! and it is allocated once: allocating and freeing 8 MiB per login or per
 //! `user add` on whichever thread ran it left glibc's heaps fragmented
 //! (hundreds of MiB for a few hundred logins; 66 MiB after 10 user adds).
+//!
+//! [`check_strength`] is the one rule for new passwords, applied by the
+//! admin service to every face that sets one.
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+/// Shortest password accepted, in characters (NIST SP 800-63B §3.1.1.2
+/// asks for at least 8; 10 keeps a margin against guessing).
+pub const MIN_LENGTH: usize = 10;
 
 /// Memory cost in KiB.
 pub const MEMORY_KIB: u32 = 8 * 1024;
@@ -34,6 +41,26 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=8192,t=3,p=1$D3T2pD7qwJc1DjZu1MLeEg$v
 
 /// Salt length in bytes (RFC 9106 §3.1 recommends 16).
 const SALT_LEN: usize = 16;
+
+/// Refuses a password that is too short, or that is the account's
+/// address or its local part (compared case-insensitively): the first
+/// guesses of anyone who knows the address.
+pub fn check_strength(address: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_LENGTH {
+        return Err(format!(
+            "the password is too short: at least {MIN_LENGTH} characters"
+        ));
+    }
+    let lower = password.to_lowercase();
+    let address = address.trim().to_lowercase();
+    let local = address
+        .rsplit_once('@')
+        .map_or(address.as_str(), |(l, _)| l);
+    if lower == address || lower == local {
+        return Err("the password must not be the address or its local part".into());
+    }
+    Ok(())
+}
 
 /// Hashes a password with a fresh random salt. Allocates argon2's memory
 /// for this one call: servers use a [`Verifier`].
@@ -339,6 +366,29 @@ mod tests {
         let again = smol::block_on(v.hash("a long passphrase")).unwrap();
         assert_ne!(h, again, "salted");
         assert!(smol::block_on(v.verify("a long passphrase", Some(&again))));
+    }
+
+    /// Issue 13 item 3: short passwords and the address as password.
+    #[test]
+    fn weak_passwords_are_refused_with_the_reason() {
+        let ok = |p| check_strength("Alice@Example.test", p);
+        assert!(ok("correct horse").is_ok());
+        assert!(ok("ten chars!").is_ok());
+        assert!(ok("9 chars!!").unwrap_err().contains("at least 10"));
+        assert!(ok("").unwrap_err().contains("at least 10"));
+        // Characters, not bytes.
+        assert!(ok("éééééé").is_err());
+        assert!(ok("éééééééééé").is_ok());
+        for same in [
+            "alice@example.test",
+            "ALICE@EXAMPLE.TEST",
+            "Alice@example.Test",
+        ] {
+            assert!(ok(same).unwrap_err().contains("address"), "{same}");
+        }
+        let local = check_strength("alexandrina@example.test", "AlexandrinA");
+        assert!(local.unwrap_err().contains("local part"));
+        assert!(check_strength("alexandrina@example.test", "alexandrina1").is_ok());
     }
 
     #[test]
