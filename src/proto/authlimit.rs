@@ -8,6 +8,11 @@
 //! only that account's count: a good login for one account never forgives
 //! the failures against another from the same address.
 //!
+//! An address that has logged in to an account is remembered for
+//! `known_for`, and the account's refusal does not apply to it (its own
+//! address count still does): guessing an account's password from
+//! elsewhere cannot lock its owner's devices out.
+//!
 //! Pure and bounded: it takes `now` as an argument and keeps at most
 //! `max_entries` addresses and as many accounts, evicting the one seen
 //! longest ago.
@@ -51,15 +56,19 @@ pub struct LimitConfig {
     pub refuse_after: u32,
     /// How long a refused address or account stays refused.
     pub cool_off: Duration,
-    /// Most addresses, and most accounts, remembered (each entry costs
-    /// about 64 bytes, plus the account name).
+    /// How long an address that logged in to an account stays exempt
+    /// from that account's refusal.
+    pub known_for: Duration,
+    /// Most addresses, most accounts, and most known address and account
+    /// pairs remembered (each entry costs about 64 bytes, plus the
+    /// account name).
     pub max_entries: usize,
 }
 
 impl Default for LimitConfig {
     /// 3 free failures, then 2 s more per failure (at most 10 s), refusal
-    /// for 30 minutes at 10 failures within 15 minutes; 4096 addresses and
-    /// 4096 accounts (about 1.5 MiB at most).
+    /// for 30 minutes at 10 failures within 15 minutes; logins known for
+    /// 30 days; 4096 of each kind of entry (about 2 MiB at most).
     fn default() -> LimitConfig {
         LimitConfig {
             window: Duration::from_secs(15 * 60),
@@ -68,6 +77,7 @@ impl Default for LimitConfig {
             max_delay: Duration::from_secs(10),
             refuse_after: 10,
             cool_off: Duration::from_secs(30 * 60),
+            known_for: Duration::from_secs(30 * 24 * 3600),
             max_entries: 4096,
         }
     }
@@ -169,7 +179,7 @@ impl<K: Hash + Eq + Clone> Counts<K> {
     /// Counts one more failure (or reservation); returns the new count.
     fn add(&mut self, key: &K, cfg: &LimitConfig, now: Instant) -> u32 {
         if !self.entries.contains_key(key) && self.entries.len() >= cfg.max_entries {
-            self.evict_oldest();
+            evict_oldest(&mut self.entries, |e| e.last_seen);
         }
         let entry = self.entries.entry(key.clone()).or_insert(Entry::fresh(now));
         entry.last_seen = now;
@@ -211,16 +221,16 @@ impl<K: Hash + Eq + Clone> Counts<K> {
             None => {}
         }
     }
+}
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
-            .entries
-            .iter()
-            .min_by_key(|(_, e)| e.last_seen)
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
-            self.entries.remove(&k);
-        }
+/// Removes the entry of `map` seen longest ago.
+fn evict_oldest<K: Hash + Eq + Clone, V>(map: &mut HashMap<K, V>, seen: impl Fn(&V) -> Instant) {
+    let oldest = map
+        .iter()
+        .min_by_key(|(_, v)| seen(v))
+        .map(|(k, _)| k.clone());
+    if let Some(k) = oldest {
+        map.remove(&k);
     }
 }
 
@@ -230,6 +240,8 @@ pub struct AuthLimiter {
     config: LimitConfig,
     addrs: Counts<Addr>,
     accounts: Counts<String>,
+    /// Address and account pairs that logged in, and when they last did.
+    known: HashMap<(Addr, String), Instant>,
 }
 
 impl AuthLimiter {
@@ -239,6 +251,7 @@ impl AuthLimiter {
             config,
             addrs: Counts::new(),
             accounts: Counts::new(),
+            known: HashMap::new(),
         }
     }
 
@@ -261,7 +274,11 @@ impl AuthLimiter {
         let addr = Addr::of(ip);
         let account = account_key(account);
         let by_addr = self.addrs.refusal(&addr, cfg, now);
-        let by_account = self.accounts.refusal(&account, cfg, now);
+        let known = self
+            .known
+            .get(&(addr, account.clone()))
+            .is_some_and(|&at| now.saturating_duration_since(at) < cfg.known_for);
+        let by_account = self.accounts.refusal(&account, cfg, now).filter(|_| !known);
         if let Some(r) = by_addr
             .into_iter()
             .chain(by_account)
@@ -301,6 +318,11 @@ impl AuthLimiter {
     pub fn succeeded(&mut self, attempt: Attempt, now: Instant) {
         self.addrs.release(&attempt.addr);
         self.accounts.clear(&attempt.account, now);
+        let pair = (attempt.addr, attempt.account);
+        if !self.known.contains_key(&pair) && self.known.len() >= self.config.max_entries {
+            evict_oldest(&mut self.known, |at| *at);
+        }
+        self.known.insert(pair, now);
     }
 
     /// Gives an attempt back without a verdict (the check could not be
@@ -335,6 +357,7 @@ mod tests {
             max_delay: Duration::from_secs(3),
             refuse_after: 5,
             cool_off: Duration::from_secs(1800),
+            known_for: Duration::from_secs(86400),
             max_entries: 3,
         }
     }
@@ -437,6 +460,37 @@ mod tests {
         }
         let until = t0 + Duration::from_secs(1800);
         assert_eq!(fail(&mut l, "192.0.2.1", "x", t0), Err(Refused { until }));
+    }
+
+    /// Guessing an account's password from elsewhere does not lock out
+    /// the addresses its owner logged in from.
+    #[test]
+    fn an_account_refusal_spares_the_addresses_that_logged_in_to_it() {
+        let t0 = Instant::now();
+        let mut l = AuthLimiter::new(LimitConfig {
+            max_entries: 16,
+            ..small()
+        });
+        let home = "192.0.2.1";
+        succeed(&mut l, home, "alice", t0).unwrap();
+        for i in 1..=5 {
+            fail(&mut l, &format!("198.51.100.{i}"), "alice", t0).unwrap();
+        }
+        let until = t0 + Duration::from_secs(1800);
+        assert_eq!(
+            succeed(&mut l, "198.51.100.9", "alice", t0),
+            Err(Refused { until })
+        );
+        assert_eq!(succeed(&mut l, home, "alice", t0), Ok(()));
+        // Only for that account, and not for ever.
+        assert!(fail(&mut l, home, "bob", t0).is_ok());
+        assert!(fail(&mut l, "198.51.100.1", "alice", t0).is_err());
+        assert_eq!(l.known.len(), 1);
+        let later = t0 + Duration::from_secs(86400);
+        for i in 11..=15 {
+            fail(&mut l, &format!("198.51.100.{i}"), "alice", later).unwrap();
+        }
+        assert!(succeed(&mut l, home, "alice", later).is_err());
     }
 
     #[test]
