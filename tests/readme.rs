@@ -14,6 +14,7 @@ mod common;
 use common::server::{bin, TempDir};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -90,7 +91,8 @@ impl Drop for Running {
     }
 }
 
-/// Runs `script` with bash, stopping it at `LIMIT`; returns (success,
+/// Runs `script` with bash in a process group of its own, killing the
+/// group (the commands it started too) at `LIMIT`; returns (success,
 /// stdout, stderr).
 fn run_script(script: &str, dir: &Path, path: &str) -> (bool, String, String) {
     let child = Command::new("bash")
@@ -100,6 +102,7 @@ fn run_script(script: &str, dir: &Path, path: &str) -> (bool, String, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .expect("run bash");
     let pid = child.id();
@@ -111,7 +114,7 @@ fn run_script(script: &str, dir: &Path, path: &str) -> (bool, String, String) {
     });
     if finished.recv_timeout(LIMIT).is_err() {
         let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
+            .args(["-KILL", "--", &format!("-{pid}")])
             .status();
     }
     let out = waiter.join().expect("waiter").expect("bash output");
