@@ -101,12 +101,45 @@ impl Notify for NoNotify {}
 pub struct Admin {
     store: Arc<Store>,
     notify: Arc<dyn Notify>,
+    /// The server's password workers; `None` in a short-lived command.
+    passwords: Option<Arc<password::Verifier>>,
 }
 
 impl Admin {
     /// A service over `store`.
     pub fn new(store: Arc<Store>, notify: Arc<dyn Notify>) -> Admin {
-        Admin { store, notify }
+        Admin {
+            store,
+            notify,
+            passwords: None,
+        }
+    }
+
+    /// Hashes new passwords on the server's password workers, whose argon2
+    /// memory is allocated once and reused: hashing on whichever thread
+    /// ran the request left each of them with its own 8 MiB.
+    pub fn with_password_workers(mut self, workers: Arc<password::Verifier>) -> Admin {
+        self.passwords = Some(workers);
+        self
+    }
+
+    /// The new password (generated when none is given, then shown) after
+    /// the strength rule, and its hash.
+    fn new_password(
+        &self,
+        address: &str,
+        given: Option<String>,
+    ) -> Result<(String, bool, String), String> {
+        let (pw, shown) = match given {
+            Some(p) => (p, false),
+            None => (password::generate(), true),
+        };
+        password::check_strength(address, &pw)?;
+        let hash = match &self.passwords {
+            Some(workers) => smol::block_on(workers.hash(&pw))?,
+            None => password::hash(&pw)?,
+        };
+        Ok((pw, shown, hash))
     }
 
     /// Carries out one request. Blocking (store and password hashing).
@@ -138,8 +171,8 @@ impl Admin {
                 Ok(vec![format!("removed domain {name}")])
             }
             Request::UserAdd { address, password } => {
-                let (pw, shown) = password_or_generated(password);
-                let a = s.add_account(&address, &password::hash(&pw)?).map_err(e)?;
+                let (pw, shown, hash) = self.new_password(&address, password)?;
+                let a = s.add_account(&address, &hash).map_err(e)?;
                 let mut out = vec![format!("added user {}", a.address)];
                 if shown {
                     out.push(format!("password: {pw}"));
@@ -147,11 +180,11 @@ impl Admin {
                 Ok(out)
             }
             Request::UserPasswd { address, password } => {
-                let (pw, shown) = password_or_generated(password);
                 if s.account(&address).map_err(e)?.is_none() {
                     return Err(format!("user {address} does not exist"));
                 }
-                s.set_password(&address, &password::hash(&pw)?).map_err(e)?;
+                let (pw, shown, hash) = self.new_password(&address, password)?;
+                s.set_password(&address, &hash).map_err(e)?;
                 let mut out = vec![format!("changed the password of {address}")];
                 if shown {
                     out.push(format!("password: {pw}"));
@@ -245,13 +278,6 @@ impl Admin {
                 Ok(vec![format!("removed queue entry {id}")])
             }
         }
-    }
-}
-
-fn password_or_generated(p: Option<String>) -> (String, bool) {
-    match p {
-        Some(p) => (p, false),
-        None => (password::generate(), true),
     }
 }
 

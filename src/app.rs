@@ -111,13 +111,16 @@ pub fn run(cfg: Config) -> Result<(), String> {
         domains.into_iter().map(|d| d.name).collect(),
     )
     .map_err(|e| format!("cannot start the DKIM key thread: {e}"))?;
-    let admin = Arc::new(Admin::new(
-        store.clone(),
-        Arc::new(ServerNotify {
-            keys,
-            queue: queue.clone(),
-        }),
-    ));
+    let admin = Arc::new(
+        Admin::new(
+            store.clone(),
+            Arc::new(ServerNotify {
+                keys,
+                queue: queue.clone(),
+            }),
+        )
+        .with_password_workers(shared.auth.password_workers()),
+    );
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {

@@ -165,9 +165,11 @@ pub struct Limits {
     pub max_text_line: Size,
     /// Protocol errors tolerated before a connection is closed.
     pub max_bad_commands: u32,
-    /// Failed logins from one address before replies slow down.
+    /// Failed logins from one address, or against one account, before
+    /// replies slow down.
     pub auth_failures_before_delay: u32,
-    /// Failed logins from one address before logins are refused.
+    /// Failed logins from one address, or against one account, before
+    /// logins from it, or to it, are refused.
     pub auth_failures_before_refusal: u32,
     /// How long refused logins stay refused.
     pub auth_refusal_period: Dur,

@@ -15,47 +15,266 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-const USAGE: &str = "usage: facteur COMMAND [--config FILE]
+/// One command's usage: its words, its text in the usage (two-space
+/// indented lines, as in `facteur help`), and the options it takes besides
+/// `--config`.
+struct Usage {
+    words: &'static str,
+    text: &'static str,
+    options: &'static [&'static str],
+}
 
-  run                          start every service
-  check-config                 validate the configuration
-  domain add|remove NAME       manage mail domains
-  domain list
-  user add ADDRESS [--password-stdin]
-  user passwd ADDRESS [--password-stdin]
-  user list
-  user remove ADDRESS          (deletes the user's mail)
-  alias add ALIAS TARGET[,TARGET...]   (@domain as ALIAS: catch-all)
-  alias list
-  alias remove ALIAS
-  queue list
-  queue retry ID|all
-  queue remove ID
-  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
-                               make a DKIM signing key, print its DNS record
-  dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
-                               publish for DOMAIN (zone file syntax)
-  check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
+const COMMANDS: &[Usage] = &[
+    Usage {
+        words: "run",
+        text: "  run                          start every service (also with no COMMAND)",
+        options: &[],
+    },
+    Usage {
+        words: "check-config",
+        text: "  check-config                 validate the configuration",
+        options: &[],
+    },
+    Usage {
+        words: "domain add",
+        text: "  domain add NAME              add a mail domain (and its DKIM key)",
+        options: &[],
+    },
+    Usage {
+        words: "domain list",
+        text: "  domain list",
+        options: &[],
+    },
+    Usage {
+        words: "domain remove",
+        text: "  domain remove NAME           remove a domain with no users or aliases",
+        options: &[],
+    },
+    Usage {
+        words: "user add",
+        text: "  user add ADDRESS [--password-stdin]
+                               a password of at least 10 characters, not the
+                               address or its local part; without
+                               --password-stdin, one is generated and printed",
+        options: &["--password-stdin"],
+    },
+    Usage {
+        words: "user passwd",
+        text: "  user passwd ADDRESS [--password-stdin]
+                               change a password (same rules as user add)",
+        options: &["--password-stdin"],
+    },
+    Usage {
+        words: "user list",
+        text: "  user list",
+        options: &[],
+    },
+    Usage {
+        words: "user remove",
+        text: "  user remove ADDRESS          (deletes the user's mail)",
+        options: &[],
+    },
+    Usage {
+        words: "alias add",
+        text: "  alias add ALIAS TARGET[,TARGET...]   (@domain as ALIAS: catch-all)",
+        options: &[],
+    },
+    Usage {
+        words: "alias list",
+        text: "  alias list",
+        options: &[],
+    },
+    Usage {
+        words: "alias remove",
+        text: "  alias remove ALIAS",
+        options: &[],
+    },
+    Usage {
+        words: "queue list",
+        text: "  queue list",
+        options: &[],
+    },
+    Usage {
+        words: "queue retry",
+        text: "  queue retry ID|all",
+        options: &[],
+    },
+    Usage {
+        words: "queue remove",
+        text: "  queue remove ID",
+        options: &[],
+    },
+    Usage {
+        words: "dkim generate",
+        text: "  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
+                               make a DKIM signing key, print its DNS record;
+                               keys are files in DATA_DIR/dkim/DOMAIN/SELECTOR.pem,
+                               the newest of each algorithm signs; the default
+                               selector is rsa-YYYYMMDD or ed25519-YYYYMMDD",
+        options: &["--algorithm", "--selector"],
+    },
+    Usage {
+        words: "dns-records",
+        text: "  dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
+                               publish for DOMAIN (zone file syntax)",
+        options: &[],
+    },
+    Usage {
+        words: "check spf",
+        text: "  check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
                                SPF result for a client, as received mail
-                               would get it (no --mail-from: null sender)
-  check message FILE --ip IP --helo NAME --mail-from ADDRESS
+                               would get it (no --mail-from: null sender)",
+        options: &["--ip", "--helo", "--mail-from", "--dns"],
+    },
+    Usage {
+        words: "check message",
+        text: "  check message FILE --ip IP --helo NAME --mail-from ADDRESS
         [--rcpt ADDRESS]... [--dns IP[:PORT]]
                                run the inbound checks on a stored message:
                                prints Authentication-Results, every rule
-                               that fired with its score, and the action
-  spam train --spam|--ham DIR_OR_MBOX USER
+                               that fired with its score, and the action",
+        options: &["--ip", "--helo", "--mail-from", "--rcpt", "--dns"],
+    },
+    Usage {
+        words: "spam train",
+        text: "  spam train --spam|--ham DIR_OR_MBOX USER
                                train USER's Bayes filter from message files
-                               (one per file, Maildir cur/new too) or an mbox
-  spam stats USER              trained messages and tokens of USER and of
-                               the global pool
-  --version
+                               (one per file, Maildir cur/new too) or an mbox",
+        options: &["--spam", "--ham"],
+    },
+    Usage {
+        words: "spam stats",
+        text: "  spam stats USER              trained messages and tokens of USER and of
+                               the global pool",
+        options: &[],
+    },
+    Usage {
+        words: "help",
+        text: "  help [COMMAND]               this text, or COMMAND's usage alone
+                               (so does COMMAND --help)",
+        options: &[],
+    },
+    Usage {
+        words: "--version",
+        text: "  --version                    version, git revision and target",
+        options: &[],
+    },
+];
 
-Without --config, the embedded default is used: data in ./data and every
-listener on 127.0.0.1 (SMTP 2525, submission 2587, submissions 2465,
-POP3 2110, POP3S 2995, IMAP 2143, IMAPS 2993, web 8080).
-Without --password-stdin, a password is generated and printed.
-DKIM keys are files in DATA_DIR/dkim/DOMAIN/SELECTOR.pem; the newest of each
-algorithm signs. The default selector is rsa-YYYYMMDD or ed25519-YYYYMMDD.";
+const USAGE_NOTES: &str = "Every command takes --config FILE. Without it, the embedded default is
+used: data in ./data and every listener on 127.0.0.1 (SMTP 2525,
+submission 2587, submissions 2465, POP3 2110, POP3S 2995, IMAP 2143,
+IMAPS 2993, web 8080).";
+
+/// The whole usage, every command.
+fn usage() -> String {
+    let mut out = String::from("usage: facteur COMMAND [--config FILE]\n\n");
+    for c in COMMANDS {
+        out.push_str(c.text);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(USAGE_NOTES);
+    out
+}
+
+/// The usage of the commands `words` names (`user add`, or `user` for
+/// every user command), or `None` when it names none.
+fn command_usage(words: &[&str]) -> Option<String> {
+    let wanted = words.join(" ");
+    let exact: Vec<&Usage> = COMMANDS.iter().filter(|c| c.words == wanted).collect();
+    let chosen = if exact.is_empty() {
+        let group = format!("{} ", words.first()?);
+        COMMANDS
+            .iter()
+            .filter(|c| words.len() == 1 && c.words.starts_with(&group))
+            .collect()
+    } else {
+        exact
+    };
+    if chosen.is_empty() {
+        return None;
+    }
+    let mut out = String::from("usage: facteur");
+    for (i, c) in chosen.iter().enumerate() {
+        let text = c.text.strip_prefix("  ").unwrap_or(c.text);
+        if i > 0 {
+            out.push_str("\n      facteur");
+        }
+        out.push(' ');
+        out.push_str(text);
+    }
+    out.push_str("\n\nEvery command takes --config FILE (default: the embedded config).");
+    Some(out)
+}
+
+/// The words that may name a command: the first two before any option.
+fn leading_words(args: &[String]) -> Vec<&str> {
+    args.iter()
+        .take_while(|a| !a.starts_with('-'))
+        .take(2)
+        .map(String::as_str)
+        .collect()
+}
+
+/// The command `args` names: its first two words, or its first.
+fn command_of(args: &[String]) -> Option<&'static Usage> {
+    let words = leading_words(args);
+    let one = words.first().copied().unwrap_or("run");
+    let two = words.join(" ");
+    COMMANDS
+        .iter()
+        .find(|c| c.words == two)
+        .or_else(|| COMMANDS.iter().find(|c| c.words == one))
+}
+
+/// `help ...`, `... --help` and `-h`: the usage asked for, or `None` when
+/// help was not asked for.
+fn help(args: &[String]) -> Option<ExitCode> {
+    let rest = match args.first().map(String::as_str) {
+        Some("help") => args.get(1..).unwrap_or_default(),
+        _ if args.iter().any(|a| a == "--help" || a == "-h") => args,
+        _ => return None,
+    };
+    let words = leading_words(rest);
+    if words.is_empty() {
+        println!("{}", usage());
+        return Some(ExitCode::SUCCESS);
+    }
+    let text = command_usage(&words).or_else(|| command_usage(words.get(..1)?));
+    Some(match text {
+        Some(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => usage_error(&format!("no command {:?}", words.join(" "))),
+    })
+}
+
+/// An option the command does not take, named with the command's usage.
+fn unknown_option(args: &[String]) -> Option<ExitCode> {
+    let command = command_of(args)?;
+    // Only the name: a value may be a secret typed in the wrong place.
+    let unknown = args
+        .iter()
+        .map(|a| a.split('=').next().unwrap_or(a))
+        .find(|name| name.starts_with('-') && !command.options.contains(name))?;
+    let words: Vec<&str> = command.words.split(' ').collect();
+    let text = command_usage(&words).unwrap_or_else(usage);
+    eprintln!(
+        "facteur: {}: unknown option {unknown}\n\n{text}",
+        command.words
+    );
+    Some(ExitCode::from(2))
+}
+
+/// A command used wrongly: the reason and that command's usage.
+fn command_error(words: &str, msg: &str) -> ExitCode {
+    let words: Vec<&str> = words.split(' ').collect();
+    let text = command_usage(&words).unwrap_or_else(usage);
+    eprintln!("facteur: {msg}\n\n{text}");
+    ExitCode::from(2)
+}
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,13 +282,27 @@ fn main() -> ExitCode {
         Ok(p) => p.map(PathBuf::from),
         Err(e) => return usage_error(&e),
     };
+    if let [flag] = args.as_slice() {
+        if matches!(flag.as_str(), "--version" | "version" | "-V") {
+            println!(
+                "facteur {} (git {}, {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("FACTEUR_GIT_REV"),
+                env!("FACTEUR_TARGET")
+            );
+            return ExitCode::SUCCESS;
+        }
+    }
+    if let Some(code) = help(&args).or_else(|| unknown_option(&args)) {
+        return code;
+    }
     let password_stdin = take_flag(&mut args, "--password-stdin");
     let (algorithm, selector) = match (
         take_option(&mut args, "--algorithm"),
         take_option(&mut args, "--selector"),
     ) {
         (Ok(a), Ok(s)) => (a, s),
-        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
+        (Err(e), _) | (_, Err(e)) => return command_error("dkim generate", &e),
     };
     let is_generate = args.first().map(String::as_str) == Some("dkim");
     if (algorithm.is_some() || selector.is_some()) && !is_generate {
@@ -77,14 +310,6 @@ fn main() -> ExitCode {
     }
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
-        ["--version"] | ["version"] | ["-V"] => {
-            println!("facteur {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        ["--help"] | ["help"] | ["-h"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
         ["run"] | [] => {
             let cfg = match load(&config_path) {
                 Ok(c) => c,
@@ -114,7 +339,9 @@ fn main() -> ExitCode {
             let algorithm = match algorithm.as_deref().map(Algorithm::parse) {
                 None => Algorithm::RsaSha256,
                 Some(Some(a)) => a,
-                Some(None) => return usage_error("--algorithm is rsa or ed25519"),
+                Some(None) => {
+                    return command_error("dkim generate", "--algorithm is rsa or ed25519")
+                }
             };
             match load(&config_path) {
                 Ok(cfg) => dkim_generate(&cfg, domain, algorithm, selector.as_deref()),
@@ -181,7 +408,7 @@ fn dkim_generate(
 /// `facteur dns-records`: the zone file text for a domain.
 fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
     let Some(name) = Hostname::parse(domain) else {
-        return usage_error(&format!("{domain:?} is not a domain name"));
+        return command_error("dns-records", &format!("{domain:?} is not a domain name"));
     };
     let keys = match key::load_all(&cfg.server.data_dir, &name.0) {
         Ok(k) => k,
@@ -331,7 +558,7 @@ fn check_spf(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
     })();
     let (ip, helo, mail_from, dns) = match parsed {
         Ok(p) => p,
-        Err(e) => return usage_error(&e),
+        Err(e) => return command_error("check spf", &e),
     };
     let cfg = match load(config_path) {
         Ok(c) => c,
@@ -401,7 +628,7 @@ fn check_message(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
     })();
     let (file, ip, helo, mail_from, rcpts, dns) = match parsed {
         Ok(p) => p,
-        Err(e) => return usage_error(&e),
+        Err(e) => return command_error("check message", &e),
     };
     let cfg = match load(config_path) {
         Ok(c) => c,
@@ -499,7 +726,12 @@ fn spam_train(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
     let ham = take_flag(&mut args, "--ham");
     let (source, user) = match (spam != ham, args.as_slice()) {
         (true, [source, user]) => (PathBuf::from(source), user.to_ascii_lowercase()),
-        _ => return usage_error("spam train needs --spam or --ham, a path and a user"),
+        _ => {
+            return command_error(
+                "spam train",
+                "spam train needs --spam or --ham, a path and a user",
+            )
+        }
     };
     let cfg = match load(config_path) {
         Ok(c) => c,
@@ -617,6 +849,6 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("facteur: {msg}\n\n{USAGE}");
+    eprintln!("facteur: {msg}\n\n{}", usage());
     ExitCode::from(2)
 }

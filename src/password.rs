@@ -4,16 +4,23 @@
 //! take about 50 ms on a desktop x86_64 core and a few hundred ms on a Pi,
 //! while keeping each verification's memory small.
 //!
-//! Logins verify through a [`Verifier`]: a fixed number of worker threads,
-//! each reusing one argon2 working buffer, behind a bounded queue. Memory
-//! for password checks is then `workers × MEMORY_KIB` however many clients
-//! log in at once, and it is allocated once: allocating and freeing 8 MiB
-//! per login on whichever thread ran it left glibc's heaps fragmented
-//! (hundreds of MiB for a few hundred logins, docs/BENCHMARKS.md).
+//! The running server verifies logins and hashes new passwords through a
+//! [`Verifier`]: a fixed number of worker threads, each reusing one argon2
+//! working buffer, behind a bounded queue. Memory for passwords is then
+//! `workers × MEMORY_KIB` however many clients log in or users are added,
+//! and it is allocated once: allocating and freeing 8 MiB per login or per
+//! `user add` on whichever thread ran it left glibc's heaps fragmented
+//! (hundreds of MiB for a few hundred logins; 66 MiB after 10 user adds).
+//!
+//! [`check_strength`] is the one rule for new passwords, applied by the
+//! admin service to every face that sets one.
 
-use argon2::password_hash::phc::{Output, PasswordHash};
-use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+/// Shortest password accepted, in characters (NIST SP 800-63B §3.1.1.2
+/// asks for at least 8; 10 keeps a margin against guessing).
+pub const MIN_LENGTH: usize = 10;
 
 /// Memory cost in KiB.
 pub const MEMORY_KIB: u32 = 8 * 1024;
@@ -32,18 +39,69 @@ const QUEUE: usize = 64;
 /// unknown users so that they cost the same work as known ones.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=8192,t=3,p=1$D3T2pD7qwJc1DjZu1MLeEg$v2OoymNRHxy4GLTTn9psnfOXMbPBmKVlE7AOuCE7Htc";
 
-fn hasher() -> Argon2<'static> {
-    // These constants are valid argon2 parameters (checked by a test).
-    let params = Params::new(MEMORY_KIB, PASSES, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// Salt length in bytes (RFC 9106 §3.1 recommends 16).
+const SALT_LEN: usize = 16;
+
+/// Refuses a password that is too short, or that is the account's
+/// address or its local part (compared case-insensitively): the first
+/// guesses of anyone who knows the address.
+pub fn check_strength(address: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_LENGTH {
+        return Err(format!(
+            "the password is too short: at least {MIN_LENGTH} characters"
+        ));
+    }
+    let lower = password.to_lowercase();
+    let address = address.trim().to_lowercase();
+    let local = address
+        .rsplit_once('@')
+        .map_or(address.as_str(), |(l, _)| l);
+    if lower == address || lower == local {
+        return Err("the password must not be the address or its local part".into());
+    }
+    Ok(())
 }
 
-/// Hashes a password with a fresh random salt.
+/// Hashes a password with a fresh random salt. Allocates argon2's memory
+/// for this one call: servers use a [`Verifier`].
 pub fn hash(password: &str) -> Result<String, String> {
-    hasher()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
+    hash_in(&mut Vec::new(), password)
+}
+
+/// Hashes a password with a fresh random salt into a PHC string, with our
+/// parameters, using `memory` as argon2's working memory.
+fn hash_in(memory: &mut Vec<Block>, password: &str) -> Result<String, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot hash the password: {e}");
+    let mut salt = [0u8; SALT_LEN];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| fail(&"no random numbers"))?;
+    let params = Params::new(MEMORY_KIB, PASSES, 1, None).map_err(|e| fail(&e))?;
+    grow(memory, params.block_count())?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let algorithm = Algorithm::Argon2id;
+    Argon2::new(algorithm, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.as_mut_slice())
+        .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| fail(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| fail(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Grows argon2's working memory to `blocks` (KiB), failing rather than
+/// aborting when memory is short.
+fn grow(memory: &mut Vec<Block>, blocks: usize) -> Result<(), String> {
+    if memory.len() < blocks {
+        if memory.try_reserve_exact(blocks - memory.len()).is_err() {
+            return Err("no memory for a password check".into());
+        }
+        memory.resize(blocks, Block::default());
+    }
+    Ok(())
 }
 
 /// Checks a password against a stored hash. A malformed hash never matches.
@@ -79,12 +137,9 @@ fn verify_in(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
         log::warn!("a stored password hash asks for {blocks} KiB of memory; refused");
         return false;
     }
-    if memory.len() < blocks {
-        if memory.try_reserve_exact(blocks - memory.len()).is_err() {
-            log::error!("no memory for a password check");
-            return false;
-        }
-        memory.resize(blocks, Block::default());
+    if let Err(e) = grow(memory, blocks) {
+        log::error!("{e}");
+        return false;
     }
     let mut buf = [0u8; Output::MAX_LENGTH];
     let Some(out) = buf.get_mut(..expected.len()) else {
@@ -99,16 +154,24 @@ fn verify_in(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
     computed.is_ok() && Output::new(out).is_ok_and(|o| &o == expected)
 }
 
-/// One verification for a worker.
-struct Job {
-    password: String,
-    /// The account's stored hash; `None` for an unknown user.
-    stored: Option<String>,
-    reply: smol::channel::Sender<bool>,
+/// One job for a worker.
+enum Job {
+    /// Verify `password` against the account's stored hash; `None` for an
+    /// unknown user.
+    Verify {
+        password: String,
+        stored: Option<String>,
+        reply: smol::channel::Sender<bool>,
+    },
+    /// Hash a new password.
+    Hash {
+        password: String,
+        reply: smol::channel::Sender<Result<String, String>>,
+    },
 }
 
-/// Password verification on a fixed set of worker threads, each with its
-/// own reused argon2 memory, fed through a bounded queue.
+/// Password verification and hashing on a fixed set of worker threads,
+/// each with its own reused argon2 memory, fed through a bounded queue.
 pub struct Verifier {
     jobs: smol::channel::Sender<Job>,
 }
@@ -144,7 +207,7 @@ impl Verifier {
     /// false. Waits, without holding a thread, while the queue is full.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let (reply, answer) = smol::channel::bounded(1);
-        let job = Job {
+        let job = Job::Verify {
             password: password.to_string(),
             stored: stored.map(str::to_string),
             reply,
@@ -155,22 +218,46 @@ impl Verifier {
         }
         answer.recv().await.unwrap_or(false)
     }
+
+    /// Hashes a new password (see [`hash`]) on a worker, so that its
+    /// memory is the worker's reused buffer.
+    pub async fn hash(&self, password: &str) -> Result<String, String> {
+        let (reply, answer) = smol::channel::bounded(1);
+        let job = Job::Hash {
+            password: password.to_string(),
+            reply,
+        };
+        let lost = || "no password worker is running".to_string();
+        self.jobs.send(job).await.map_err(|_| lost())?;
+        answer.recv().await.map_err(|_| lost())?
+    }
 }
 
-/// A worker: verifies until the [`Verifier`] is dropped, with one buffer
+/// A worker: verifies and hashes until the [`Verifier`] is dropped, with one buffer
 /// allocated at the first job and reused after.
 fn work(queue: &smol::channel::Receiver<Job>) {
     let mut memory: Vec<Block> = Vec::new();
     while let Ok(job) = queue.recv_blocking() {
-        let ok = match &job.stored {
-            Some(stored) => verify_in(&mut memory, &job.password, stored),
-            None => {
-                let _ = verify_in(&mut memory, &job.password, DUMMY_HASH);
-                false
+        // The client may have gone away meanwhile: replies may find no one.
+        match job {
+            Job::Verify {
+                password,
+                stored,
+                reply,
+            } => {
+                let ok = match &stored {
+                    Some(stored) => verify_in(&mut memory, &password, stored),
+                    None => {
+                        let _ = verify_in(&mut memory, &password, DUMMY_HASH);
+                        false
+                    }
+                };
+                let _ = reply.try_send(ok);
             }
-        };
-        // The client may have gone away meanwhile.
-        let _ = job.reply.try_send(ok);
+            Job::Hash { password, reply } => {
+                let _ = reply.try_send(hash_in(&mut memory, &password));
+            }
+        }
     }
 }
 
@@ -198,6 +285,7 @@ pub fn generate() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher;
 
     #[test]
     fn hashes_are_argon2id_with_our_parameters_and_verify() {
@@ -267,6 +355,40 @@ mod tests {
                 assert!(check.await);
             }
         });
+    }
+
+    #[test]
+    fn the_verifier_hashes_in_its_reused_memory() {
+        let v = Verifier::new(1);
+        let h = smol::block_on(v.hash("a long passphrase")).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=8192,t=3,p=1$"), "{h}");
+        assert!(verify("a long passphrase", &h));
+        let again = smol::block_on(v.hash("a long passphrase")).unwrap();
+        assert_ne!(h, again, "salted");
+        assert!(smol::block_on(v.verify("a long passphrase", Some(&again))));
+    }
+
+    /// Issue 13 item 3: short passwords and the address as password.
+    #[test]
+    fn weak_passwords_are_refused_with_the_reason() {
+        let ok = |p| check_strength("Alice@Example.test", p);
+        assert!(ok("correct horse").is_ok());
+        assert!(ok("ten chars!").is_ok());
+        assert!(ok("9 chars!!").unwrap_err().contains("at least 10"));
+        assert!(ok("").unwrap_err().contains("at least 10"));
+        // Characters, not bytes.
+        assert!(ok("éééééé").is_err());
+        assert!(ok("éééééééééé").is_ok());
+        for same in [
+            "alice@example.test",
+            "ALICE@EXAMPLE.TEST",
+            "Alice@example.Test",
+        ] {
+            assert!(ok(same).unwrap_err().contains("address"), "{same}");
+        }
+        let local = check_strength("alexandrina@example.test", "AlexandrinA");
+        assert!(local.unwrap_err().contains("local part"));
+        assert!(check_strength("alexandrina@example.test", "alexandrina1").is_ok());
     }
 
     #[test]

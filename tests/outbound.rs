@@ -41,7 +41,7 @@ fn sender(dns: &DnsServer, port: u16, extra: &str) -> Server {
          [outbound]\nport = {port}\n{extra}",
         dns.addr()
     ));
-    s.add_user("alice@example.test", "secret");
+    s.add_user("alice@example.test", "alice secret");
     s
 }
 
@@ -65,7 +65,7 @@ fn submit(s: &Server, to: &[&str], body: &str) -> String {
     assert!(c.reply().starts_with("220"));
     c.cmd("EHLO client.test");
     c.reply();
-    let token = facteur::proto::base64::encode(b"\0alice@example.test\0secret");
+    let token = facteur::proto::base64::encode(b"\0alice@example.test\0alice secret");
     c.cmd(&format!("AUTH PLAIN {token}"));
     let r = c.reply();
     assert!(r.starts_with("235"), "{r}");
@@ -131,7 +131,7 @@ fn mail_reaches_a_remote_facteur_through_its_mx() {
         .a("mx.remote.test", "127.0.0.2");
     let dns = DnsServer::start(zone);
     let mut remote = remote_instance("127.0.0.2", port, "mx.remote.test", "remote.test");
-    remote.add_user("bob@remote.test", "pw");
+    remote.add_user("bob@remote.test", "bob password");
     let mut s = sender(&dns, port, "");
     // The server makes an RSA key for its domain as it starts; add an
     // Ed25519 one so that the message leaves with both signatures, and

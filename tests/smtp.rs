@@ -12,8 +12,8 @@ use std::time::Duration;
 
 fn server_with_users() -> Server {
     let srv = Server::start("[limits]\nmax_connections = 400\nmax_connections_per_ip = 300\n");
-    srv.add_user("alice@example.test", "alice pw");
-    srv.add_user("bob@example.test", "bob pw");
+    srv.add_user("alice@example.test", "alice password");
+    srv.add_user("bob@example.test", "bob password");
     srv
 }
 
@@ -38,7 +38,7 @@ if mode == "starttls":
 else:
     s = smtplib.SMTP_SSL("localhost", port, context=ctx, timeout=20)
 s.ehlo()
-s.user, s.password = "alice@example.test", "alice pw"
+s.user, s.password = "alice@example.test", "alice password"
 code, text = s.auth(mech, s.auth_plain if mech == "PLAIN" else s.auth_login, initial_response_ok=True)
 assert code == 235, (code, text)
 msg = ("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: via " + mode + " " + mech +
@@ -113,7 +113,7 @@ fn swaks_submits_with_starttls_and_tls_and_auth() {
                 .args([tls, "--tls-verify", "--tls-ca-path"])
                 .arg(&cert)
                 .args(["--auth", mech, "--auth-user", "alice@example.test"])
-                .args(["--auth-password", "alice pw"])
+                .args(["--auth-password", "alice password"])
                 .args(["--from", "alice@example.test", "--to", "bob@example.test"])
                 .args(["--header", "From: alice@example.test"])
                 .args(["--header", &format!("Subject: swaks {tls} {mech}")]),
@@ -485,7 +485,7 @@ fn auth_failures_are_throttled_then_refused_without_revealing_users() {
     let srv = Server::start(
         "[tls]\nallow_plaintext_auth = true\n[limits]\nauth_failures_before_delay = 1\nauth_failures_before_refusal = 3\n",
     );
-    srv.add_user("alice@example.test", "alice pw");
+    srv.add_user("alice@example.test", "alice password");
     let mut c = Lines::connect(srv.addr("submission"));
     c.reply();
     c.cmd("EHLO x.test");
@@ -507,7 +507,7 @@ fn auth_failures_are_throttled_then_refused_without_revealing_users() {
     // The third failure reaches auth_failures_before_refusal.
     let third = auth_plain(&mut c, "alice@example.test", "y");
     assert!(third.starts_with("535"), "{third}");
-    let refused = auth_plain(&mut c, "alice@example.test", "alice pw");
+    let refused = auth_plain(&mut c, "alice@example.test", "alice password");
     assert!(
         refused.starts_with("454 4.7.0"),
         "refused even with the right password: {refused}"
@@ -517,7 +517,7 @@ fn auth_failures_are_throttled_then_refused_without_revealing_users() {
 #[test]
 fn sizes_over_the_limit_get_552_declared_or_streamed() {
     let mut srv = Server::start("[limits]\nmax_message_size = \"2 KiB\"\n");
-    srv.add_user("alice@example.test", "pw");
+    srv.add_user("alice@example.test", "alice password");
     let mut c = Lines::connect(srv.addr("smtp"));
     c.reply();
     c.cmd("EHLO x.test");

@@ -95,7 +95,7 @@ fn message(dir: &std::path::Path, prefix: &'static [u8]) -> impl Read {
 #[test]
 fn delivers_to_the_mta_port_over_opportunistic_starttls() {
     let mut srv = Server::start("");
-    srv.add_user("alice@example.test", "alice pw");
+    srv.add_user("alice@example.test", "alice password");
     let mut target = Target::new(
         srv.addr("smtp"),
         "mail.example.test",
@@ -144,8 +144,8 @@ fn delivers_to_the_mta_port_over_opportunistic_starttls() {
 #[test]
 fn submits_with_auth_plain_and_a_verified_certificate() {
     let mut srv = Server::start("");
-    srv.add_user("alice@example.test", "alice pw");
-    srv.add_user("bob@example.test", "bob pw");
+    srv.add_user("alice@example.test", "alice password");
+    srv.add_user("bob@example.test", "bob password");
     let cert = read_certificates(&data_dir(&srv).join("tls/cert.pem")).expect("server cert");
     let tls = verified_tls(&cert).expect("tls config");
     let mut j = job(
@@ -156,7 +156,7 @@ fn submits_with_auth_plain_and_a_verified_certificate() {
     j.auth = Some(Credentials {
         authzid: String::new(),
         username: "alice@example.test".into(),
-        password: "alice pw".into(),
+        password: "alice password".into(),
     });
     let prefix: &[u8] = b"From: alice@example.test\r\n";
     // STARTTLS on submission, then implicit TLS on submissions.

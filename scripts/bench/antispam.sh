@@ -127,7 +127,7 @@ dnsbl_check_private = true
 [log]
 level = "warn"
 TOML
-    echo pw | "$BIN" user add bench@example.test --password-stdin --config "$dir/facteur.toml" >/dev/null
+    echo "bench password" | "$BIN" user add bench@example.test --password-stdin --config "$dir/facteur.toml" >/dev/null
     # A trained Bayes filter, so that it classifies every message.
     "$BIN" spam train --spam tests/data/corpus/spam bench@example.test --config "$dir/facteur.toml" >/dev/null
     "$BIN" spam train --ham tests/data/corpus/ham bench@example.test --config "$dir/facteur.toml" >/dev/null

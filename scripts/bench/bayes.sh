@@ -29,7 +29,7 @@ dnsbl = []
 [log]
 level = "warn"
 TOML
-echo pw | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
+echo "bench password" | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
 INDEX_BEFORE=$(du -sk "$WORK/data/index" | cut -f1)
 
 HAM=$((MESSAGES / 2))

@@ -51,7 +51,7 @@ dnsbl = []
 [log]
 level = "warn"
 TOML
-echo pw | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
+echo "bench password" | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
 
 "$BIN" run --config "$WORK/facteur.toml" > "$WORK/out" 2> "$WORK/err" &
 PID=$!
@@ -62,7 +62,7 @@ python3 - "$PORT" "$PID" "$MESSAGES" "$IDLERS" "$CLIENTS" "$SECONDS_" <<'PY'
 import imaplib, random, sys, threading, time
 
 port, pid, messages, idlers, clients, seconds = map(int, sys.argv[1:])
-USER, PASS = "bench@example.test", "pw"
+USER, PASS = "bench@example.test", "bench password"
 
 def rss():
     with open(f"/proc/{pid}/status") as f:

@@ -44,7 +44,7 @@ dnsbl = []
 [log]
 level = "info"
 TOML
-echo pw | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
+echo "bench password" | "$BIN" user add bench@example.test --password-stdin --config "$WORK/facteur.toml" >/dev/null
 
 "$BIN" run --config "$WORK/facteur.toml" > "$WORK/out" 2> "$WORK/err" &
 PID=$!

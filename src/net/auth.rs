@@ -1,11 +1,12 @@
 //! Password checks shared by SMTP AUTH, POP3 and IMAP: one failure limiter
-//! per server (RFC 4954 §4 leaves throttling to the server), argon2
+//! per server, counting per client address and per account (RFC 4954 §4
+//! leaves throttling to the server), argon2
 //! verifications on a few dedicated workers ([`crate::password::Verifier`],
 //! which bounds their memory), and answers that never reveal whether a user
 //! exists.
 
 use crate::config::Config;
-use crate::proto::authlimit::{AuthLimiter, LimitConfig, Verdict};
+use crate::proto::authlimit::{AuthLimiter, LimitConfig};
 use crate::store::Store;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,8 @@ pub enum Login {
     Ok(String),
     /// Wrong user name or password (not said which).
     Failed,
-    /// Too many failures from this client: refused without checking.
+    /// Too many failures from this client or against this account:
+    /// refused without checking.
     Throttled,
     /// The store failed.
     TempFail,
@@ -28,7 +30,7 @@ pub enum Login {
 pub struct Authenticator {
     store: Arc<Store>,
     limiter: Mutex<AuthLimiter>,
-    verifier: crate::password::Verifier,
+    verifier: Arc<crate::password::Verifier>,
 }
 
 impl Authenticator {
@@ -44,8 +46,16 @@ impl Authenticator {
         Authenticator {
             store,
             limiter: Mutex::new(AuthLimiter::new(limits)),
-            verifier: crate::password::Verifier::new(crate::password::Verifier::default_workers()),
+            verifier: Arc::new(crate::password::Verifier::new(
+                crate::password::Verifier::default_workers(),
+            )),
         }
+    }
+
+    /// The password workers, for hashing new passwords on the same reused
+    /// memory as the verifications.
+    pub fn password_workers(&self) -> Arc<crate::password::Verifier> {
+        self.verifier.clone()
     }
 
     fn limiter(&self) -> std::sync::MutexGuard<'_, AuthLimiter> {
@@ -54,16 +64,17 @@ impl Authenticator {
 
     /// Checks `username`/`password` for a client at `ip`, sleeping the
     /// limiter's delays. `authzid` must be empty or name the same user.
+    /// The attempt is reserved in the limiter before the password is
+    /// verified, so parallel attempts cannot get past the limit.
     pub async fn login(&self, ip: IpAddr, authzid: &str, username: &str, password: &str) -> Login {
-        let verdict = self.limiter().check(ip, Instant::now());
-        match verdict {
-            Verdict::Refuse { .. } => return Login::Throttled,
-            Verdict::Delay(d) => {
-                smol::Timer::after(d).await;
-            }
-            Verdict::Allow => {}
-        }
         let username = username.trim().to_lowercase();
+        let attempt = match self.limiter().begin(ip, &username, Instant::now()) {
+            Ok(a) => a,
+            Err(_) => {
+                log::info!("refused login for {username:?} from {ip}: too many failures");
+                return Login::Throttled;
+            }
+        };
         let authz_ok = authzid.is_empty() || authzid.eq_ignore_ascii_case(&username);
         let store = self.store.clone();
         let user = username.clone();
@@ -77,18 +88,19 @@ impl Authenticator {
         };
         match ok {
             Ok(true) if authz_ok => {
-                self.limiter().record_success(ip, Instant::now());
+                self.limiter().succeeded(attempt, Instant::now());
                 Login::Ok(username)
             }
             Ok(_) => {
-                let verdict = self.limiter().record_failure(ip, Instant::now());
+                let delay = self.limiter().failed(attempt, Instant::now());
                 log::info!("failed login for {username:?} from {ip}");
-                if let Verdict::Delay(d) = verdict {
-                    smol::Timer::after(d).await;
+                if !delay.is_zero() {
+                    smol::Timer::after(delay).await;
                 }
                 Login::Failed
             }
             Err(e) => {
+                self.limiter().abandon(attempt);
                 log::error!("login check failed: {e}");
                 Login::TempFail
             }
