@@ -2,18 +2,18 @@
 //! once, with its trace fields and spam verdict; each remote address once,
 //! to the outbound queue with its DSN parameters and DKIM signatures.
 
-use super::{temp_failure, Envelope, Received};
+use super::{storage_full, temp_failure, Envelope, Policy, Received};
 use crate::antispam::pipeline::Outcome;
 use crate::antispam::policy::Folder;
 use crate::auth::dkim::{key, Signer, SigningKey};
-use crate::delivery::{self, ResolveError};
+use crate::delivery::ResolveError;
 use crate::mail::mime;
 use crate::proto::smtp::address::{ForwardPath, ReversePath};
 use crate::proto::smtp::command::{self, RcptParams};
 use crate::proto::smtp::reply::Reply;
 use crate::proto::smtp::session::Mode;
 use crate::store::records::notify as queue_notify;
-use crate::store::{Delivery, QueueEntry, QueueRecipient, RcptState, Ret, Store, StoreError};
+use crate::store::{Delivery, QueueEntry, QueueRecipient, RcptState, Ret, StoreError};
 use std::path::Path;
 
 /// What to commit for one message, in one store transaction.
@@ -31,7 +31,7 @@ pub struct Plan {
 /// Builds the deliveries and the queue entry. Every recipient is resolved
 /// again: one that no longer resolves makes the whole message a 451
 /// (nothing is half-delivered).
-pub fn plan(store: &Store, env: &Envelope<'_>, msg: Received<'_>) -> Result<Plan, Reply> {
+pub fn plan(policy: &Policy, env: &Envelope<'_>, msg: Received<'_>) -> Result<Plan, Reply> {
     let sender = env.sender.map(|p| p.to_string()).unwrap_or_default();
     let return_path = if sender.starts_with('<') {
         sender.clone()
@@ -45,10 +45,10 @@ pub fn plan(store: &Store, env: &Envelope<'_>, msg: Received<'_>) -> Result<Plan
     let no_params = RcptParams::default();
     for (i, rcpt) in env.recipients.iter().enumerate() {
         let params = env.rcpt_params.get(i).unwrap_or(&no_params);
-        let Some(Some(address)) = super::recipient::recipient_address(store, rcpt) else {
+        let Some(Some(address)) = super::recipient::recipient_address(policy, rcpt) else {
             return Err(temp_failure());
         };
-        let resolved = match delivery::resolve(store, &address) {
+        let resolved = match policy.resolve(&address) {
             Ok(r) => r,
             Err(ResolveError::NotLocal) if env.mode == Mode::Submission => {
                 // Keep the local part's case: only the remote host may
@@ -145,8 +145,33 @@ pub fn store_failed(id: &str, e: &StoreError) -> Reply {
         }
         e => {
             log::error!("smtp: {id} could not be stored: {e}");
-            temp_failure()
+            let full = matches!(e, StoreError::Io(text) if storage_full_text(text));
+            if full {
+                storage_full()
+            } else {
+                temp_failure()
+            }
         }
+    }
+}
+
+/// Whether an error's text says the disk or the store is full: ENOSPC,
+/// EDQUOT, or the store's own "insufficient space".
+fn storage_full_text(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["os error 28)", "os error 122)", "insufficient space"]
+        .iter()
+        .any(|s| lower.contains(s))
+}
+
+/// The reply when the body could not be spooled.
+pub fn spool_failed(e: &std::io::Error) -> Reply {
+    log::error!("smtp: cannot spool a message: {e}");
+    // ENOSPC and EDQUOT (Linux).
+    if matches!(e.raw_os_error(), Some(28 | 122)) || storage_full_text(&e.to_string()) {
+        storage_full()
+    } else {
+        temp_failure()
     }
 }
 
@@ -243,4 +268,30 @@ fn add_remote(
         state: RcptState::Pending,
         last_error: None,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mta::testing::code;
+
+    /// Hardening: a full disk answers 452 4.3.1 (RFC 3463 §3.4), other
+    /// local errors 451 4.3.0, a full mailbox 452 4.2.2.
+    #[test]
+    fn a_full_disk_is_452_4_3_1() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = StoreError::Io(full.to_string());
+        assert_eq!(code::<()>(Err(store_failed("id", &e))), "452 4.3.1");
+        assert_eq!(code::<()>(Err(spool_failed(&full))), "452 4.3.1");
+        let quota = std::io::Error::from_raw_os_error(122);
+        assert_eq!(code::<()>(Err(spool_failed(&quota))), "452 4.3.1");
+        let e = StoreError::Io("insufficient space for new mail".into());
+        assert_eq!(code::<()>(Err(store_failed("id", &e))), "452 4.3.1");
+        let other = std::io::Error::from_raw_os_error(5);
+        assert_eq!(code::<()>(Err(spool_failed(&other))), "451 4.3.0");
+        let e = StoreError::Io(other.to_string());
+        assert_eq!(code::<()>(Err(store_failed("id", &e))), "451 4.3.0");
+        let e = StoreError::OverQuota("alice@example.test".into());
+        assert_eq!(code::<()>(Err(store_failed("id", &e))), "452 4.2.2");
+    }
 }

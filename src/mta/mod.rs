@@ -14,6 +14,7 @@
 //! are a separate pipeline, called next to these.
 
 pub mod message;
+pub mod rate;
 pub mod recipient;
 pub mod sender;
 
@@ -38,6 +39,10 @@ pub struct Policy {
     store: Arc<Store>,
     /// Where the DKIM keys live (`<data_dir>/dkim`).
     data_dir: PathBuf,
+    /// `[mta] postmaster`, lower case.
+    postmaster: Vec<String>,
+    /// Per-account sending limits.
+    rates: rate::RateBook,
 }
 
 /// The transaction as the session holds it at the end of DATA.
@@ -75,8 +80,16 @@ pub struct Received<'a> {
 
 impl Policy {
     /// The policy over `store`, with the DKIM keys under `data_dir`.
-    pub fn new(store: Arc<Store>, data_dir: PathBuf) -> Policy {
-        Policy { store, data_dir }
+    pub fn new(store: Arc<Store>, data_dir: PathBuf, config: &crate::config::Mta) -> Policy {
+        Policy {
+            store,
+            data_dir,
+            postmaster: config.postmaster.iter().map(|a| a.to_lowercase()).collect(),
+            rates: rate::RateBook::new(
+                config.max_messages_per_hour,
+                config.max_recipients_per_hour,
+            ),
+        }
     }
 
     /// A client connects. Every client may open a session here; on port 25
@@ -85,20 +98,60 @@ impl Policy {
         Ok(())
     }
 
-    /// MAIL FROM: who may use this envelope sender (see [`sender`]).
+    /// MAIL FROM: who may use this envelope sender (see [`sender`]), and
+    /// the sending limit of the authenticated user ([`rate`]). `room` says
+    /// whether the store has room for new mail; without it, new mail is
+    /// refused for now (RFC 3463 §3.4: 4.3.1).
     pub fn mail_from(
         &self,
         mode: Mode,
         user: Option<&str>,
         from: &ReversePath,
+        room: bool,
+        now: u64,
     ) -> Result<(), Reply> {
-        sender::check_sender(&self.store, mode, user, from)
+        if !room {
+            return Err(storage_full());
+        }
+        sender::check_sender(&self.store, mode, user, from)?;
+        self.within_limit(user, rate::Kind::Messages, now)
     }
 
     /// RCPT TO: local, alias, plus-address, catch-all, postmaster, relay or
-    /// refuse (see [`recipient`]). `size` is the size MAIL FROM declared.
-    pub fn rcpt_to(&self, mode: Mode, to: &ForwardPath, size: u64) -> Result<Accepted, Reply> {
-        recipient::check_recipient(&self.store, mode, to, size)
+    /// refuse (see [`recipient`]), and the recipient limit of the
+    /// authenticated user. `size` is the size MAIL FROM declared.
+    pub fn rcpt_to(
+        &self,
+        mode: Mode,
+        user: Option<&str>,
+        to: &ForwardPath,
+        size: u64,
+        now: u64,
+    ) -> Result<Accepted, Reply> {
+        let accepted = recipient::check_recipient(self, mode, to, size)?;
+        self.within_limit(user, rate::Kind::Recipients, now)?;
+        Ok(accepted)
+    }
+
+    /// Counts one message or recipient of an authenticated user: 450 4.7.1
+    /// over the hourly limit (RFC 3463 §3.8: delivery not authorized).
+    fn within_limit(&self, user: Option<&str>, kind: rate::Kind, now: u64) -> Result<(), Reply> {
+        let Some(user) = user else {
+            return Ok(());
+        };
+        if self.rates.take(user, kind, now) {
+            return Ok(());
+        }
+        let what = match kind {
+            rate::Kind::Messages => "messages",
+            rate::Kind::Recipients => "recipients",
+        };
+        log::warn!("mta: {user} reached the hourly limit of {what}");
+        Err(Reply::new(
+            450,
+            "4.7.1",
+            format!("Too many {what} from {user} this hour, try again later"),
+        ))
     }
 
     /// DATA begins: the DKIM signer that the body is fed to as it streams,
@@ -120,7 +173,7 @@ impl Policy {
             let user = env.user.unwrap_or_default();
             sender::check_from_header(&self.store, user, msg.headers)?;
         }
-        message::plan(&self.store, env, msg)
+        message::plan(self, env, msg)
     }
 
     /// The reply when the message could not be stored.
@@ -132,6 +185,74 @@ impl Policy {
 /// 451 4.3.0: a local error the client may retry (RFC 3463 §3.4).
 pub fn temp_failure() -> Reply {
     Reply::new(451, "4.3.0", "Temporary failure, try again later")
+}
+
+/// 452 4.3.1: the mail system is full (RFC 3463 §3.4); the client may
+/// retry once room is made.
+pub fn storage_full() -> Reply {
+    Reply::new(452, "4.3.1", "Insufficient system storage, try again later")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{code, policy, TestStore};
+    use super::*;
+    use crate::proto::smtp::address::{parse_forward_path, parse_mailbox};
+
+    /// Hardening: authenticated sending has per-account limits on
+    /// messages and recipients per hour, answered 450 4.7.1.
+    #[test]
+    fn authenticated_sending_is_limited_per_account_and_hour() {
+        let t = TestStore::new("limits");
+        let config = crate::config::Mta {
+            max_messages_per_hour: 2,
+            max_recipients_per_hour: 3,
+            ..Default::default()
+        };
+        let p = policy(&t, &config);
+        let now = 1_800_000_000;
+        let alice = Some("alice@example.test");
+        let from = ReversePath::Mailbox(parse_mailbox("alice@example.test", false).unwrap());
+        let to = parse_forward_path(b"<x@remote.test>", false).unwrap();
+        let mail = |user, t| code(p.mail_from(Mode::Submission, user, &from, true, t));
+        let rcpt = |user, t| code(p.rcpt_to(Mode::Submission, user, &to, 0, t));
+        assert_eq!(mail(alice, now), "ok");
+        for _ in 0..3 {
+            assert_eq!(rcpt(alice, now), "ok");
+        }
+        assert_eq!(rcpt(alice, now + 1), "450 4.7.1");
+        assert_eq!(mail(alice, now + 2), "ok");
+        assert_eq!(mail(alice, now + 3), "450 4.7.1");
+        let bob = Some("bob@example.test");
+        let from_bob = ReversePath::Mailbox(parse_mailbox("bob@example.test", false).unwrap());
+        assert_eq!(
+            code(p.mail_from(Mode::Submission, bob, &from_bob, true, now + 3)),
+            "ok",
+            "each account has its own count"
+        );
+        // Port 25 is not counted: its senders are judged by the antispam
+        // pipeline.
+        let local = parse_forward_path(b"<bob@example.test>", false).unwrap();
+        for _ in 0..5 {
+            assert_eq!(code(p.rcpt_to(Mode::Mta, None, &local, 0, now)), "ok");
+        }
+        // Two hours later alice may send again.
+        assert_eq!(mail(alice, now + 7200), "ok");
+        assert_eq!(rcpt(alice, now + 7200), "ok");
+    }
+
+    /// Without room in the store, new mail waits (452 4.3.1).
+    #[test]
+    fn no_room_for_new_mail_is_452_4_3_1() {
+        let t = TestStore::new("room");
+        let p = policy(&t, &crate::config::Mta::default());
+        let from = ReversePath::Mailbox(parse_mailbox("x@remote.test", false).unwrap());
+        assert_eq!(
+            code(p.mail_from(Mode::Mta, None, &from, false, 0)),
+            "452 4.3.1"
+        );
+        assert_eq!(code(p.mail_from(Mode::Mta, None, &from, true, 0)), "ok");
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +269,11 @@ pub(crate) mod testing {
     pub struct TestStore {
         pub store: Arc<Store>,
         pub dir: PathBuf,
+    }
+
+    /// The policy over `t` with `config`.
+    pub fn policy(t: &TestStore, config: &crate::config::Mta) -> super::Policy {
+        super::Policy::new(t.store.clone(), t.dir.clone(), config)
     }
 
     impl TestStore {

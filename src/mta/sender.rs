@@ -45,6 +45,15 @@ pub fn check_sender(
 /// author address must be one the user may send as.
 pub fn check_from_header(store: &Store, user: &str, headers: &HeaderSummary) -> Result<(), Reply> {
     let denied = |why: &str| Reply::new(553, "5.7.1", format!("From: header {why}"));
+    // Fail closed: the scan did not see every author, or the message has
+    // more than the one From: field RFC 5322 §3.6 allows.
+    if headers.truncated || headers.from_fields > 1 {
+        return Err(Reply::new(
+            550,
+            "5.7.1",
+            "From: header repeated or too long to check",
+        ));
+    }
     if headers.from.is_empty() {
         return Err(denied("missing or unreadable"));
     }
@@ -61,30 +70,32 @@ pub fn check_from_header(store: &Store, user: &str, headers: &HeaderSummary) -> 
     Ok(())
 }
 
-/// The addresses an account may send as: its own, its plus-addresses, and
-/// every alias that delivers to it (catch-alls excluded: they would let a
-/// user claim any address of the domain).
+/// The addresses an account may send as: its own, every alias that
+/// delivers to it (catch-alls excluded: they would let a user claim any
+/// address of the domain), and its plus-addresses where no account or
+/// alias has that exact address (an exact account or alias owns it).
 pub fn may_send_as(store: &Store, account: &str, address: &str) -> Result<bool, StoreError> {
     let account = account.to_lowercase();
     let address = address.to_lowercase();
     if address == account {
         return Ok(true);
     }
-    if let (Some((local, domain)), Some((alocal, adomain))) =
-        (address.rsplit_once('@'), account.rsplit_once('@'))
-    {
-        if domain == adomain && local.split_once('+').is_some_and(|(b, _)| b == alocal) {
-            return Ok(true);
-        }
-    }
-    if store.alias(&address)?.is_none() {
+    if store.account(&address)?.is_some() {
         return Ok(false);
     }
-    match delivery::resolve(store, &address) {
-        Ok(r) => Ok(r.accounts.contains(&account)),
-        Err(ResolveError::Store(e)) => Err(e),
-        Err(_) => Ok(false),
+    if store.alias(&address)?.is_some() {
+        return match delivery::resolve(store, &address) {
+            Ok(r) => Ok(r.accounts.contains(&account)),
+            Err(ResolveError::Store(e)) => Err(e),
+            Err(_) => Ok(false),
+        };
     }
+    let (Some((local, domain)), Some((alocal, adomain))) =
+        (address.rsplit_once('@'), account.rsplit_once('@'))
+    else {
+        return Ok(false);
+    };
+    Ok(domain == adomain && local.split_once('+').is_some_and(|(b, _)| b == alocal))
 }
 
 #[cfg(test)]
@@ -183,5 +194,48 @@ mod tests {
             "every author is checked"
         );
         assert_eq!(from(&[]), "553 5.7.1", "a missing From: is refused");
+    }
+
+    /// Hardening: From check fails closed. A scan that could not see the
+    /// whole From: (too many fields, a field too long, a header section
+    /// too long) or more than one From: field is refused, even when every
+    /// address seen is the user's own.
+    #[test]
+    fn an_incomplete_or_repeated_from_is_refused() {
+        let t = TestStore::new("fromclosed");
+        let s = &t.store;
+        let a = "alice@example.test";
+        let mut h = summary(&["alice@example.test"]);
+        h.truncated = true;
+        assert_eq!(code(check_from_header(s, a, &h)), "550 5.7.1");
+        let mut h = summary(&["alice@example.test", "alice@example.test"]);
+        h.from_fields = 2;
+        assert_eq!(code(check_from_header(s, a, &h)), "550 5.7.1");
+    }
+
+    /// Hardening: plus-addresses and ownership. An exact account or alias
+    /// owns its address; the plus rule applies only where neither exists.
+    #[test]
+    fn exact_accounts_and_aliases_own_their_plus_addresses() {
+        let t = TestStore::new("plusown");
+        let s = &t.store;
+        s.add_account("alice+boss@example.test", "h").unwrap();
+        s.add_alias("bob+team@example.test", &["carol@other.test".into()])
+            .unwrap();
+        let alice = "alice@example.test";
+        assert!(!may_send_as(s, alice, "alice+boss@example.test").unwrap());
+        assert!(may_send_as(s, "alice+boss@example.test", "alice+boss@example.test").unwrap());
+        assert!(may_send_as(s, alice, "alice+other@example.test").unwrap());
+        assert!(!may_send_as(s, "bob@example.test", "bob+team@example.test").unwrap());
+        assert!(may_send_as(s, "carol@other.test", "bob+team@example.test").unwrap());
+        assert_eq!(
+            code(check_sender(
+                s,
+                Mode::Submission,
+                Some(alice),
+                &path("alice+boss@example.test")
+            )),
+            "553 5.7.1"
+        );
     }
 }

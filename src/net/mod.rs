@@ -148,6 +148,7 @@ impl Shared {
             mta: Arc::new(crate::mta::Policy::new(
                 store.clone(),
                 config.server.data_dir.clone(),
+                &config.mta,
             )),
             config,
             store,

@@ -9,11 +9,12 @@
 mod scan;
 mod spool;
 
-use super::conn::{read_until, Conn};
+use super::conn::{close_within, read_until, write_within, Conn};
 use super::{Service, Shared};
 use crate::antispam::pipeline::{AuthResultsFilter, Scan};
 use crate::antispam::policy::Action as SpamAction;
 use crate::mail::mime;
+use crate::mta::message::spool_failed;
 use crate::mta::{Envelope, Received};
 use crate::net::auth::Login;
 use crate::proto::smtp::data::HeaderSummary;
@@ -21,7 +22,6 @@ use crate::proto::smtp::reply::Reply;
 use crate::proto::smtp::session::{self, Action, AuthOutcome, Mode, Session};
 use crate::store::StoreError;
 use scan::{reply_of, scan_data, scan_mail, scan_now, scan_rcpt};
-use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use spool::{Spool, Writing};
 use std::net::SocketAddr;
@@ -47,7 +47,6 @@ pub fn session_config(shared_cfg: &crate::config::Config, mode: Mode) -> session
 /// One connection's state beside its session: the antispam scan of port
 /// 25 and the message being spooled.
 struct Client<'a> {
-    service: Service,
     mode: Mode,
     peer: SocketAddr,
     shared: &'a Shared,
@@ -77,7 +76,6 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
     }
     log::debug!("{service}: connection from {peer}");
     let mut client = Client {
-        service,
         mode,
         peer,
         shared,
@@ -91,9 +89,9 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
             r.code(),
             r.text()
         );
-        let _ = conn.write_all(&r.to_bytes()).await;
-        let _ = conn.flush().await;
-        let _ = conn.close().await;
+        let limit = shared.config.timeouts.smtp_command.0;
+        let _ = write_within(&mut conn, &r.to_bytes(), limit).await;
+        close_within(conn, limit).await;
         return;
     }
     let mut s = Session::new(config, peer.ip(), conn.tls_info(), Instant::now());
@@ -102,7 +100,10 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
         while let Some(action) = s.poll(Instant::now()) {
             match action {
                 Action::Write(bytes) => {
-                    if conn.write_all(&bytes).await.is_err() || conn.flush().await.is_err() {
+                    // A client that stops reading is dropped like an idle
+                    // one (it would hold its slot forever).
+                    let limit = shared.config.timeouts.smtp_command.0;
+                    if write_within(&mut conn, &bytes, limit).await.is_err() {
                         break 'conn;
                     }
                 }
@@ -132,7 +133,7 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
             }
         }
     }
-    let _ = conn.close().await;
+    close_within(conn, shared.config.timeouts.smtp_command.0).await;
     log::debug!("{service}: {peer} disconnected");
 }
 
@@ -187,7 +188,10 @@ impl Client<'_> {
                 });
             }
             Action::Mail { from, .. } => {
-                let mut r = shared.mta.mail_from(mode, s.authenticated_user(), &from);
+                // The store's free-space reserve is not measured yet.
+                let room = true;
+                let (user, now) = (s.authenticated_user(), scan_now());
+                let mut r = shared.mta.mail_from(mode, user, &from, room, now);
                 let helo = s.helo_name().unwrap_or_default().to_string();
                 if let (Ok(()), Some(sc)) = (&r, self.scanning(s)) {
                     let address = crate::mta::message::sender_address(Some(&from));
@@ -197,7 +201,8 @@ impl Client<'_> {
             }
             Action::Rcpt { to, .. } => {
                 let size = s.mail_params().and_then(|p| p.size).unwrap_or(0);
-                let r = shared.mta.rcpt_to(mode, &to, size);
+                let user = s.authenticated_user();
+                let r = shared.mta.rcpt_to(mode, user, &to, size, scan_now());
                 let r = match self.scanning(s) {
                     Some(sc) => scan_rcpt(sc, r).await,
                     None => r.map(drop),
@@ -211,8 +216,7 @@ impl Client<'_> {
                 }
                 if let Spool::Writing(w) = &mut self.spool {
                     if let Err(e) = w.write(&chunk) {
-                        log::error!("{}: cannot spool a message: {e}", self.service);
-                        self.spool = Spool::Failed;
+                        self.spool = Spool::Failed(spool_failed(&e));
                     }
                 }
             }
@@ -241,10 +245,7 @@ impl Client<'_> {
                     .data_start(self.mode, s.sender(), crate::time::unix_now()),
                 filter: AuthResultsFilter::new(&shared.config.server.hostname.0),
             })),
-            Err(e) => {
-                log::error!("{}: cannot spool a message: {e}", self.service);
-                Spool::Failed
-            }
+            Err(e) => Spool::Failed(shared.mta.store_failed("a new message", &e)),
         };
     }
 
@@ -254,11 +255,11 @@ impl Client<'_> {
         let shared = self.shared;
         let mut w = match std::mem::replace(&mut self.spool, Spool::None) {
             Spool::Writing(w) => *w,
-            _ => return crate::mta::temp_failure(),
+            Spool::Failed(reply) => return reply,
+            Spool::None => return crate::mta::temp_failure(),
         };
         if let Err(e) = w.finish_filter() {
-            log::error!("smtp: cannot spool a message: {e}");
-            return crate::mta::temp_failure();
+            return spool_failed(&e);
         }
         let Writing {
             blob, mime, signer, ..

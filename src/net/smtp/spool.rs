@@ -4,6 +4,7 @@
 use crate::antispam::pipeline::AuthResultsFilter;
 use crate::auth::dkim::{Signer, SigningKey};
 use crate::mail::mime;
+use crate::proto::smtp::reply::Reply;
 use crate::store::BlobWriter;
 
 /// The spool of the message being received.
@@ -12,8 +13,8 @@ pub(super) enum Spool {
     None,
     /// The message being received.
     Writing(Box<Writing>),
-    /// Writing failed; the message will get a 451.
-    Failed,
+    /// Writing failed; the message will get this reply.
+    Failed(Reply),
 }
 
 /// A message being received: its body file, its MIME structure for IMAP,
