@@ -49,6 +49,9 @@ pub struct Config {
     /// IMAP presentation.
     #[serde(default)]
     pub imap: Imap,
+    /// MTA and submission policy.
+    #[serde(default)]
+    pub mta: Mta,
     /// Spam filtering thresholds.
     #[serde(default)]
     pub antispam: Antispam,
@@ -340,6 +343,29 @@ pub struct Imap {
 impl Default for Imap {
     fn default() -> Self {
         Imap { separator: '/' }
+    }
+}
+
+/// `[mta]`: the MTA and submission policy (`crate::mta`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mta {
+    /// Where `postmaster@` of a local domain goes when no account or alias
+    /// has that address (RFC 5321 §4.5.1). Empty: the oldest account.
+    pub postmaster: Vec<String>,
+    /// Messages one account may submit per hour (0: no limit).
+    pub max_messages_per_hour: u32,
+    /// Recipients one account may submit to per hour (0: no limit).
+    pub max_recipients_per_hour: u32,
+}
+
+impl Default for Mta {
+    fn default() -> Self {
+        Mta {
+            postmaster: Vec::new(),
+            max_messages_per_hour: 100,
+            max_recipients_per_hour: 500,
+        }
     }
 }
 

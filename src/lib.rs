@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod dns;
 pub mod logger;
 pub mod mail;
+pub mod mta;
 pub mod net;
 pub mod password;
 pub mod proto;

@@ -546,3 +546,170 @@ fn sizes_over_the_limit_get_552_declared_or_streamed() {
     assert!(srv.stop());
     assert!(mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX").is_empty());
 }
+
+/// Logs in on the submission port (plaintext AUTH allowed by the config).
+fn submission_login(srv: &Server, user: &str, pass: &str) -> Lines {
+    let mut c = Lines::connect(srv.addr("submission"));
+    c.reply();
+    c.cmd("EHLO client.test");
+    c.reply();
+    let r = auth_plain(&mut c, user, pass);
+    assert!(r.starts_with("235"), "{r}");
+    c
+}
+
+/// One message over an open submission session; the reply to its data.
+fn submit_message(c: &mut Lines, from: &str, to: &str, body: &str) -> String {
+    c.cmd(&format!("MAIL FROM:<{from}>"));
+    let r = c.reply();
+    assert!(r.starts_with("250"), "{r}");
+    c.cmd(&format!("RCPT TO:<{to}>"));
+    let r = c.reply();
+    assert!(r.starts_with("250"), "{r}");
+    c.cmd("DATA");
+    assert!(c.reply().starts_with("354"));
+    c.send(body.as_bytes());
+    c.send(b".\r\n");
+    c.reply()
+}
+
+/// Hardening: From check fails closed. A fifth From field, a folded From
+/// over 4 KiB that ends in a foreign address, and a second From after
+/// 256 KiB of header fields are refused, not judged on what was seen.
+#[test]
+fn the_submission_from_check_fails_closed() {
+    let mut srv = Server::start("[tls]\nallow_plaintext_auth = true\n");
+    srv.add_user("alice@example.test", "alice pw");
+    srv.add_user("bob@example.test", "bob pw");
+    let mine = "From: alice@example.test\r\n";
+    let fifth = format!("{}From: bob@example.test\r\n\r\nx\r\n", mine.repeat(4));
+    let folded = format!(
+        "From: alice@example.test,\r\n{} bob@example.test\r\n\r\nx\r\n",
+        " alice@example.test,\r\n".repeat(200)
+    );
+    let padding = format!("X-Pad: {}\r\n", "p".repeat(990)).repeat(270);
+    let late = format!("{mine}{padding}From: bob@example.test\r\n\r\nx\r\n");
+    let mut c = submission_login(&srv, "alice@example.test", "alice pw");
+    for (name, body) in [("fifth", &fifth), ("folded", &folded), ("late", &late)] {
+        let r = submit_message(&mut c, "alice@example.test", "bob@example.test", body);
+        assert!(r.starts_with("550 5.7.1"), "{name}: {r}");
+    }
+    let r = submit_message(
+        &mut c,
+        "alice@example.test",
+        "bob@example.test",
+        &format!("{mine}\r\nfine\r\n"),
+    );
+    assert!(r.starts_with("250"), "{r}");
+    c.cmd("QUIT");
+    assert!(srv.stop());
+    assert_eq!(
+        mailbox_messages(&data_dir(&srv), "bob@example.test", "INBOX").len(),
+        1
+    );
+}
+
+/// Hardening: authenticated sending is limited per account: messages and
+/// recipients per hour, answered 450 4.7.1 and logged.
+#[test]
+fn authenticated_sending_has_hourly_limits() {
+    let srv = Server::start(
+        "[tls]\nallow_plaintext_auth = true\n\
+         [mta]\nmax_messages_per_hour = 2\nmax_recipients_per_hour = 3\n",
+    );
+    srv.add_user("alice@example.test", "alice pw");
+    srv.add_user("bob@example.test", "bob pw");
+    let mut c = submission_login(&srv, "alice@example.test", "alice pw");
+    c.cmd("MAIL FROM:<alice@example.test>");
+    assert!(c.reply().starts_with("250"));
+    for i in 0..3 {
+        c.cmd(&format!("RCPT TO:<bob+{i}@example.test>"));
+        assert!(c.reply().starts_with("250"));
+    }
+    c.cmd("RCPT TO:<bob+3@example.test>");
+    let r = c.reply();
+    assert!(r.starts_with("450 4.7.1"), "{r}");
+    c.cmd("DATA");
+    assert!(c.reply().starts_with("354"));
+    c.send(b"From: alice@example.test\r\n\r\nhi\r\n.\r\n");
+    assert!(c.reply().starts_with("250"));
+    c.cmd("MAIL FROM:<alice@example.test>");
+    assert!(c.reply().starts_with("250"));
+    c.cmd("RCPT TO:<bob@example.test>");
+    let r = c.reply();
+    assert!(r.starts_with("450 4.7.1"), "{r}");
+    c.cmd("RSET");
+    c.reply();
+    c.cmd("MAIL FROM:<alice@example.test>");
+    let r = c.reply();
+    assert!(r.starts_with("450 4.7.1"), "{r}");
+    // Another account is not affected.
+    let mut b = submission_login(&srv, "bob@example.test", "bob pw");
+    let r = submit_message(
+        &mut b,
+        "bob@example.test",
+        "alice@example.test",
+        "From: bob@example.test\r\n\r\nhi\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert!(srv
+        .log()
+        .contains("alice@example.test reached the hourly limit"));
+}
+
+/// Hardening: postmaster@ every local domain is always accepted (RFC 5321
+/// §4.5.1); with no account or alias of that name it reaches the oldest
+/// account.
+#[test]
+fn postmaster_is_always_accepted_and_reaches_the_admin() {
+    let mut srv = server_with_users();
+    srv.cli(&["domain", "add", "other.test"], None);
+    for to in [
+        "postmaster@example.test",
+        "POSTMASTER@other.test",
+        "postmaster",
+    ] {
+        let r = smtp_send(
+            srv.addr("smtp"),
+            "x@remote.test",
+            &[to],
+            "Subject: pm\r\n\r\nhi\r\n",
+        );
+        assert!(r.starts_with("250"), "{to}: {r}");
+    }
+    assert!(srv.stop());
+    let alice = mailbox_messages(&data_dir(&srv), "alice@example.test", "INBOX");
+    assert_eq!(alice.len(), 3);
+}
+
+/// Hardening: SMTP write timeout. A client that pipelines NOOPs and never
+/// reads the replies is dropped once writing to it stalls for the command
+/// timeout.
+#[test]
+fn a_client_that_never_reads_is_dropped() {
+    use std::io::{Read, Write};
+    let srv = Server::start("[timeouts]\nsmtp_command = \"2s\"\n");
+    let mut s = std::net::TcpStream::connect(srv.addr("smtp")).unwrap();
+    let mut greeting = [0u8; 512];
+    let _ = s.read(&mut greeting).unwrap();
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let chunk = "NOOP\r\n".repeat(10_000);
+    let start = std::time::Instant::now();
+    let mut dropped = false;
+    while start.elapsed() < Duration::from_secs(40) {
+        match s.write(chunk.as_bytes()) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                dropped = true;
+                break;
+            }
+        }
+    }
+    assert!(dropped, "still connected after {:?}", start.elapsed());
+}

@@ -126,6 +126,40 @@ pub async fn read_until(
     .await
 }
 
+/// Writes and flushes `bytes` unless the client reads nothing for `limit`.
+pub async fn write_within(
+    conn: &mut Conn,
+    bytes: &[u8],
+    limit: std::time::Duration,
+) -> io::Result<()> {
+    use smol::io::AsyncWriteExt;
+    let write = async {
+        conn.write_all(bytes).await?;
+        conn.flush().await
+    };
+    smol::future::or(write, async {
+        smol::Timer::after(limit).await;
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client not reading",
+        ))
+    })
+    .await
+}
+
+/// Closes the connection (TLS sends its close_notify), giving up after
+/// `limit` on a client that reads nothing.
+pub async fn close_within(mut conn: Conn, limit: std::time::Duration) {
+    use smol::io::AsyncWriteExt;
+    let close = async {
+        let _ = conn.close().await;
+    };
+    let timer = async {
+        smol::Timer::after(limit).await;
+    };
+    smol::future::or(close, timer).await;
+}
+
 /// A file read in chunks on the blocking thread pool, one trip per read.
 /// Unlike `smol::Unblock`, whose reader task waits on its pipe, no pool
 /// thread is held while a slow client takes the data: the pool is small

@@ -123,6 +123,8 @@ pub struct Shared {
     pub queue: Arc<dyn crate::admin::Notify>,
     /// The inbound checks of port 25, when enabled.
     pub antispam: Option<Arc<crate::antispam::pipeline::Pipeline>>,
+    /// The MTA and submission policy.
+    pub mta: Arc<crate::mta::Policy>,
 }
 
 impl Shared {
@@ -143,6 +145,11 @@ impl Shared {
             junk: crate::antispam::bayes::trainer::junk_training(&config, &store),
             queue: Arc::new(crate::admin::NoNotify),
             antispam: None,
+            mta: Arc::new(crate::mta::Policy::new(
+                store.clone(),
+                config.server.data_dir.clone(),
+                &config.mta,
+            )),
             config,
             store,
             tls,
