@@ -143,6 +143,10 @@ pub fn store_failed(id: &str, e: &StoreError) -> Reply {
             log::info!("smtp: {id} refused: {account} is over quota");
             Reply::new(452, "4.2.2", format!("Mailbox full: {account}"))
         }
+        StoreError::InsufficientStorage { .. } => {
+            log::warn!("smtp: {id} refused: {e}");
+            storage_full()
+        }
         e => {
             log::error!("smtp: {id} could not be stored: {e}");
             let full = matches!(e, StoreError::Io(text) if storage_full_text(text));
@@ -286,6 +290,11 @@ mod tests {
         let quota = std::io::Error::from_raw_os_error(122);
         assert_eq!(code::<()>(Err(spool_failed(&quota))), "452 4.3.1");
         let e = StoreError::Io("insufficient space for new mail".into());
+        assert_eq!(code::<()>(Err(store_failed("id", &e))), "452 4.3.1");
+        let e = StoreError::InsufficientStorage {
+            available: 1 << 20,
+            reserve: 64 << 20,
+        };
         assert_eq!(code::<()>(Err(store_failed("id", &e))), "452 4.3.1");
         let other = std::io::Error::from_raw_os_error(5);
         assert_eq!(code::<()>(Err(spool_failed(&other))), "451 4.3.0");

@@ -188,8 +188,15 @@ impl Client<'_> {
                 });
             }
             Action::Mail { from, .. } => {
-                // The store's free-space reserve is not measured yet.
-                let room = true;
+                // New mail stays out of the disk's reserve (store.min_free),
+                // as Postfix's queue_minfree: 452 4.3.1 (RFC 3463 §3.4).
+                let room = match shared.store.check_room() {
+                    Ok(()) => true,
+                    Err(e) => {
+                        log::warn!("smtp: new mail from {} refused: {e}", s.peer());
+                        false
+                    }
+                };
                 let (user, now) = (s.authenticated_user(), scan_now());
                 let mut r = shared.mta.mail_from(mode, user, &from, room, now);
                 let helo = s.helo_name().unwrap_or_default().to_string();
@@ -301,6 +308,8 @@ impl Client<'_> {
         let result = smol::unblock(move || {
             let blob = blob.finish().map_err(|e| StoreError::Io(e.to_string()))?;
             let size = blob.size;
+            // The message may have grown into the reserve while it came in.
+            store.check_room()?;
             let entry = plan.entry.map(|mut e| {
                 e.size = size + e.prefix.len() as u64;
                 e
