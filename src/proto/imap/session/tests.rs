@@ -394,6 +394,7 @@ fn too_many_bad_commands_and_autologout() {
     assert!(c.closed);
 
     let mut c = client(&st);
+    c.login();
     let later = c.s.deadline();
     assert!(later >= Instant::now() + Duration::from_secs(29 * 60));
     c.s.timed_out(Instant::now());
@@ -401,6 +402,28 @@ fn too_many_bad_commands_and_autologout() {
     c.s.timed_out(later);
     assert_eq!(c.run(b""), "* BYE Autologout; idle for too long\r\n");
     assert!(c.closed);
+}
+
+/// Hardening, idle connections locking services out: a client must log in
+/// within a minute of connecting, however busy it keeps the connection.
+#[test]
+fn a_client_that_does_not_log_in_is_disconnected() {
+    let st = store();
+    let start = Instant::now();
+    let mut c = client(&st);
+    let by = c.s.deadline();
+    assert!(by <= start + Duration::from_secs(61), "{:?}", by - start);
+    assert!(by >= start + Duration::from_secs(59), "{:?}", by - start);
+    // Commands before login do not move the limit.
+    c.run(b"a NOOP\r\nb CAPABILITY\r\n");
+    assert_eq!(c.s.deadline(), by);
+    c.s.timed_out(by);
+    assert_eq!(c.run(b""), "* BYE Login timeout\r\n");
+    assert!(c.closed);
+    // A login lifts it.
+    let mut c = client(&st);
+    c.login();
+    assert!(c.s.deadline() >= start + Duration::from_secs(29 * 60));
 }
 
 /// A short conversation fed in two pieces split at every byte gives the
