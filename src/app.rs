@@ -50,7 +50,9 @@ pub fn open_store(cfg: &Config) -> Result<Store, String> {
 /// threads, each with its own malloc arena and stack, and the memory stays.
 /// Nothing waits on a pool thread for the network or another task (IDLE
 /// waits on the executor, message bodies are read a chunk per trip), so a
-/// few threads keep the disk busy and the rest queue.
+/// few threads keep the disk busy and the rest queue. IMAP steps take at
+/// most [`crate::net::imap::IMAP_THREADS`] of them, so that deliveries
+/// and the queue always find a thread while IMAP clients search.
 pub const BLOCKING_THREADS: usize = 4;
 
 /// Starts every service and runs until SIGTERM or SIGINT. Every check that

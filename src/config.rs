@@ -154,7 +154,8 @@ impl Default for Store {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Open connections over all services.
+    /// Open connections over all services, shared out among them
+    /// (`crate::net::limits`).
     pub max_connections: u32,
     /// Open connections from one client address (IPv6 grouped by /64).
     pub max_connections_per_ip: u32,
@@ -210,6 +211,10 @@ pub struct Timeouts {
     pub pop3_idle: Dur,
     /// IMAP inactivity, IDLE included (RFC 9051 §5.4: at least 30 minutes).
     pub imap_idle: Dur,
+    /// An IMAP client must log in within this time of connecting.
+    pub imap_login: Dur,
+    /// Longest run of one IMAP command (SEARCH) before `NO [LIMIT]`.
+    pub imap_command: Dur,
     /// A TLS handshake.
     pub tls_handshake: Dur,
 }
@@ -222,6 +227,8 @@ impl Default for Timeouts {
             smtp_data_block: min(3),
             pop3_idle: min(10),
             imap_idle: min(30),
+            imap_login: Dur(Duration::from_secs(60)),
+            imap_command: Dur(Duration::from_secs(30)),
             tls_handshake: Dur(Duration::from_secs(30)),
         }
     }
@@ -975,6 +982,24 @@ impl Config {
         if self.dns.attempts == 0 {
             return Err(("dns.attempts".into(), "expected at least 1".into()));
         }
+        let t = &self.timeouts;
+        // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+        for (key, d, min) in [
+            ("smtp_command", t.smtp_command, "1s"),
+            ("smtp_data_block", t.smtp_data_block, "1s"),
+            ("pop3_idle", t.pop3_idle, "1s"),
+            ("imap_idle", t.imap_idle, "30m"),
+            ("imap_login", t.imap_login, "1s"),
+            ("imap_command", t.imap_command, "1s"),
+            ("tls_handshake", t.tls_handshake, "1s"),
+        ] {
+            if parse_duration(min).is_some_and(|m| d.0 < m.0) {
+                return Err((
+                    format!("timeouts.{key}"),
+                    format!("expected at least {min}"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -1114,6 +1139,18 @@ mod tests {
         let e = err("[server]\nhostname = \"m.example\"\n[limits]\nmax_connections = 10\nmax_connections_per_ip = 50\n");
         assert!(
             e.starts_with("f.toml:5: key `limits.max_connections_per_ip`:"),
+            "{e}"
+        );
+
+        // Zero timeouts and an autologout under 30 minutes are refused.
+        let e = err("[server]\nhostname = \"m.example\"\n[timeouts]\nsmtp_command = \"0s\"\n");
+        assert!(
+            e.contains("timeouts.smtp_command") && e.contains("at least 1s"),
+            "{e}"
+        );
+        let e = err("[server]\nhostname = \"m.example\"\n[timeouts]\nimap_idle = \"1s\"\n");
+        assert!(
+            e.contains("timeouts.imap_idle") && e.contains("at least 30m"),
             "{e}"
         );
 

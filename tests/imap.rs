@@ -575,3 +575,268 @@ print("done")
 "#,
     );
 }
+
+/// A raw IMAP connection that can tell whether anything has arrived.
+struct Raw {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Raw {
+    /// Connects to plain IMAP and logs in as Alice (plaintext allowed).
+    fn login(srv: &Server) -> Raw {
+        let s = std::net::TcpStream::connect(srv.addr("imap")).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let mut c = Raw {
+            reader: std::io::BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+        };
+        assert!(c.line().starts_with("* OK"));
+        c.send(format!("l LOGIN {ALICE} \"{PASSWORD}\"\r\n").as_bytes());
+        c.until("l ");
+        c
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        self.reader.read_line(&mut l).expect("read line");
+        l.trim_end().to_string()
+    }
+
+    /// Reads up to the line that starts with `prefix` and returns it.
+    fn until(&mut self, prefix: &str) -> String {
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty(), "connection closed before {prefix}");
+            if l.starts_with(prefix) {
+                return l;
+            }
+        }
+    }
+
+    /// Whether the server has sent anything not read yet.
+    fn has_input(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        self.writer.set_nonblocking(true).expect("nonblocking");
+        let got = self.writer.peek(&mut [0u8; 1]);
+        self.writer.set_nonblocking(false).expect("blocking");
+        !matches!(got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    /// Appends `msg` to INBOX.
+    fn append(&mut self, msg: &[u8]) {
+        self.send(format!("ap APPEND INBOX {{{}}}\r\n", msg.len()).as_bytes());
+        assert!(self.line().starts_with("+ "));
+        self.send(msg);
+        self.send(b"\r\n");
+        let r = self.until("ap ");
+        assert!(r.starts_with("ap OK"), "{r}");
+    }
+}
+
+/// A text message of about `size` bytes in which no `zq<n>x` occurs.
+fn big_text_message(size: usize) -> Vec<u8> {
+    let mut m =
+        b"From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: long read\r\n\r\n".to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
+    while m.len() < size {
+        m.extend_from_slice(line);
+    }
+    m
+}
+
+/// A SEARCH of `n` BODY keys that match nothing.
+fn hostile_search(tag: &str, n: usize) -> String {
+    let keys: Vec<String> = (0..n).map(|i| format!("BODY zq{i}x")).collect();
+    format!("{tag} SEARCH {}\r\n", keys.join(" "))
+}
+
+/// Hardening, one IMAP user stalling mail delivery for everyone: four
+/// searches through large messages, each feeding every byte to 32 keys, are
+/// running, and a delivery over SMTP still completes before any of them
+/// answers: IMAP work cannot take every thread delivery needs.
+#[test]
+fn delivery_completes_while_hostile_searches_run() {
+    let srv = start(PLAINTEXT);
+    let mut c = Raw::login(&srv);
+    let big = big_text_message(10 << 20);
+    c.append(&big);
+    c.append(&big);
+    let mut searches: Vec<Raw> = (0..4)
+        .map(|_| {
+            let mut s = Raw::login(&srv);
+            s.send(b"s SELECT INBOX\r\n");
+            s.until("s OK");
+            s
+        })
+        .collect();
+    for (i, s) in searches.iter_mut().enumerate() {
+        s.send(hostile_search(&format!("h{i}"), 32).as_bytes());
+    }
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "bob@remote.test",
+        &[ALICE],
+        "Subject: urgent\r\n\r\nPlease call.\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let answered = searches
+        .iter_mut()
+        .map(|s| s.has_input())
+        .filter(|&b| b)
+        .count();
+    assert_eq!(answered, 0, "a search answered before the delivery did");
+    for (i, s) in searches.iter_mut().enumerate() {
+        let r = s.until(&format!("h{i} "));
+        assert!(
+            r == format!("h{i} OK SEARCH completed") || r.contains("NO [LIMIT]"),
+            "{r}"
+        );
+    }
+    c.send(b"n STATUS INBOX (MESSAGES)\r\n");
+    assert_eq!(c.line(), "* STATUS INBOX (MESSAGES 3)");
+}
+
+/// Hardening, one IMAP user stalling mail delivery: a search that runs
+/// past `timeouts.imap_command` is stopped with NO [LIMIT], and one with
+/// more string keys than allowed is refused at once.
+#[test]
+fn long_and_wide_searches_are_limited() {
+    let srv = start(&format!("{PLAINTEXT}[timeouts]\nimap_command = \"1s\"\n"));
+    let mut c = Raw::login(&srv);
+    let big = big_text_message(10 << 20);
+    for _ in 0..4 {
+        c.append(&big);
+    }
+    c.send(b"s SELECT INBOX\r\n");
+    c.until("s OK");
+    c.send(hostile_search("t", 32).as_bytes());
+    assert_eq!(c.until("t "), "t NO [LIMIT] Search took too long");
+    c.send(hostile_search("w", 33).as_bytes());
+    assert_eq!(
+        c.until("w "),
+        "w NO [LIMIT] At most 32 header and text keys in one search"
+    );
+    c.send(b"k SEARCH BODY fox\r\n");
+    assert_eq!(c.line(), "* SEARCH 1 2 3 4");
+}
+
+/// Hardening, idle connections locking every service out: port 25 takes
+/// only its share of `max_connections`, and IMAP, submission and POP3
+/// still greet new clients.
+#[test]
+fn idle_smtp_connections_leave_other_services_their_slots() {
+    let srv = start("[limits]\nmax_connections = 16\nmax_connections_per_ip = 16\n");
+    let mut held = Vec::new();
+    loop {
+        let mut c = Lines::connect(srv.addr("smtp"));
+        let g = c.reply();
+        if g.starts_with("421") {
+            break;
+        }
+        assert!(g.starts_with("220"), "{g}");
+        held.push(c);
+        assert!(held.len() < 16, "SMTP took every slot");
+    }
+    assert_eq!(held.len(), 4);
+    let mut imap = Lines::connect(srv.addr("imap"));
+    let g = imap.line();
+    assert!(g.starts_with("* OK"), "{g}");
+    let mut sub = Lines::connect(srv.addr("submission"));
+    let g = sub.reply();
+    assert!(g.starts_with("220"), "{g}");
+    let mut pop = Lines::connect(srv.addr("pop3"));
+    let g = pop.line();
+    assert!(g.starts_with("+OK"), "{g}");
+}
+
+/// Hardening, idle connections locking services out: a client that does
+/// not log in is disconnected after `timeouts.imap_login`, however often
+/// it sends NOOP.
+#[test]
+fn imap_clients_that_do_not_log_in_are_disconnected() {
+    let srv = start("[timeouts]\nimap_login = \"2s\"\n");
+    let mut c = Lines::connect(srv.addr("imap"));
+    assert!(c.line().starts_with("* OK"));
+    c.cmd("a NOOP");
+    assert_eq!(c.line(), "a OK NOOP completed");
+    assert_eq!(c.line(), "* BYE Login timeout");
+    assert_eq!(c.rest(), "");
+}
+
+/// Attachments come back byte for byte: BINARY.PEEK of each kind of part
+/// gives exactly the bytes its transfer encoding stands for (RFC 3516
+/// §4.2), whatever the media type, with no line ends rewritten, and
+/// BINARY.SIZE is the length BINARY sends.
+#[test]
+fn attachments_come_back_byte_for_byte() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+import base64, hashlib
+def qp(data):
+    # Quoted-printable by hand (RFC 2045 §6.7): trailing white space
+    # encoded, long lines cut with soft line breaks, CRLF hard breaks.
+    out = []
+    for line in data.split(b"\r\n"):
+        enc = b""
+        for i, c in enumerate(line):
+            last = i == len(line) - 1
+            if c == 61 or c > 126 or (c in (32, 9) and last) or (c < 32 and c != 9):
+                piece = b"=%02X" % c
+            else:
+                piece = bytes([c])
+            if len(enc) + len(piece) > 72:
+                out.append(enc + b"=")
+                enc = b""
+            enc += piece
+        out.append(enc)
+    return b"\r\n".join(out)
+def b64(data):
+    return base64.encodebytes(data).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+csv_lf = b"".join(b"%d,item %d,%d.50\n" % (i, i, i * 3) for i in range(300))
+csv_crlf = csv_lf.replace(b"\n", b"\r\n")
+qp_text = (b"Trailing spaces here   \r\nand a tab\t\r\n" + b"long line " * 30
+           + b"\r\n= sign, caf\xc3\xa9\r\n   \r\nlast line  ")
+eight = "Grüße aus Köln\r\nzweite Zeile\r\nend".encode()
+blob = bytes(range(256)) * 16 + b"\x00\x00\n\r\n\rend"
+parts = [
+    (b"text/csv", b"base64", b64(csv_lf), csv_lf),
+    (b"text/csv", b"base64", b64(csv_crlf), csv_crlf),
+    (b"text/plain; charset=utf-8", b"quoted-printable", qp(qp_text), qp_text),
+    (b"text/plain; charset=utf-8", b"8bit", eight, eight),
+    (b"application/octet-stream", b"base64", b64(blob), blob),
+]
+msg = (b"From: Bob <bob@remote.test>\r\nTo: alice@example.test\r\nSubject: files\r\n"
+       b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=sep\r\n\r\n")
+for ctype, cte, body, _ in parts:
+    msg += (b"--sep\r\nContent-Type: " + ctype + b"\r\nContent-Transfer-Encoding: "
+            + cte + b"\r\nContent-Disposition: attachment\r\n\r\n" + body + b"\r\n")
+msg += b"--sep--\r\n"
+M = implicit()
+ok(M.append('INBOX', None, None, msg))
+ok(M.select('INBOX'))
+for i, (ctype, cte, _, original) in enumerate(parts, 1):
+    dat = ok(M.fetch('1', '(BINARY.PEEK[%d])' % i))
+    got = dat[0][1]
+    assert hashlib.sha256(got).digest() == hashlib.sha256(original).digest(), (i, ctype, cte, got[:80], original[:80])
+    assert dat[0][0].endswith(b'~{%d}' % len(got)) == (b"\x00" in original), dat[0][0]
+    size = ok(M.fetch('1', '(BINARY.SIZE[%d])' % i))[0]
+    assert b'BINARY.SIZE[%d] %d)' % (i, len(got)) in size, (size, len(got))
+# BODY[] is the message as stored.
+assert ok(M.fetch('1', '(BODY.PEEK[])'))[0][1] == msg
+M.logout()
+print("done")
+"#,
+    );
+}

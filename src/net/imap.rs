@@ -10,6 +10,11 @@
 //! trip, and while the client IDLEs the adapter waits on the executor for
 //! input or for a change of the selected mailbox, then has the session
 //! report the change at once (RFC 2177).
+//!
+//! IMAP steps hold at most [`IMAP_THREADS`] of the pool's threads at once
+//! ([`Shared::imap_steps`]): a SEARCH through large messages runs for up
+//! to `timeouts.imap_command`, and mail delivery and the outbound queue
+//! must not wait behind it.
 
 use super::auth::Login;
 use super::conn::{read_until, ChunkedFile, Conn};
@@ -36,12 +41,19 @@ const CHUNK: usize = 16 * 1024;
 /// pieces; a step is one trip to the thread pool and back).
 const STEP_BYTES: usize = 32 * 1024;
 
+/// Threads of the blocking pool that IMAP session steps may hold at once;
+/// the others stay free for delivery, the queue, POP3 and logins.
+pub const IMAP_THREADS: usize = 2;
+
 /// Session settings from the config.
 pub fn session_config(cfg: &crate::config::Config) -> session::Config {
     let mut c = session::Config::new(cfg.server.hostname.0.clone());
     c.max_bad_commands = cfg.limits.max_bad_commands;
-    // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
-    c.idle_timeout = cfg.timeouts.imap_idle.0.max(Duration::from_secs(30 * 60));
+    // RFC 9051 §5.4: at least 30 minutes, checked with the config.
+    c.idle_timeout = cfg.timeouts.imap_idle.0;
+    c.login_timeout = cfg.timeouts.imap_login.0;
+    c.command_limit = cfg.timeouts.imap_command.0;
+    c.clock = Some(Instant::now);
     c.allow_plaintext_auth = cfg.tls.allow_plaintext_auth;
     // A certificate is always there: configured, or generated at start.
     c.starttls_available = true;
@@ -120,7 +132,9 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
     // Received bytes the session has not taken yet: buf[start..end].
     let (mut start, mut end) = (0, 0);
     'conn: loop {
+        let permit = shared.imap_steps.acquire().await;
         let st = smol::unblock(move || step(s, buf, start, end)).await;
+        drop(permit);
         s = st.session;
         buf = st.buf;
         start += st.taken;
@@ -208,11 +222,13 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
         };
         match got {
             None => {
+                let permit = shared.imap_steps.acquire().await;
                 s = smol::unblock(move || {
                     s.mailbox_changed();
                     s
                 })
                 .await;
+                drop(permit);
             }
             Some(None) => s.timed_out(Instant::now()),
             Some(Some(Ok(0))) | Some(Some(Err(_))) => break,

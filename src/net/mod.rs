@@ -117,6 +117,9 @@ pub struct Shared {
     pub pop3_locks: pop3::MaildropLocks,
     /// IMAP session settings.
     pub imap: Arc<crate::proto::imap::session::Config>,
+    /// Permits to run an IMAP session step on the blocking pool
+    /// ([`imap::IMAP_THREADS`]).
+    pub imap_steps: smol::lock::Semaphore,
     /// Told when IMAP users file messages into or out of Junk.
     pub junk: Arc<dyn crate::proto::imap::session::JunkTraining>,
     /// Told when a message was queued for outbound delivery.
@@ -142,6 +145,7 @@ impl Shared {
             pop3: Arc::new(pop3::session_config(&config)),
             pop3_locks: pop3::MaildropLocks::new(),
             imap: Arc::new(imap::session_config(&config)),
+            imap_steps: smol::lock::Semaphore::new(imap::IMAP_THREADS),
             junk: crate::antispam::bayes::trainer::junk_training(&config, &store),
             queue: Arc::new(crate::admin::NoNotify),
             antispam: None,
@@ -204,7 +208,7 @@ pub async fn accept_loop(bound: Bound, shared: Arc<Shared>) {
         let service = bound.service;
         let shared = shared.clone();
         smol::spawn(guarded(service, peer, async move {
-            let guard = match shared.limits.acquire(peer.ip()) {
+            let guard = match shared.limits.acquire(service, peer.ip()) {
                 Ok(g) => g,
                 Err(why) => {
                     log::info!("{service}: refusing {peer}: {why}");

@@ -519,14 +519,6 @@ fn header_fields(
     Ok(())
 }
 
-/// How the content of a BINARY section is obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Decoding {
-    cte: Cte,
-    /// A text/* part: line ends go out as CRLF (see [`LineEnds`]).
-    text: bool,
-}
-
 /// The Content-Transfer-Encoding to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cte {
@@ -549,17 +541,17 @@ enum Cte {
 /// - A multipart/*, message/rfc822 or message/global part: refused, for
 ///   RFC 9051 §6.4.5 says BINARY "can only be requested for leaf body
 ///   parts" (RFC 3516 had no such rule; IMAP4rev2 has).
-/// - A leaf: its body, decoded.
-fn binary_source(s: &Structure, path: &[u32]) -> Result<(ByteRange, Decoding), BinaryRefusal> {
-    let identity = Decoding {
-        cte: Cte::Identity,
-        text: false,
-    };
+/// - A leaf: its body, decoded: exactly the bytes the transfer encoding
+///   stands for, whatever the media type. RFC 3516 §4.2 defines BINARY as
+///   the content "after removing any Content-Transfer-Encoding-related
+///   encoding", and a text attachment must come back as the file that was
+///   sent, bare LFs and all (as Dovecot answers).
+fn binary_source(s: &Structure, path: &[u32]) -> Result<(ByteRange, Cte), BinaryRefusal> {
     if path.is_empty() {
-        return Ok((section::resolve(s, path, Spec::Body), identity));
+        return Ok((section::resolve(s, path, Spec::Body), Cte::Identity));
     }
     let Some(p) = section::part(s, path) else {
-        return Ok((ByteRange::EMPTY, identity));
+        return Ok((ByteRange::EMPTY, Cte::Identity));
     };
     if !matches!(p.content, Content::Single) {
         return Err(BinaryRefusal::NotLeaf);
@@ -582,34 +574,7 @@ fn binary_source(s: &Structure, path: &[u32]) -> Result<(ByteRange, Decoding), B
             String::from_utf8_lossy(enc).into_owned(),
         ));
     };
-    Ok((
-        range,
-        Decoding {
-            cte,
-            text: p.is_text(),
-        },
-    ))
-}
-
-/// Turns bare LF into CRLF, streaming: RFC 9051 §7.5.2 (and RFC 3516
-/// §4.3) say textual sections sent in BINARY use CRLF line ends whatever
-/// the stored form (a base64 text part written on a Unix system often
-/// holds bare LFs).
-#[derive(Debug, Default, Clone, Copy)]
-struct LineEnds {
-    after_cr: bool,
-}
-
-impl LineEnds {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        for &b in input {
-            if b == b'\n' && !self.after_cr {
-                out.push(b'\r');
-            }
-            out.push(b);
-            self.after_cr = b == b'\r';
-        }
-    }
+    Ok((range, cte))
 }
 
 /// Reads `range` and gives its decoded content, piece by piece, holding
@@ -617,17 +582,15 @@ impl LineEnds {
 fn decode_range(
     bytes: &mut dyn MessageBytes,
     range: ByteRange,
-    d: Decoding,
+    cte: Cte,
     out: &mut dyn FnMut(&[u8]),
 ) -> io::Result<()> {
     let mut b64 = Base64Decoder::default();
     let mut qp = QpDecoder::default();
-    let mut crlf = LineEnds::default();
     let mut buf = Vec::new();
-    let mut lines = Vec::new();
     bytes.read_range(range.start, range.len, &mut |chunk| {
         buf.clear();
-        let decoded = match d.cte {
+        let decoded = match cte {
             Cte::Identity => chunk,
             Cte::Base64 => {
                 b64.feed(chunk, &mut buf);
@@ -638,13 +601,7 @@ fn decode_range(
                 &buf
             }
         };
-        if d.text {
-            lines.clear();
-            crlf.feed(decoded, &mut lines);
-            out(&lines);
-        } else {
-            out(decoded);
-        }
+        out(decoded);
     })
 }
 
@@ -719,7 +676,7 @@ fn binary_size(
     w.push(b"] ");
     let (range, d) =
         binary_source(s, path).map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
-    let size = if d.cte == Cte::Identity && !d.text {
+    let size = if d == Cte::Identity {
         range.len
     } else {
         let mut n = 0u64;

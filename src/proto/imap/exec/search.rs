@@ -13,12 +13,18 @@
 //! ([`MessageSearch`]), and that pass skips the bytes of parts that hold
 //! no text (attachments) and stops once every string is found.
 //!
-//! The cost is bounded by a budget: each key evaluation costs
+//! The cost is bounded by a [`Budget`]: each key evaluation costs
 //! [`COST_KEY`], each structure loaded [`COST_STRUCTURE`], each byte read
-//! one unit. Running out gives [`SearchError::TooExpensive`].
+//! one unit for every string looked for in it (each byte is fed to every
+//! header or text search). Running out gives
+//! [`SearchError::TooExpensive`]; a budget may also carry a deadline,
+//! checked between messages and between reads ([`SearchError::TimeLimit`]).
+//! A command with more than [`MAX_STRING_KEYS`] header and text keys is
+//! refused before any work ([`SearchError::TooManyKeys`]).
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Instant;
 
 use super::MessageBytes;
 use crate::mail::mime::search::{HeaderSearch, MessageSearch, Scope};
@@ -35,6 +41,11 @@ pub const COST_KEY: u64 = 1;
 /// Budget units one message structure costs to load (decoding it from the
 /// store is worth a few hundred bytes read).
 pub const COST_STRUCTURE: u64 = 256;
+
+/// Header and text keys (HEADER, FROM, SUBJECT, BODY, TEXT, ...) one
+/// search may hold. Each byte read is fed to every one of them; a client
+/// that wants more runs several searches.
+pub const MAX_STRING_KEYS: usize = 32;
 
 /// Bytes read at a time while searching text: between two reads the
 /// budget is checked and a search whose strings are all found stops.
@@ -76,11 +87,55 @@ pub struct SearchContext<'a> {
     pub saved: &'a [u32],
 }
 
+/// What one search may spend: budget units (see the module
+/// documentation) and, when given, time up to a deadline. The clock is the
+/// caller's: this module reads none.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Units left.
+    pub units: u64,
+    deadline: Option<(Instant, fn() -> Instant)>,
+}
+
+impl Budget {
+    /// `units` to spend, with no deadline.
+    pub fn new(units: u64) -> Budget {
+        Budget {
+            units,
+            deadline: None,
+        }
+    }
+
+    /// The same, stopped once `clock` reads `deadline` or later.
+    pub fn until(self, deadline: Instant, clock: fn() -> Instant) -> Budget {
+        Budget {
+            deadline: Some((deadline, clock)),
+            ..self
+        }
+    }
+
+    fn charge(&mut self, n: u64) -> Result<(), SearchError> {
+        self.units = self.units.checked_sub(n).ok_or(SearchError::TooExpensive)?;
+        Ok(())
+    }
+
+    fn check_time(&self) -> Result<(), SearchError> {
+        match self.deadline {
+            Some((at, clock)) if clock() >= at => Err(SearchError::TimeLimit),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Why a search failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchError {
     /// The budget ran out.
     TooExpensive,
+    /// The deadline passed.
+    TimeLimit,
+    /// More than [`MAX_STRING_KEYS`] header and text keys.
+    TooManyKeys,
     /// A message could not be read.
     Io(String),
 }
@@ -89,6 +144,11 @@ impl fmt::Display for SearchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SearchError::TooExpensive => f.write_str("search too expensive"),
+            SearchError::TimeLimit => f.write_str("search took too long"),
+            SearchError::TooManyKeys => write!(
+                f,
+                "more than {MAX_STRING_KEYS} header and text keys in one search"
+            ),
             SearchError::Io(e) => write!(f, "cannot read a message: {e}"),
         }
     }
@@ -108,9 +168,9 @@ pub fn search(
     msgs: &[SearchMessage<'_>],
     ctx: &SearchContext<'_>,
     src: &mut dyn SearchSource,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<Vec<usize>, SearchError> {
-    let matcher = Matcher::new(key, *ctx);
+    let matcher = Matcher::new(key, *ctx)?;
     let mut found = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
         if matcher.matches(m, src, budget)? {
@@ -134,10 +194,14 @@ pub struct Matcher<'k> {
 }
 
 impl<'k> Matcher<'k> {
-    /// Compiles `key` for messages of the mailbox `ctx` describes.
-    pub fn new(key: &'k SearchKey, ctx: SearchContext<'k>) -> Matcher<'k> {
+    /// Compiles `key` for messages of the mailbox `ctx` describes; more
+    /// than [`MAX_STRING_KEYS`] header and text keys are refused.
+    pub fn new(key: &'k SearchKey, ctx: SearchContext<'k>) -> Result<Matcher<'k>, SearchError> {
         let mut plan = Plan::default();
         let root = plan.compile(key);
+        if plan.headers.len() + plan.texts.len() > MAX_STRING_KEYS {
+            return Err(SearchError::TooManyKeys);
+        }
         let saved: Cow<'k, [u32]> = if ctx.saved.is_sorted() {
             Cow::Borrowed(ctx.saved)
         } else {
@@ -145,12 +209,12 @@ impl<'k> Matcher<'k> {
             v.sort_unstable();
             Cow::Owned(v)
         };
-        Matcher {
+        Ok(Matcher {
             plan,
             root,
             ctx,
             saved,
-        }
+        })
     }
 
     /// Whether message `m` matches, reading no more of it than needed;
@@ -159,8 +223,9 @@ impl<'k> Matcher<'k> {
         &self,
         m: &SearchMessage<'_>,
         src: &mut dyn SearchSource,
-        budget: &mut u64,
+        budget: &mut Budget,
     ) -> Result<bool, SearchError> {
+        budget.check_time()?;
         let env = Env {
             ctx: &self.ctx,
             saved: &self.saved,
@@ -423,9 +488,8 @@ impl Facts {
     }
 }
 
-fn charge(budget: &mut u64, n: u64) -> Result<(), SearchError> {
-    *budget = budget.checked_sub(n).ok_or(SearchError::TooExpensive)?;
-    Ok(())
+fn charge(budget: &mut Budget, n: u64) -> Result<(), SearchError> {
+    budget.charge(n)
 }
 
 fn io_error(e: std::io::Error) -> SearchError {
@@ -439,7 +503,7 @@ fn matches(
     m: &SearchMessage<'_>,
     env: &Env<'_>,
     src: &mut dyn SearchSource,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<bool, SearchError> {
     let mut facts = Facts {
         sent: None,
@@ -490,7 +554,7 @@ fn eval(
     m: &SearchMessage<'_>,
     env: &Env<'_>,
     facts: &Facts,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<Option<bool>, SearchError> {
     charge(budget, COST_KEY)?;
     let sum = m.summary;
@@ -544,12 +608,15 @@ fn eval(
     Ok(Some(known))
 }
 
-/// Reads `range` in windows, charging each to the budget, until `done`.
+/// Reads `range` in windows, charging each to the budget once for each of
+/// the `searches` it is fed to, until `done`.
+#[allow(clippy::too_many_arguments)]
 fn read_windows(
     bytes: &mut dyn MessageBytes,
     start: u64,
     len: u64,
-    budget: &mut u64,
+    searches: usize,
+    budget: &mut Budget,
     feed: &mut dyn FnMut(&[u8]),
     done: &mut dyn FnMut() -> bool,
 ) -> Result<(), SearchError> {
@@ -557,7 +624,8 @@ fn read_windows(
     let mut at = start;
     while at < end && !done() {
         let n = WINDOW.min(end - at);
-        charge(budget, n)?;
+        charge(budget, n.saturating_mul(searches as u64))?;
+        budget.check_time()?;
         bytes.read_range(at, n, feed).map_err(io_error)?;
         at += n;
     }
@@ -569,7 +637,7 @@ fn search_header(
     s: &Structure,
     keys: &[(&[u8], &str)],
     bytes: &mut dyn MessageBytes,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<Vec<bool>, SearchError> {
     let mut searches: Vec<HeaderSearch> = keys
         .iter()
@@ -579,6 +647,7 @@ fn search_header(
         bytes,
         s.root.header_start,
         s.root.header_len,
+        keys.len(),
         budget,
         &mut |chunk| searches.iter_mut().for_each(|h| h.feed(chunk)),
         &mut || false,
@@ -591,7 +660,7 @@ fn search_text(
     s: &Structure,
     keys: &[(Scope, &str)],
     bytes: &mut dyn MessageBytes,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<Vec<bool>, SearchError> {
     let mut search = MessageSearch::new(s, keys);
     let mut pos = 0u64;
@@ -610,6 +679,7 @@ fn search_text(
             bytes,
             start,
             end - start,
+            keys.len(),
             budget,
             &mut |chunk| cell.borrow_mut().feed(chunk),
             &mut || cell.borrow().all_found(),

@@ -14,7 +14,7 @@ use crate::proto::imap::command::{
 };
 use crate::proto::imap::exec::fetch::{self, FetchMessage, FetchOptions};
 use crate::proto::imap::exec::search::{
-    self, SearchContext, SearchError, SearchMessage, SearchSource,
+    self, Budget, SearchContext, SearchError, SearchMessage, SearchSource,
 };
 use crate::proto::imap::exec::{MessageBytes, Sink};
 use crate::proto::imap::{response, SequenceSet};
@@ -141,6 +141,7 @@ enum Failure {
 /// a search holds its matches and not a list of the mailbox.
 fn search_view(
     store: &Arc<Store>,
+    mut budget: Budget,
     sel: &Selected,
     key: &SearchKey,
     uid: bool,
@@ -152,12 +153,11 @@ fn search_view(
         largest_uid: sel.uids.last().unwrap_or(0),
         saved: &sel.saved,
     };
-    let matcher = search::Matcher::new(key, ctx);
+    let matcher = search::Matcher::new(key, ctx).map_err(Failure::Search)?;
     let mut src = Source {
         store,
         mailbox: sel.id,
     };
-    let mut budget = SEARCH_BUDGET;
     let mut found = Found {
         numbers: Vec::new(),
         uids: Vec::new(),
@@ -281,11 +281,25 @@ impl Session {
             many => SearchKey::And(many.to_vec()),
         };
         let save = cmd.ret.as_ref().is_some_and(|r| r.save);
-        let found = match search_view(&self.store, sel, &key, cmd.uid, modseq_key, save) {
+        let mut budget = Budget::new(SEARCH_BUDGET);
+        if let Some(clock) = self.cfg.clock {
+            budget = budget.until(clock() + self.cfg.command_limit, clock);
+        }
+        let found = match search_view(&self.store, budget, sel, &key, cmd.uid, modseq_key, save) {
             Ok(f) => f,
             Err(Failure::Store(e)) => return self.store_error(tag, &e),
+            // RFC 5530 §3: LIMIT, an operation beyond what the server allows.
             Err(Failure::Search(SearchError::TooExpensive)) => {
                 return self.line(&format!("{tag} NO [LIMIT] Search too expensive"))
+            }
+            Err(Failure::Search(SearchError::TimeLimit)) => {
+                return self.line(&format!("{tag} NO [LIMIT] Search took too long"))
+            }
+            Err(Failure::Search(SearchError::TooManyKeys)) => {
+                return self.line(&format!(
+                    "{tag} NO [LIMIT] At most {} header and text keys in one search",
+                    search::MAX_STRING_KEYS
+                ))
             }
             Err(Failure::Search(SearchError::Io(e))) => {
                 log::error!("imap: SEARCH: {e}");

@@ -89,10 +89,20 @@ pub struct Config {
     /// The hierarchy separator clients see (RFC 9051 §5.1); names are
     /// stored with [`crate::store::SEPARATOR`].
     pub separator: char,
+    /// Time from the connection to a successful login, after which the
+    /// session ends.
+    pub login_timeout: Duration,
+    /// Longest run of one SEARCH, measured with `clock`, before it is
+    /// stopped with `NO [LIMIT]`.
+    pub command_limit: Duration,
+    /// The clock that measures `command_limit` while a command runs (the
+    /// session reads no clock of its own); `None`: no time limit.
+    pub clock: Option<fn() -> Instant>,
 }
 
 impl Config {
-    /// Defaults for `hostname`: 30 minutes, 10 bad commands, 25 MiB.
+    /// Defaults for `hostname`: 30 minutes, 10 bad commands, 25 MiB, a
+    /// minute to log in, no clock.
     pub fn new(hostname: String) -> Config {
         Config {
             hostname,
@@ -102,6 +112,9 @@ impl Config {
             idle_timeout: Duration::from_secs(30 * 60),
             append_limit: 25 << 20,
             separator: crate::store::SEPARATOR,
+            login_timeout: Duration::from_secs(60),
+            command_limit: Duration::from_secs(30),
+            clock: None,
         }
     }
 }
@@ -243,6 +256,8 @@ pub struct Session {
     pending: Option<Pending>,
     append: Option<AppendState>,
     deadline: Instant,
+    /// When a client that has not logged in is disconnected.
+    login_by: Instant,
     unix_now: i64,
 }
 
@@ -269,6 +284,7 @@ impl Session {
         let reader = Reader::new(Limits::new(cfg.append_limit));
         let mut s = Session {
             deadline: now + cfg.idle_timeout,
+            login_by: now + cfg.login_timeout,
             cfg,
             store,
             junk,
@@ -295,9 +311,14 @@ impl Session {
         s
     }
 
-    /// When the session times out if nothing comes (autologout).
+    /// When the session times out if nothing comes (autologout), or, before
+    /// login, when the time to log in is up (counted from the connection,
+    /// whatever the client sends meanwhile).
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        match self.state {
+            State::NotAuthenticated => self.deadline.min(self.login_by),
+            _ => self.deadline,
+        }
     }
 
     /// The logged-in account, or empty.
@@ -429,10 +450,14 @@ impl Session {
     /// Nothing came before [`Session::deadline`]: autologout (RFC 9051
     /// §5.4).
     pub fn timed_out(&mut self, now: Instant) {
-        if now < self.deadline || self.is_closed() {
+        if now < self.deadline() || self.is_closed() {
             return;
         }
-        self.line("* BYE Autologout; idle for too long");
+        if matches!(self.state, State::NotAuthenticated) && now >= self.login_by {
+            self.line("* BYE Login timeout");
+        } else {
+            self.line("* BYE Autologout; idle for too long");
+        }
         self.close();
     }
 

@@ -420,6 +420,7 @@ fn too_many_bad_commands_and_autologout() {
     assert!(c.closed);
 
     let mut c = client(&st);
+    c.login();
     let later = c.s.deadline();
     assert!(later >= Instant::now() + Duration::from_secs(29 * 60));
     c.s.timed_out(Instant::now());
@@ -427,6 +428,28 @@ fn too_many_bad_commands_and_autologout() {
     c.s.timed_out(later);
     assert_eq!(c.run(b""), "* BYE Autologout; idle for too long\r\n");
     assert!(c.closed);
+}
+
+/// Hardening, idle connections locking services out: a client must log in
+/// within a minute of connecting, however busy it keeps the connection.
+#[test]
+fn a_client_that_does_not_log_in_is_disconnected() {
+    let st = store();
+    let start = Instant::now();
+    let mut c = client(&st);
+    let by = c.s.deadline();
+    assert!(by <= start + Duration::from_secs(61), "{:?}", by - start);
+    assert!(by >= start + Duration::from_secs(59), "{:?}", by - start);
+    // Commands before login do not move the limit.
+    c.run(b"a NOOP\r\nb CAPABILITY\r\n");
+    assert_eq!(c.s.deadline(), by);
+    c.s.timed_out(by);
+    assert_eq!(c.run(b""), "* BYE Login timeout\r\n");
+    assert!(c.closed);
+    // A login lifts it.
+    let mut c = client(&st);
+    c.login();
+    assert!(c.s.deadline() >= start + Duration::from_secs(29 * 60));
 }
 
 /// A short conversation fed in two pieces split at every byte gives the
@@ -619,7 +642,7 @@ fn binary_script_split_at_every_byte() {
     };
     let whole = run(script.len());
     assert!(
-        whole.contains("* 1 FETCH (BINARY[1] ~{6}\r\n\0a\r\nb\0 BINARY.SIZE[1] 6)\r\n"),
+        whole.contains("* 1 FETCH (BINARY[1] ~{5}\r\n\0a\nb\0 BINARY.SIZE[1] 5)\r\n"),
         "{whole}"
     );
     assert!(
@@ -630,4 +653,34 @@ fn binary_script_split_at_every_byte() {
     for cut in 1..script.len() {
         assert_eq!(run(cut), whole, "split at {cut}");
     }
+}
+
+/// Hardening, one IMAP user stalling delivery: a SEARCH stops with
+/// `NO [LIMIT]` once the adapter's clock passes the command's time limit.
+#[test]
+fn a_search_past_its_time_limit_answers_no_limit() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    // A clock that moves one second each time it is read.
+    fn clock() -> Instant {
+        let start = *START.get_or_init(Instant::now);
+        start + Duration::from_secs(TICKS.fetch_add(1, Ordering::SeqCst))
+    }
+    let st = store();
+    for i in 0..10 {
+        deliver(&st, format!("Subject: m{i}\r\n\r\nbody {i}\r\n").as_bytes());
+    }
+    let mut cfg = Config::new("mail.example.test".into());
+    cfg.allow_plaintext_auth = true;
+    cfg.command_limit = Duration::from_secs(5);
+    cfg.clock = Some(clock);
+    let (mut c, _) = client_with(&st, Arc::new(cfg), Arc::new(NoTraining));
+    c.login();
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"a SEARCH BODY nowhere\r\n");
+    assert_eq!(r, "a NO [LIMIT] Search took too long\r\n");
+    // The session goes on.
+    assert_eq!(c.run(b"b NOOP\r\n"), "b OK NOOP completed\r\n");
 }

@@ -606,38 +606,41 @@ fn binary_of_a_multipart_or_message_part_is_refused() {
 }
 
 #[test]
-fn binary_text_goes_with_crlf_and_nul_means_literal8() {
-    // A base64 text part written on Unix: bare LFs become CRLF (RFC 9051
-    // §7.5.2), in BINARY, its partials and BINARY.SIZE alike.
+fn binary_gives_the_decoded_bytes_and_nul_means_literal8() {
+    // A base64 text part written on Unix comes back as those bytes, bare
+    // LFs and all: BINARY removes the transfer encoding and nothing more
+    // (RFC 3516 §4.2), in BINARY, its partials and BINARY.SIZE alike.
     let body = b"one\ntwo\r\nthree\n";
     let b64 = crate::proto::base64::encode(body);
     let msg =
-        format!("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n");
+        format!("Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n");
     let get =
         |items: &str| String::from_utf8(fetch_with(msg.as_bytes(), items, PLAIN).unwrap()).unwrap();
     assert_eq!(
         get("(BINARY.SIZE[1] BINARY[1])"),
-        "* 7 FETCH (BINARY.SIZE[1] 17 BINARY[1] {17}\r\none\r\ntwo\r\nthree\r\n)\r\n"
+        "* 7 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\none\ntwo\r\nthree\n)\r\n"
     );
     assert_eq!(
         get("BINARY.PEEK[1]<3.2>"),
-        "* 7 FETCH (BINARY[1]<3> {2}\r\n\r\n)\r\n"
+        "* 7 FETCH (BINARY[1]<3> {2}\r\n\nt)\r\n"
     );
-    assert_eq!(
-        get("BINARY.PEEK[1]<4.4>"),
-        "* 7 FETCH (BINARY[1]<4> {4}\r\n\ntwo)\r\n"
-    );
-    // The same bytes in an application part go unchanged.
-    let app = msg.replace("text/plain", "application/octet-stream");
+    // The same bytes in an application part: the same answer.
+    let app = msg.replace("text/csv", "application/octet-stream");
     assert_eq!(
         fetch_with(app.as_bytes(), "(BINARY.SIZE[1] BINARY[1])", PLAIN).unwrap(),
         b"* 7 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\none\ntwo\r\nthree\n)\r\n"
     );
-    // 8bit text with bare LF, stored as is.
+    // 8bit text with bare LF, stored as is, goes as stored.
     let eight = b"Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\nend";
     assert_eq!(
         fetch_with(eight, "(BINARY[1] BINARY.SIZE[1])", PLAIN).unwrap(),
-        b"* 7 FETCH (BINARY[1] {10}\r\ncaf\xc3\xa9\r\nend BINARY.SIZE[1] 10)\r\n"
+        b"* 7 FETCH (BINARY[1] {9}\r\ncaf\xc3\xa9\nend BINARY.SIZE[1] 9)\r\n"
+    );
+    // Quoted-printable: soft line breaks go, encoded trailing spaces stay.
+    let qp = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na b=20\r\nlong=\r\n line\r\n";
+    assert_eq!(
+        fetch_with(qp, "(BINARY[1] BINARY.SIZE[1])", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY[1] {17}\r\na b \r\nlong line\r\n BINARY.SIZE[1] 17)\r\n"
     );
     // Identity encodings holding NUL anyway (a message appended as a
     // literal8) go as a literal8; a window without NUL as a literal.

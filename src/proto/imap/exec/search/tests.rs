@@ -130,8 +130,30 @@ fn key(criteria: &str) -> SearchKey {
     }
 }
 
+/// A mailbox of `msg` alone, read 4 KiB at a time.
+fn one_message(msg: Vec<u8>) -> Mailbox {
+    Mailbox {
+        msgs: vec![(summary(1, 0, &[], 0, msg.len() as u64), msg)],
+        chunk: 4096,
+        structures: 0,
+        opened: 0,
+    }
+}
+
 /// UIDs matching `criteria`, with `$` = UIDs 20 and 40.
 fn run_in(mb: &mut Mailbox, criteria: &str, budget: &mut u64) -> Result<Vec<u32>, SearchError> {
+    let mut b = Budget::new(*budget);
+    let found = run_within(mb, criteria, &mut b);
+    *budget = b.units;
+    found
+}
+
+/// [`run_in`] with a whole [`Budget`].
+fn run_within(
+    mb: &mut Mailbox,
+    criteria: &str,
+    budget: &mut Budget,
+) -> Result<Vec<u32>, SearchError> {
     let sums: Vec<MessageSummary> = mb.msgs.iter().map(|(s, _)| s.clone()).collect();
     let msgs: Vec<SearchMessage<'_>> = sums
         .iter()
@@ -432,12 +454,7 @@ fn attachments_are_not_read_and_search_stops_when_found() {
         attachment
     )
     .into_bytes();
-    let mut mb = Mailbox {
-        msgs: vec![(summary(1, 0, &[], 0, msg.len() as u64), msg.clone())],
-        chunk: 4096,
-        structures: 0,
-        opened: 0,
-    };
+    let mut mb = one_message(msg);
     let mut budget = u64::MAX;
     assert_eq!(
         run_in(&mut mb, "BODY \"find me\"", &mut budget).unwrap(),
@@ -516,7 +533,7 @@ fn gone_messages_and_read_errors() {
         largest_uid: 1,
         saved: &[],
     };
-    let mut budget = u64::MAX;
+    let mut budget = Budget::new(u64::MAX);
     let k = key("NOT BODY x");
     // A message that is gone matches no content key.
     assert_eq!(
@@ -529,6 +546,66 @@ fn gone_messages_and_read_errors() {
         search(&k, &msgs, &ctx, &mut broken, &mut budget),
         Err(SearchError::Io(_))
     ));
+}
+
+/// Hardening, one IMAP user stalling delivery: each byte read is fed to
+/// every string key, so it is charged once per key.
+#[test]
+fn bytes_are_charged_once_per_string_key() {
+    let msg = format!("Subject: big\r\n\r\n{}", "z".repeat(500_000)).into_bytes();
+    let spent = |criteria: &str| {
+        let mut mb = one_message(msg.clone());
+        let mut budget = u64::MAX;
+        run_in(&mut mb, criteria, &mut budget).unwrap();
+        u64::MAX - budget
+    };
+    let len = msg.len() as u64;
+    let one = spent("BODY q1");
+    assert!(one >= len && one < len + 1000, "{one}");
+    let four = spent("BODY q1 BODY q2 BODY q3 BODY q4");
+    assert!(four >= 4 * len && four < 4 * len + 1000, "{four}");
+}
+
+/// Hardening, one IMAP user stalling delivery: a command with too many
+/// string keys is refused before it reads anything.
+#[test]
+fn too_many_string_keys_are_refused() {
+    let mut mb = mailbox();
+    let ok = vec!["BODY x"; MAX_STRING_KEYS].join(" ");
+    let mut budget = u64::MAX;
+    assert!(run_in(&mut mb, &ok, &mut budget).is_ok());
+    let many = format!("{ok} SUBJECT y");
+    let mut budget = u64::MAX;
+    assert_eq!(
+        run_in(&mut mb, &many, &mut budget),
+        Err(SearchError::TooManyKeys)
+    );
+    assert_eq!(budget, u64::MAX);
+}
+
+/// Hardening, one IMAP user stalling delivery: the caller's clock stops a
+/// search at its deadline.
+#[test]
+fn a_deadline_stops_the_search() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+    static START: OnceLock<Instant> = OnceLock::new();
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    // A clock that moves one second each time it is read.
+    fn clock() -> Instant {
+        let start = *START.get_or_init(Instant::now);
+        start + Duration::from_secs(TICKS.fetch_add(1, Ordering::SeqCst))
+    }
+    let start = clock();
+    let mut mb = mailbox();
+    let all = mb.msgs.len();
+    let run = |mb: &mut Mailbox, secs: u64| {
+        let mut b = Budget::new(u64::MAX).until(start + Duration::from_secs(secs), clock);
+        run_within(mb, "ALL", &mut b)
+    };
+    assert_eq!(run(&mut mb, 2), Err(SearchError::TimeLimit));
+    assert_eq!(run(&mut mb, 1000).unwrap().len(), all);
 }
 
 #[test]
