@@ -273,6 +273,22 @@ impl Lines {
         }
     }
 
+    /// Reads IMAP responses up to the one tagged `tag`, which must be OK;
+    /// returns the lines before it.
+    pub fn until_ok(&mut self, tag: &str) -> Vec<String> {
+        let tagged = format!("{tag} ");
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line();
+            if l.starts_with(&tagged) {
+                assert!(l.starts_with(&format!("{tag} OK")), "{l} after {lines:?}");
+                return lines;
+            }
+            lines.push(l);
+            assert!(lines.len() < 10_000, "no reply tagged {tag}: {lines:?}");
+        }
+    }
+
     /// Sends raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("send");
