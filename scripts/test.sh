@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test: unit tests and the end-to-end tests that drive facteur with
-# real mail clients.
+# Run every test: unit tests, documentation examples and the end-to-end tests
+# that drive facteur with real mail clients.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 #
@@ -104,3 +104,9 @@ locked=()
 [ "$CI" = true ] && locked=(--locked)
 log "cargo test --profile e2e --all-targets ${locked[*]:-} $*"
 cargo test --profile e2e --all-targets "${locked[@]}" "$@"
+# --all-targets leaves the documentation examples out: run them too, in a
+# full run (extra arguments such as --test NAME select other targets).
+if [ $# -eq 0 ]; then
+    log "cargo test --profile e2e --doc ${locked[*]:-}"
+    cargo test --profile e2e --doc "${locked[@]}"
+fi

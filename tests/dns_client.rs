@@ -233,14 +233,13 @@ fn servfail_is_temporary() {
     let dns = DnsServer::start(zone());
     let r = StubResolver::new(vec![dns.addr()], TIMEOUT, 2, 100);
     smol::block_on(async {
-        let started = Instant::now();
+        // The reason is the answer, not a timeout.
         match r.query("broken.test", RecordType::Mx).await {
             Err(DnsError::Temporary(why)) => assert!(why.contains("ServFail"), "{why}"),
             other => panic!("expected a temporary failure, got {other:?}"),
         }
-        // One query per attempt, answered at once (no waiting for a timeout).
+        // One query per attempt.
         assert_eq!(dns.query_count("broken.test", WireType::MX), 2);
-        assert!(started.elapsed() < TIMEOUT);
         // Not cached: the next lookup asks again.
         let _ = r.query("broken.test", RecordType::Mx).await;
         assert_eq!(dns.query_count("broken.test", WireType::MX), 4);
@@ -256,9 +255,9 @@ fn silence_is_temporary_after_the_timeout() {
         let got = r.query("slow.test", RecordType::A).await;
         let took = started.elapsed();
         assert!(matches!(got, Err(DnsError::Temporary(_))), "{got:?}");
-        // Two attempts, each waiting TIMEOUT.
+        // Two attempts, each waiting TIMEOUT. (A lower bound only: a
+        // loaded machine makes it longer, never shorter.)
         assert!(took >= 2 * TIMEOUT, "gave up after {took:?}");
-        assert!(took < Duration::from_secs(2), "took {took:?}");
         assert_eq!(dns.query_count("slow.test", WireType::A), 2);
     });
 }
@@ -273,7 +272,7 @@ fn failover_to_the_second_server() {
     let second = DnsServer::start(zone());
     let r = resolver(&[first.addr(), second.addr()]);
     smol::block_on(async {
-        let started = Instant::now();
+        // Silence from the first: asked once, then the second.
         assert_eq!(
             r.query("mx.remote.test", RecordType::A)
                 .await
@@ -281,17 +280,14 @@ fn failover_to_the_second_server() {
                 .len(),
             2
         );
-        assert!(started.elapsed() >= TIMEOUT);
         assert_eq!(first.query_count("mx.remote.test", WireType::A), 1);
         assert_eq!(second.query_count("mx.remote.test", WireType::A), 1);
 
-        // SERVFAIL moves on at once.
-        let started = Instant::now();
+        // SERVFAIL moves on too, asking the first server once.
         assert_eq!(
             r.ip_addrs("host.remote.test").await.unwrap(),
             ips(&["127.0.0.9"])
         );
-        assert!(started.elapsed() < TIMEOUT);
         assert_eq!(first.query_count("host.remote.test", WireType::A), 1);
         assert_eq!(second.query_count("host.remote.test", WireType::A), 1);
     });
@@ -369,41 +365,39 @@ fn negative_answers_are_cached() {
     });
 }
 
+/// The TTL on the wire reaches the cache: a record with TTL 0 is asked for
+/// every time (RFC 1035 §3.2.1), one with a TTL once. Expiry after the TTL
+/// is checked on an injected clock by the unit tests in `dns::cache`.
 #[test]
-fn short_ttl_expires() {
+fn the_ttl_on_the_wire_decides_caching() {
     let mut z = zone();
-    z.default_ttl(1).a("short.remote.test", "127.0.0.7");
+    z.default_ttl(0).a("zero.remote.test", "127.0.0.7");
+    z.default_ttl(300).a("kept.remote.test", "127.0.0.8");
     let dns = DnsServer::start(z);
     let r = resolver(&[dns.addr()]);
     smol::block_on(async {
-        let want = [RecordData::A("127.0.0.7".parse().unwrap())];
-        assert_eq!(
-            r.query("short.remote.test", RecordType::A).await.unwrap(),
-            want
-        );
-        assert_eq!(
-            r.query("short.remote.test", RecordType::A).await.unwrap(),
-            want
-        );
-        assert_eq!(dns.query_count("short.remote.test", WireType::A), 1);
-        smol::Timer::after(Duration::from_millis(1100)).await;
-        assert_eq!(
-            r.query("short.remote.test", RecordType::A).await.unwrap(),
-            want
-        );
-        assert_eq!(dns.query_count("short.remote.test", WireType::A), 2);
+        for (name, ip, asked) in [
+            ("zero.remote.test", "127.0.0.7", 3),
+            ("kept.remote.test", "127.0.0.8", 1),
+        ] {
+            let want = [RecordData::A(ip.parse().unwrap())];
+            for _ in 0..3 {
+                assert_eq!(r.query(name, RecordType::A).await.unwrap(), want);
+            }
+            assert_eq!(dns.query_count(name, WireType::A), asked, "{name}");
+        }
     });
 }
 
 /// A UDP "server" that answers every datagram with `reply(query)`, for at
-/// most `count` datagrams or two seconds.
+/// most `count` datagrams or 20 seconds.
 fn bad_server(count: usize, reply: fn(&[u8]) -> Vec<u8>) -> (SocketAddr, JoinHandle<usize>) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let addr = sock.local_addr().unwrap();
     let handle = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut seen = 0;
         let mut buf = [0u8; 2048];
         while seen < count && Instant::now() < deadline {
@@ -434,10 +428,8 @@ fn garbage_replies_do_not_panic() {
         v
     });
     let r = resolver(&[addr]);
-    let started = Instant::now();
     let got = smol::block_on(r.query("remote.test", RecordType::Mx));
     assert!(matches!(got, Err(DnsError::Malformed(_))), "{got:?}");
-    assert!(started.elapsed() < TIMEOUT);
     assert_eq!(server.join().unwrap(), 1);
 
     // A garbage server first, a good one second: the good one answers.
@@ -520,10 +512,8 @@ fn refused_moves_to_the_next_server() {
     let (addr, server) = bad_server(1, refused_reply);
     let dns = DnsServer::start(zone());
     let r = resolver(&[addr, dns.addr()]);
-    let started = Instant::now();
     let got = smol::block_on(r.query("host.remote.test", RecordType::A));
     assert_eq!(got, Ok(vec![RecordData::A("127.0.0.9".parse().unwrap())]));
-    assert!(started.elapsed() < TIMEOUT);
     assert_eq!(server.join().unwrap(), 1);
     assert_eq!(dns.query_count("host.remote.test", WireType::A), 1);
 

@@ -278,7 +278,6 @@ fn a_client_gone_mid_data_delivers_nothing_and_leaves_no_file() {
     c.cmd("NOOP");
     assert!(c.reply().starts_with("250"));
     drop(c);
-    std::thread::sleep(Duration::from_millis(300));
     let r = smtp_send(
         srv.addr("smtp"),
         "x@remote.test",
@@ -303,9 +302,18 @@ fn too_many_connections_from_one_address_get_421() {
     let r = extra.reply();
     assert!(r.starts_with("421 4.7.0"), "{r}");
     drop(held.pop());
-    std::thread::sleep(Duration::from_millis(200));
-    let mut again = Lines::connect(srv.addr("smtp"));
-    assert!(again.reply().starts_with("220"));
+    // The slot frees once the server sees the close: polled for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut again = Lines::connect(srv.addr("smtp"));
+        let r = again.reply();
+        if r.starts_with("220") {
+            break;
+        }
+        assert!(r.starts_with("421 4.7.0"), "{r}");
+        assert!(std::time::Instant::now() < deadline, "the slot never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// 50 concurrent sessions each send 20 messages; each arrives exactly once.
@@ -369,8 +377,10 @@ fn every_acknowledged_message_survives_sigkill_exactly_once() {
             format!("line {w}-{i} ").repeat(4000)
         )
     };
+    let acked_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..5)
         .map(|w| {
+            let acked_so_far = acked_so_far.clone();
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 let Ok(s) = std::net::TcpStream::connect(addr) else {
@@ -394,7 +404,10 @@ fn every_acknowledged_message_survives_sigkill_exactly_once() {
                         c.reply()
                     }));
                     match r {
-                        Ok(reply) if reply.starts_with("250") => acked.push(i),
+                        Ok(reply) if reply.starts_with("250") => {
+                            acked.push(i);
+                            acked_so_far.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                         _ => break,
                     }
                 }
@@ -402,7 +415,16 @@ fn every_acknowledged_message_survives_sigkill_exactly_once() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(600));
+    // Killed once the burst is under way: some messages acknowledged,
+    // others in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acked_so_far.load(std::sync::atomic::Ordering::SeqCst) < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message acknowledged"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     srv.kill();
     let acked: Vec<Vec<usize>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let total: usize = acked.iter().map(Vec::len).sum();

@@ -14,7 +14,7 @@ use facteur::proto::smtp::client::{Job, Outcome, RcptResult, Recipient, Timeouts
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The message the tests send: dot lines that must survive stuffing, a
 /// lone "." line that must not end the data, 8-bit octets, a bare LF.
@@ -268,9 +268,7 @@ fn misbehaving_servers_give_temporary_failures() {
         "554 5.7.1 no mail from you"
     );
 
-    let started = Instant::now();
     let o = attempt(fake_server(None, true));
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(kinds(&o), ["T 4.4.2", "T 4.4.2"]);
     let text = &o.recipients[0].diagnostic().text;
     assert!(

@@ -822,7 +822,16 @@ impl Session {
         self.line(&format!("{tag} OK ENABLE completed"));
     }
 
+    /// GETQUOTA and GETQUOTAROOT (RFC 9208). An account has one quota root,
+    /// "", and only when it has a limit: the grammar's quota-list holds at
+    /// least one resource, so an account without a limit has no root, and
+    /// its mailboxes' QUOTAROOT lists none.
     fn get_quota(&mut self, tag: &str, root: Option<&str>, mailbox: Option<&MailboxArg>) {
+        let quota = match self.store.quota(&self.account) {
+            Ok(q) => q,
+            Err(e) => return self.store_error(tag, &e),
+        };
+        let has_root = quota.limit > 0;
         if let Some(m) = mailbox {
             let exists = self
                 .name(m)
@@ -833,18 +842,20 @@ impl Session {
             }
             self.out.extend_from_slice(b"* QUOTAROOT ");
             self.write_mailbox(&m.0.clone());
-            self.out.extend_from_slice(b" \"\"\r\n");
-        } else if root != Some("") {
+            if has_root {
+                self.out.extend_from_slice(b" \"\"");
+            }
+            self.out.extend_from_slice(b"\r\n");
+        } else if root != Some("") || !has_root {
             return self.line(&format!("{tag} NO [NONEXISTENT] No such quota root"));
         }
-        match self.store.quota(&self.account) {
-            Ok(q) if q.limit > 0 => self.line(&format!(
+        if has_root {
+            // STORAGE is in units of 1024 octets; usage rounds up.
+            self.line(&format!(
                 "* QUOTA \"\" (STORAGE {} {})",
-                q.used.div_ceil(1024),
-                q.limit / 1024
-            )),
-            Ok(_) => self.line("* QUOTA \"\" ()"),
-            Err(e) => return self.store_error(tag, &e),
+                quota.used.div_ceil(1024),
+                quota.limit / 1024
+            ));
         }
         self.done(tag, "GETQUOTA completed");
     }

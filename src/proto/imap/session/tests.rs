@@ -376,6 +376,47 @@ fn append_refusals_and_junk_training() {
     let r = c.run(b"o MOVE 1 Junk\r\n");
     assert!(r.contains("o OK MOVE completed"), "{r}");
     assert_eq!(*trainer.0.lock().unwrap(), vec![true, true]);
+    // Out of Junk to anywhere but Trash trains ham.
+    c.run(b"p SELECT Junk\r\n");
+    let r = c.run(b"q MOVE 1 INBOX\r\n");
+    assert!(r.contains("q OK MOVE completed"), "{r}");
+    assert_eq!(*trainer.0.lock().unwrap(), vec![true, true, false]);
+}
+
+/// GETQUOTAROOT and GETQUOTA (RFC 9208): STORAGE counts units of 1024
+/// octets, usage rounded up. Without a limit there is no quota root, and
+/// so no QUOTA response (its quota-list cannot be empty).
+#[test]
+fn quota_responses() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a GETQUOTAROOT INBOX\r\n");
+    assert_eq!(r, "* QUOTAROOT INBOX\r\na OK GETQUOTA completed\r\n");
+    let r = c.run(b"b GETQUOTA \"\"\r\n");
+    assert_eq!(r, "b NO [NONEXISTENT] No such quota root\r\n");
+
+    // A limit of 10 KiB and 1023 octets shows as 10; 1025 octets used as 2.
+    st.set_quota(ALICE, 10 * 1024 + 1023).unwrap();
+    let mut append = b"c APPEND INBOX {1025+}\r\n".to_vec();
+    append.extend_from_slice(b"Subject: q\r\n\r\n");
+    append.resize(append.len() + 1025 - 15, b'x');
+    append.extend_from_slice(b"\r\n");
+    let r = c.run(&append);
+    assert!(r.starts_with("c OK [APPENDUID"), "{r}");
+    assert_eq!(st.quota(ALICE).unwrap().used, 1025);
+    let r = c.run(b"d GETQUOTAROOT INBOX\r\n");
+    assert_eq!(
+        r,
+        "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 2 10)\r\nd OK GETQUOTA completed\r\n"
+    );
+    let r = c.run(b"e GETQUOTA \"\"\r\n");
+    assert_eq!(
+        r,
+        "* QUOTA \"\" (STORAGE 2 10)\r\ne OK GETQUOTA completed\r\n"
+    );
+    let r = c.run(b"f GETQUOTA \"other\"\r\n");
+    assert_eq!(r, "f NO [NONEXISTENT] No such quota root\r\n");
 }
 
 /// With the disk down to its reserve, APPEND is refused
