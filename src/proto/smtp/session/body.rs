@@ -76,6 +76,10 @@ impl Session {
                             "Message size exceeds fixed maximum message size",
                         ));
                         self.chunk.clear();
+                    } else if bdat.norm.longest_line() > self.config.max_text_line {
+                        // The same limit as DATA (RFC 5322 §2.1.1).
+                        *error = Some(Reply::new(552, "5.3.4", "Message line too long"));
+                        self.chunk.clear();
                     }
                 }
             }

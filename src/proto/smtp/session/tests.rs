@@ -509,6 +509,36 @@ fn bdat_errors_consume_the_chunk() {
     assert!(t.bodies.is_empty());
 }
 
+/// Hardening item 12: BDAT applies `max_text_line` as DATA does, to lines
+/// that span chunks too (RFC 5322 §2.1.1), with 552 5.3.4 for the chunk
+/// and the transaction failed until LAST.
+#[test]
+fn bdat_refuses_lines_over_the_text_line_limit() {
+    let mut c = Config::new("mx.example.org", Mode::Mta);
+    c.max_text_line = 8;
+    let t = check(&Arc::new(c), false, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@c.example>\r\nBDAT 10\r\n01234567\r\nBDAT 4\r\n0123BDAT 6\r\n45678\nBDAT 3 LAST\r\nx\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@c.example>\r\nBDAT 10 LAST\r\n01234567\r\nNOOP\r\n");
+    assert_eq!(
+        codes(&t),
+        [
+            "220",
+            "250",
+            "250 2.1.0",
+            "250 2.1.5",
+            "250 2.0.0",
+            "250 2.0.0",
+            "552 5.3.4",
+            "552 5.3.4",
+            "250 2.1.0",
+            "250 2.1.5",
+            "250 2.0.0",
+            "250 2.0.0"
+        ]
+    );
+    assert_eq!(t.events.iter().filter(|e| *e == "body-abort").count(), 1);
+    assert_eq!(t.bodies, [b"01234567\r\n".to_vec()]);
+    assert!(String::from_utf8_lossy(&t.output).contains("Message line too long"));
+}
+
 #[test]
 fn starttls_discards_pipelined_plaintext_and_resets() {
     let t = run_pieces(
