@@ -88,6 +88,11 @@ pub struct Timeouts {
     pub command: Duration,
     /// Waiting for the next block of message content (4.5.3.2.5: 3 minutes).
     pub data: Duration,
+    /// Longest time without progress (a message accepted or a BDAT chunk
+    /// received, authentication, TLS): a session that only sends NOOP,
+    /// RSET, HELP, VRFY or EHLO, or whose commands are all refused, ends
+    /// with 421 4.4.2 instead of holding its connection slot.
+    pub no_progress: Duration,
 }
 
 impl Default for Timeouts {
@@ -95,6 +100,7 @@ impl Default for Timeouts {
         Timeouts {
             command: Duration::from_secs(5 * 60),
             data: Duration::from_secs(3 * 60),
+            no_progress: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -117,6 +123,11 @@ pub struct Config {
     pub max_text_line: usize,
     /// Protocol errors tolerated before 421 4.7.0 and close.
     pub max_bad_commands: u32,
+    /// Commands that do not move the session on (NOOP, RSET, HELP, VRFY,
+    /// EHLO, HELO) tolerated between two progresses (see
+    /// [`Timeouts::no_progress`]) before 421 4.4.2 and close; Postfix's
+    /// `smtpd_junk_command_limit` is the model.
+    pub max_idle_commands: u32,
     /// The adapter can do STARTTLS.
     pub starttls_available: bool,
     /// Offer AUTH without TLS (tests, or a trusted local network).
@@ -127,7 +138,8 @@ pub struct Config {
 
 impl Config {
     /// Defaults: 25 MiB messages, 100 recipients, 512-octet commands,
-    /// 64 KiB content lines, 10 bad commands, STARTTLS available.
+    /// 64 KiB content lines, 10 bad commands, 100 idle commands, STARTTLS
+    /// available.
     pub fn new(hostname: impl Into<String>, mode: Mode) -> Config {
         Config {
             hostname: hostname.into(),
@@ -137,6 +149,7 @@ impl Config {
             max_command_line: 512,
             max_text_line: 64 * 1024,
             max_bad_commands: 10,
+            max_idle_commands: 100,
             starttls_available: true,
             allow_plaintext_auth: false,
             timeouts: Timeouts::default(),
@@ -272,6 +285,12 @@ pub struct Session {
     closed: bool,
     fed: bool,
     last_activity: Instant,
+    /// The `now` of the latest `poll`.
+    now: Instant,
+    /// When the session began or last progressed.
+    progress_at: Instant,
+    /// Idle commands since then.
+    idle_commands: u32,
 }
 
 impl Session {
@@ -301,6 +320,9 @@ impl Session {
             closed: false,
             fed: false,
             last_activity: now,
+            now,
+            progress_at: now,
+            idle_commands: 0,
         };
         // RFC 5321 4.2 / RFC 2034 4: the greeting needs no enhanced code.
         let greeting = Reply::plain(220, format!("{} ESMTP ready", s.config.hostname));
@@ -333,6 +355,7 @@ impl Session {
     /// The next action, or `None` when the session needs input (or an
     /// answer to the previous action, or is closed).
     pub fn poll(&mut self, now: Instant) -> Option<Action> {
+        self.now = now;
         if std::mem::take(&mut self.fed) {
             self.last_activity = now;
         }
@@ -359,6 +382,7 @@ impl Session {
         };
         match outcome {
             AuthOutcome::Ok => {
+                self.progress();
                 self.auth = Some(user);
                 self.reply(Reply::new(235, "2.7.0", "Authentication successful"));
             }
@@ -424,6 +448,9 @@ impl Session {
             return self.misuse();
         }
         self.tx = None;
+        if reply.code() < 300 {
+            self.progress();
+        }
         self.refuse(reply);
     }
 
@@ -434,6 +461,7 @@ impl Session {
         if !matches!(self.waiting.take(), Some(Waiting::Tls)) {
             return self.misuse();
         }
+        self.progress();
         self.tls = Some(tls);
         self.helo = None;
         self.auth = None;
@@ -441,13 +469,14 @@ impl Session {
         self.discard_input();
     }
 
-    /// When the session times out unless input arrives (RFC 5321 4.5.3.2).
+    /// When the session times out unless input arrives (RFC 5321
+    /// 4.5.3.2), or, between messages, [`Timeouts::no_progress`] after it
+    /// last progressed.
     pub fn deadline(&self) -> Instant {
-        let t = match self.phase {
-            Phase::Data(_) | Phase::Bdat { .. } => self.config.timeouts.data,
-            _ => self.config.timeouts.command,
-        };
-        self.last_activity + t
+        match self.phase {
+            Phase::Data(_) | Phase::Bdat { .. } => self.last_activity + self.config.timeouts.data,
+            _ => (self.last_activity + self.config.timeouts.command).min(self.progress_deadline()),
+        }
     }
 
     /// Tells the session that `deadline()` passed: 421 4.4.2 and close.
@@ -541,6 +570,16 @@ impl Session {
     }
 
     // ---- internals ----
+
+    fn progress_deadline(&self) -> Instant {
+        self.progress_at + self.config.timeouts.no_progress
+    }
+
+    /// The session moved on: the bounds on idle commands start again.
+    fn progress(&mut self) {
+        self.progress_at = self.now;
+        self.idle_commands = 0;
+    }
 
     /// An answer method called out of turn: a bug in the adapter. Closing
     /// is safer than guessing what it meant.

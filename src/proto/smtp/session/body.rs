@@ -110,6 +110,7 @@ impl Session {
                 self.finish_body(size);
             }
             None => {
+                self.progress();
                 self.emit_chunk();
                 let text = format!("{} octets received", self.body_size);
                 self.reply(Reply::new(250, "2.0.0", text));

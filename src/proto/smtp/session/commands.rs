@@ -49,6 +49,27 @@ impl Session {
             Err(r) => return self.bad_command(r),
         };
         let esmtp = self.helo.as_ref().is_some_and(|h| h.esmtp);
+        let idle = matches!(
+            cmd,
+            Command::Ehlo(_)
+                | Command::Helo(_)
+                | Command::Rset
+                | Command::Noop
+                | Command::Vrfy
+                | Command::Help
+        );
+        if idle {
+            self.idle_commands = self.idle_commands.saturating_add(1);
+        }
+        let late = self.idle_commands > self.config.max_idle_commands
+            || self.now >= self.progress_deadline();
+        if late && !matches!(cmd, Command::Quit) {
+            let text = format!(
+                "{} Too long without progress, closing connection",
+                self.config.hostname
+            );
+            return self.shutdown(Reply::new(421, "4.4.2", text));
+        }
         match cmd {
             Command::Ehlo(name) => {
                 // RFC 5321 4.1.4: EHLO also resets the transaction.

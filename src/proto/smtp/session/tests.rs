@@ -666,6 +666,108 @@ fn timeout_aborts_the_body_and_closes() {
     assert_eq!(t.events[t.events.len() - 2..], ["body-abort", "close"]);
 }
 
+/// Hardening item 5: commands that never progress (NOOP, RSET, HELP,
+/// VRFY, EHLO again) end the session with 421 4.4.2 after
+/// `max_idle_commands` of them; an accepted message starts the count
+/// again.
+#[test]
+fn commands_without_progress_are_counted() {
+    let mut c = Config::new("mx.example.org", Mode::Mta);
+    c.max_idle_commands = 4;
+    let t = check(&Arc::new(c), false, b"EHLO c\r\nNOOP\r\nRSET\r\nVRFY x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@c.example>\r\nDATA\r\nhi\r\n.\r\nHELP\r\nEHLO c\r\nNOOP\r\nRSET\r\nNOOP\r\n");
+    assert_eq!(
+        codes(&t),
+        [
+            "220",
+            "250",
+            "250 2.0.0",
+            "250 2.0.0",
+            "252 2.5.2",
+            "250 2.1.0",
+            "250 2.1.5",
+            "354",
+            "250 2.0.0",
+            "214 2.0.0",
+            "250",
+            "250 2.0.0",
+            "250 2.0.0",
+            "421 4.4.2"
+        ]
+    );
+    assert_eq!(t.events.last().map(String::as_str), Some("close"));
+}
+
+/// Hardening item 5: a session whose commands never progress is ended
+/// with 421 4.4.2 once `timeouts.no_progress` has passed since it began
+/// or last progressed, whether it keeps sending NOOPs or stays silent.
+#[test]
+fn commands_without_progress_are_timed() {
+    let mut c = Config::new("mx.example.org", Mode::Mta);
+    c.timeouts.no_progress = Duration::from_secs(600);
+    let c = Arc::new(c);
+    let start = Instant::now();
+    let at = |secs| start + Duration::from_secs(secs);
+    let run = |s: &mut Session, t: &mut Transcript, input: &[u8], now: Instant| {
+        s.feed(input);
+        let mut body = Vec::new();
+        while let Some(a) = s.poll(now) {
+            answer(s, a, t, &mut body);
+        }
+    };
+    let mut s = Session::new(c.clone(), "192.0.2.9".parse().unwrap(), None, start);
+    let mut t = Transcript::default();
+    run(&mut s, &mut t, b"EHLO c\r\n", at(0));
+    for i in 1..=3 {
+        run(&mut s, &mut t, b"NOOP\r\n", at(i * 180));
+    }
+    // The command timeout alone would wait until 540 + 300 seconds.
+    assert_eq!(s.deadline(), at(600));
+    run(&mut s, &mut t, b"NOOP\r\n", at(600));
+    assert_eq!(
+        codes(&t),
+        [
+            "220",
+            "250",
+            "250 2.0.0",
+            "250 2.0.0",
+            "250 2.0.0",
+            "421 4.4.2"
+        ]
+    );
+    assert!(s.is_closed());
+
+    // An accepted message is progress; a silent session times out at the
+    // bound too.
+    let mut s = Session::new(c, "192.0.2.9".parse().unwrap(), None, start);
+    let mut t = Transcript::default();
+    run(&mut s, &mut t, b"EHLO c\r\n", at(0));
+    run(
+        &mut s,
+        &mut t,
+        b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@c.example>\r\nDATA\r\nhi\r\n.\r\n",
+        at(500),
+    );
+    run(&mut s, &mut t, b"RSET\r\n", at(700));
+    run(&mut s, &mut t, b"NOOP\r\n", at(1000));
+    assert_eq!(s.deadline(), at(1100));
+    s.timed_out(at(1100));
+    run(&mut s, &mut t, b"", at(1100));
+    assert_eq!(
+        codes(&t),
+        [
+            "220",
+            "250",
+            "250 2.1.0",
+            "250 2.1.5",
+            "354",
+            "250 2.0.0",
+            "250 2.0.0",
+            "250 2.0.0",
+            "421 4.4.2"
+        ]
+    );
+}
+
 #[test]
 fn input_buffer_is_bounded() {
     let now = Instant::now();
