@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::command::{self, AuthArgs, Command, ParseError};
-use super::{Action, AuthResult, Config, Maildrop, MaildropMessage, MIN_IDLE_TIMEOUT};
+use super::{Action, AuthResult, Config, Maildrop, MaildropMessage, Retrieved, MIN_IDLE_TIMEOUT};
 use crate::proto::sasl;
 
 mod authorization;
@@ -58,8 +58,8 @@ enum Wait {
     Auth,
     /// [`Session::tls_established`].
     Tls,
-    /// [`Session::retrieve_done`].
-    Retrieve,
+    /// [`Session::retrieve_done`] for message number `n`.
+    Retrieve(u32),
     /// [`Session::update_done`].
     Update,
 }
@@ -208,18 +208,20 @@ impl Session {
         self.touch = true;
     }
 
-    /// The body requested by [`Action::Retrieve`] has been written with its
-    /// terminator (`ok`), or could not be read. The "+OK" was already sent,
-    /// so a failure cannot be reported in the protocol: the session closes,
-    /// without deletions.
-    pub fn retrieve_done(&mut self, ok: bool) {
-        if self.wait != Wait::Retrieve {
+    /// The answer to [`Action::Retrieve`]. A message that could not be
+    /// opened gets -ERR and the session goes on, its deletion marks kept;
+    /// a failure after the "+OK" cannot be reported in the protocol, so the
+    /// session closes, without deletions.
+    pub fn retrieve_done(&mut self, result: Retrieved) {
+        let Wait::Retrieve(n) = self.wait else {
             return;
-        }
+        };
         self.wait = Wait::Command;
         self.touch = true;
-        if !ok {
-            self.close();
+        match result {
+            Retrieved::Sent => {}
+            Retrieved::Missing => self.reply(&format!("-ERR message {n} no longer exists")),
+            Retrieved::Failed => self.close(),
         }
     }
 

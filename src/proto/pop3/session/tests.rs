@@ -76,19 +76,24 @@ impl Fake {
                     let result = self.auth(&username, &password);
                     s.auth_result(result);
                 }
-                Action::Retrieve { uid, top_lines } => {
+                Action::Retrieve {
+                    uid,
+                    top_lines,
+                    status,
+                } => {
                     self.log.push(format!("retrieve {uid} {top_lines:?}"));
                     let body = self.bodies.iter().find(|(u, _)| *u == uid);
                     match body {
                         Some((_, body)) => {
+                            self.output.extend_from_slice(&status);
                             let mut ds = DotStuffer::new(top_lines);
                             for chunk in body.chunks(3) {
                                 ds.encode(chunk, &mut self.output);
                             }
                             ds.finish(&mut self.output);
-                            s.retrieve_done(true);
+                            s.retrieve_done(Retrieved::Sent);
                         }
-                        None => s.retrieve_done(false),
+                        None => s.retrieve_done(Retrieved::Missing),
                     }
                 }
                 Action::Update { delete } => {
@@ -785,7 +790,10 @@ fn dropped_connection_deletes_nothing() {
 }
 
 #[test]
-fn missing_body_closes_without_update() {
+/// Hardening item 8: a message gone before it could be opened (expunged
+/// over IMAP) gets -ERR instead of "+OK" and a dropped connection; the
+/// session goes on and its DELE marks are applied at QUIT.
+fn missing_body_is_an_error_and_the_session_goes_on() {
     let fake = || Fake {
         missing: vec![40],
         ..Fake::new()
@@ -798,10 +806,22 @@ fn missing_body_closes_without_update() {
          C: DELE 1
          S: +OK message 1 deleted
          C: RETR 4
-         S: +OK 1 octets
-         C: QUIT";
+         S: -ERR message 4 no longer exists
+         C: TOP 4 0
+         S: -ERR message 4 no longer exists
+         C: QUIT
+         S: +OK mail.example POP3 server signing off (3 messages left)";
     let log = converse_with(&config(), true, fake, text);
-    assert_eq!(log, ["auth alice", "retrieve 40 None", "close"]);
+    assert_eq!(
+        log,
+        [
+            "auth alice",
+            "retrieve 40 None",
+            "retrieve 40 Some(0)",
+            "update [10]",
+            "close"
+        ]
+    );
 }
 
 #[test]
@@ -1072,7 +1092,7 @@ fn answers_at_the_wrong_time_are_ignored() {
     assert!(matches!(s.poll(now), Some(Action::Write(_))));
     s.auth_result(AuthResult::Ok(Maildrop::default()));
     s.tls_established();
-    s.retrieve_done(false);
+    s.retrieve_done(Retrieved::Failed);
     s.update_done(Ok(()));
     assert_eq!(s.poll(now), None);
     assert_eq!(s.feed(b"STAT\r\nCAPA\r\n"), 12);

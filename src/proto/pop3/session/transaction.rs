@@ -52,16 +52,20 @@ impl Session {
                         Command::Top(_, lines) => Some(lines),
                         _ => None,
                     };
+                    // Sent by the adapter once the message is open, so
+                    // that a message gone meanwhile can still get -ERR.
+                    let mut status = Vec::new();
                     if top_lines.is_some() {
-                        push_line(out, "+OK top of message follows");
+                        push_line(&mut status, "+OK top of message follows");
                     } else {
-                        push_line(out, &format!("+OK {} octets", m.size));
+                        push_line(&mut status, &format!("+OK {} octets", m.size));
                     }
                     self.action = Some(Action::Retrieve {
                         uid: m.uid,
                         top_lines,
+                        status,
                     });
-                    self.wait = Wait::Retrieve;
+                    self.wait = Wait::Retrieve(n);
                 }
                 Err(e) => push_line(out, &e),
             },
