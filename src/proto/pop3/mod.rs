@@ -9,10 +9,10 @@
 //! and the store all stay outside.
 //!
 //! Message bodies are streamed by the adapter through a [`DotStuffer`]:
-//! for RETR and TOP the session itself writes the "+OK" status line, then
-//! asks for [`Action::Retrieve`]; the adapter writes the encoded body and
-//! the terminator from [`DotStuffer::finish`], then calls
-//! [`Session::retrieve_done`].
+//! for RETR and TOP the session asks for [`Action::Retrieve`] with the
+//! "+OK" status line; the adapter opens the message, writes that line, the
+//! encoded body and the terminator from [`DotStuffer::finish`], then calls
+//! [`Session::retrieve_done`]. A message it cannot open gets -ERR.
 
 mod command;
 mod dotstuff;
