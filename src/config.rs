@@ -207,6 +207,8 @@ pub struct Timeouts {
     pub smtp_command: Dur,
     /// Waiting for the next block of message data (§4.5.3.2.6: 3 minutes).
     pub smtp_data_block: Dur,
+    /// An SMTP session with no message, chunk, login or TLS (NOOP, RSET...).
+    pub smtp_no_progress: Dur,
     /// POP3 inactivity (RFC 1939 §3: at least 10 minutes).
     pub pop3_idle: Dur,
     /// IMAP inactivity, IDLE included (RFC 9051 §5.4: at least 30 minutes).
@@ -225,6 +227,7 @@ impl Default for Timeouts {
         Timeouts {
             smtp_command: min(5),
             smtp_data_block: min(3),
+            smtp_no_progress: min(10),
             pop3_idle: min(10),
             imap_idle: min(30),
             imap_login: Dur(Duration::from_secs(60)),

@@ -626,6 +626,54 @@ fn only_quit_deletes_and_the_last_reference_frees_the_body() {
     assert!(inbox_uids(&store, BOB).is_empty());
 }
 
+/// Hardening item 8: RETR of a message expunged over IMAP meanwhile is
+/// answered -ERR; the session goes on, and its earlier DELE takes effect
+/// at QUIT.
+#[test]
+fn retr_of_a_message_expunged_over_imap_keeps_the_session() {
+    let mut srv = start(PLAINTEXT);
+    deliver(&srv, &[ALICE], &[sample(1), sample(2), sample(3)]);
+    let mut c = login_when_free(&srv, ALICE);
+    c.cmd("DELE 1");
+    assert!(c.line().starts_with("+OK"));
+
+    let mut imap = Lines::connect(srv.addr("imap"));
+    assert!(imap.line().starts_with("* OK"));
+    for (tag, command) in [
+        ("a", format!("LOGIN {ALICE} \"{PASSWORD}\"")),
+        ("b", "SELECT INBOX".to_string()),
+        ("c", "STORE 2 +FLAGS.SILENT (\\Deleted)".to_string()),
+        ("d", "EXPUNGE".to_string()),
+        ("e", "LOGOUT".to_string()),
+    ] {
+        imap.cmd(&format!("{tag} {command}"));
+        let done = loop {
+            let line = imap.line();
+            if line.starts_with(&format!("{tag} ")) {
+                break line;
+            }
+        };
+        assert!(done.starts_with(&format!("{tag} OK")), "{done}");
+    }
+
+    c.cmd("RETR 2");
+    let reply = c.line();
+    assert!(reply.starts_with("-ERR"), "{reply}");
+    c.cmd("TOP 2 0");
+    let reply = c.line();
+    assert!(reply.starts_with("-ERR"), "{reply}");
+    c.cmd("RETR 3");
+    assert!(c.line().starts_with("+OK"));
+    assert_eq!(strip_trace(&multiline(&mut c)), &sample(3)[..]);
+    c.cmd("QUIT");
+    assert!(c.line().starts_with("+OK"));
+    assert_eq!(c.rest(), "", "closed after QUIT");
+
+    assert!(srv.stop());
+    let store = open_store(&srv);
+    assert_eq!(inbox_uids(&store, ALICE).len(), 1, "DELE 1 took effect");
+}
+
 #[test]
 fn failed_logins_do_not_say_which_part_was_wrong() {
     let srv = start(PLAINTEXT);

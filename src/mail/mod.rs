@@ -2,6 +2,7 @@
 //! delivery status notifications.
 
 pub mod address;
+pub mod date;
 pub mod dsn;
 pub mod header;
 pub mod mime;

@@ -18,7 +18,7 @@ use super::auth::Login;
 use super::conn::{read_until, ChunkedFile, Conn};
 use super::{Service, Shared};
 use crate::proto::pop3::{
-    self, Action, AuthResult, DotStuffer, Maildrop, MaildropMessage, Session,
+    self, Action, AuthResult, DotStuffer, Maildrop, MaildropMessage, Retrieved, Session,
 };
 use crate::store::{Store, StoreError};
 use smol::io::AsyncWriteExt;
@@ -158,15 +158,19 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                     login = held;
                     s.auth_result(result);
                 }
-                Action::Retrieve { uid, top_lines } => {
-                    let ok = match &login {
-                        Some(l) => retrieve(shared, &mut conn, idle, l.mailbox, uid, top_lines)
-                            .await
-                            .map_err(|e| log::info!("{service}: RETR/TOP to {peer}: {e}"))
-                            .is_ok(),
-                        None => false,
+                Action::Retrieve {
+                    uid,
+                    top_lines,
+                    status,
+                } => {
+                    let result = match &login {
+                        Some(l) => {
+                            let msg = (l.mailbox, uid, top_lines);
+                            retrieve(shared, &mut conn, idle, msg, &status, service, peer).await
+                        }
+                        None => Retrieved::Failed,
                     };
-                    s.retrieve_done(ok);
+                    s.retrieve_done(result);
                 }
                 Action::Update { delete } => {
                     let result = match login.take() {
@@ -264,14 +268,17 @@ pub fn unique_id(uidvalidity: u32, uid: u32) -> String {
 /// Sends message `uid` as multi-line data (the "+OK" line is already out),
 /// terminator included. An error leaves the data unfinished; the session
 /// then closes the connection.
+/// Opens message `uid` of `mailbox`, then sends `status` and the message
+/// (all of it, or its top for `Some(lines)`), dot-stuffed.
 async fn retrieve(
     shared: &Shared,
     conn: &mut Conn,
     idle: Duration,
-    mailbox: u64,
-    uid: u32,
-    top_lines: Option<u32>,
-) -> Result<(), String> {
+    (mailbox, uid, top_lines): (u64, u32, Option<u32>),
+    status: &[u8],
+    service: impl std::fmt::Display,
+    peer: SocketAddr,
+) -> Retrieved {
     let store = shared.store.clone();
     let opened = smol::unblock(move || -> Result<_, StoreError> {
         let m = store
@@ -282,9 +289,36 @@ async fn retrieve(
         Ok((m.prefix, file))
     })
     .await;
-    let (prefix, file) = opened.map_err(|e| e.to_string())?;
+    // Opened before "+OK" is sent: a message expunged by another session
+    // meanwhile still gets -ERR, and this session goes on.
+    let (prefix, file) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            log::info!("{service}: RETR/TOP of UID {uid} to {peer}: {e}");
+            return Retrieved::Missing;
+        }
+    };
+    match send_message(conn, idle, status, prefix, file, top_lines).await {
+        Ok(()) => Retrieved::Sent,
+        Err(e) => {
+            log::info!("{service}: RETR/TOP to {peer}: {e}");
+            Retrieved::Failed
+        }
+    }
+}
+
+/// Sends `status`, then the message (`prefix` and body `file`) dot-stuffed.
+async fn send_message(
+    conn: &mut Conn,
+    idle: Duration,
+    status: &[u8],
+    prefix: Vec<u8>,
+    file: File,
+    top_lines: Option<u32>,
+) -> Result<(), String> {
     let mut ds = DotStuffer::new(top_lines);
-    let mut out = Vec::with_capacity(2 * CHUNK + 2);
+    let mut out = Vec::with_capacity(2 * CHUNK + 2 + status.len());
+    out.extend_from_slice(status);
     ds.encode(&prefix, &mut out);
     let mut body = ChunkedFile::new(file, CHUNK);
     while !ds.is_done() {

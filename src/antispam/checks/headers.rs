@@ -26,6 +26,7 @@ use super::shown;
 use crate::antispam::{Check, Context, Message, Verdict};
 use crate::dns::BoxFuture;
 use crate::mail::address::{self, Address};
+use crate::mail::date::DateTime;
 use crate::mail::header::{decode_words, hex, to_utf8, Charset, Param};
 use crate::mail::mime::{Content, Part, MAX_FIELD};
 
@@ -132,7 +133,7 @@ fn header_verdicts(cx: &Context, msg: &Message<'_>) -> Vec<Verdict> {
             MISSING_DATE,
             "no Date field",
         )),
-        Some(v) => match parse_date(v) {
+        Some(v) => match DateTime::parse(v).map(|d| d.unix()) {
             None => out.push(Verdict::score(
                 "DATE_UNPARSEABLE",
                 DATE_UNPARSEABLE,
@@ -364,133 +365,6 @@ fn decode_2231(value: &[u8]) -> String {
     to_utf8(Charset::from_label(charset), &bytes)
 }
 
-/// Unix seconds of an RFC 5322 §3.3 date-time, with the obsolete forms of
-/// §4.3 (comments, no day of week, two-digit years, alphabetic zones);
-/// `None` when it is not one.
-fn parse_date(value: &[u8]) -> Option<i64> {
-    let text = strip_comments(value);
-    let mut tokens = text
-        .split(|&b| b.is_ascii_whitespace() || b == b',')
-        .filter(|t| !t.is_empty())
-        .peekable();
-    if tokens
-        .peek()
-        .is_some_and(|t| t.len() >= 3 && t.iter().all(u8::is_ascii_alphabetic))
-    {
-        tokens.next(); // day-of-week (§3.3), not checked
-    }
-    let day = number(tokens.next()?, 1, 2)?;
-    let month = month(tokens.next()?)?;
-    let year_text = tokens.next()?;
-    let year = number(year_text, 2, 4)?;
-    // §4.3: 00-49 is 2000-2049, 50-99 and three digits add 1900.
-    let year = match year_text.len() {
-        2 if year < 50 => year + 2000,
-        2 | 3 => year + 1900,
-        _ => year,
-    };
-    let mut hms = tokens.next()?.split(|&b| b == b':');
-    let h = number(hms.next()?, 1, 2)?;
-    let m = number(hms.next()?, 2, 2)?;
-    let s = match hms.next() {
-        Some(s) => number(s, 2, 2)?,
-        None => 0,
-    };
-    if hms.next().is_some() || h > 23 || m > 59 || s > 60 || day == 0 || day > 31 {
-        return None;
-    }
-    // §3.3 zone = ("+" / "-") 4DIGIT; §4.3 obsolete names; a missing or
-    // unknown zone is read as UTC ("-0000": no information).
-    let offset = tokens.next().map_or(0, zone_offset);
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + i64::from(h * 3600 + m * 60 + s) - offset)
-}
-
-fn number(t: &[u8], min: usize, max: usize) -> Option<u32> {
-    if t.len() < min || t.len() > max || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(t).ok()?.parse().ok()
-}
-
-fn month(t: &[u8]) -> Option<u32> {
-    const MONTHS: [&[u8]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let prefix = t.get(..3)?.to_ascii_lowercase();
-    MONTHS
-        .iter()
-        .position(|m| *m == prefix.as_slice())
-        .map(|i| i as u32 + 1)
-}
-
-/// Seconds east of UTC of a zone.
-fn zone_offset(t: &[u8]) -> i64 {
-    match t {
-        [sign @ (b'+' | b'-'), digits @ ..] if digits.len() == 4 => {
-            let Some(n) = number(digits, 4, 4) else {
-                return 0;
-            };
-            let secs = i64::from(n / 100 * 3600 + n % 100 * 60);
-            if *sign == b'-' {
-                -secs
-            } else {
-                secs
-            }
-        }
-        _ => match t.to_ascii_uppercase().as_slice() {
-            b"EDT" => -4 * 3600,
-            b"EST" | b"CDT" => -5 * 3600,
-            b"CST" | b"MDT" => -6 * 3600,
-            b"MST" | b"PDT" => -7 * 3600,
-            b"PST" => -8 * 3600,
-            _ => 0,
-        },
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// days_from_civil, the inverse of [`crate::time::civil`]).
-fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The value without RFC 5322 §3.2.2 comments (nested, with quoted
-/// pairs), each replaced by a space.
-fn strip_comments(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
-    let mut depth = 0usize;
-    let mut escaped = false;
-    for &b in v {
-        if depth > 0 {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'(' {
-                depth += 1;
-            } else if b == b')' {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(b' ');
-                }
-            }
-        } else if b == b'(' {
-            depth = 1;
-        } else {
-            out.push(b);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,25 +464,6 @@ mod tests {
         ] {
             assert_eq!(rules(&header(bad)), ["DATE_UNPARSEABLE"], "{bad:?}");
         }
-    }
-
-    #[test]
-    fn date_parser() {
-        assert_eq!(parse_date(b"Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
-        assert_eq!(
-            parse_date(b"Sat, 28 Nov 2026 22:00:00 +0000"),
-            Some(NOW as i64)
-        );
-        assert_eq!(
-            parse_date(b"Sat, 28 Nov 2026 23:00:00 +0100"),
-            Some(NOW as i64)
-        );
-        assert_eq!(parse_date(b"28 Nov 2026 17:00:00 EST"), Some(NOW as i64));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(
-            crate::time::civil(days_from_civil(2024, 2, 29)),
-            (2024, 2, 29)
-        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn session_config(shared_cfg: &crate::config::Config, mode: Mode) -> session
     c.allow_plaintext_auth = shared_cfg.tls.allow_plaintext_auth;
     c.timeouts.command = shared_cfg.timeouts.smtp_command.0;
     c.timeouts.data = shared_cfg.timeouts.smtp_data_block.0;
+    c.timeouts.no_progress = shared_cfg.timeouts.smtp_no_progress.0;
     c
 }
 

@@ -9,10 +9,10 @@
 //! and the store all stay outside.
 //!
 //! Message bodies are streamed by the adapter through a [`DotStuffer`]:
-//! for RETR and TOP the session itself writes the "+OK" status line, then
-//! asks for [`Action::Retrieve`]; the adapter writes the encoded body and
-//! the terminator from [`DotStuffer::finish`], then calls
-//! [`Session::retrieve_done`].
+//! for RETR and TOP the session asks for [`Action::Retrieve`] with the
+//! "+OK" status line; the adapter opens the message, writes that line, the
+//! encoded body and the terminator from [`DotStuffer::finish`], then calls
+//! [`Session::retrieve_done`]. A message it cannot open gets -ERR.
 
 mod command;
 mod dotstuff;
@@ -86,6 +86,19 @@ pub struct MaildropMessage {
     pub uidl: String,
 }
 
+/// The adapter's answer to [`Action::Retrieve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrieved {
+    /// The status line, the message and its terminator were written.
+    Sent,
+    /// The message could not be opened (expunged by another session
+    /// meanwhile): nothing was written.
+    Missing,
+    /// Writing failed after the status line: the reply cannot be taken
+    /// back, so the session closes without deletions.
+    Failed,
+}
+
 /// The adapter's answer to [`Action::Auth`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthResult {
@@ -116,15 +129,17 @@ pub enum Action {
         /// The password as given.
         password: String,
     },
-    /// Stream message `uid` through `DotStuffer::new(top_lines)`, writing
-    /// the encoded data and then `finish`, then call
-    /// [`Session::retrieve_done`]. The "+OK" line was in an earlier
-    /// [`Action::Write`].
+    /// Open message `uid`; once it is open, write `status`, then stream
+    /// the message through `DotStuffer::new(top_lines)`, writing the
+    /// encoded data and then `finish`. Then call
+    /// [`Session::retrieve_done`] with how it went.
     Retrieve {
         /// The message to send.
         uid: u32,
         /// `Some(n)` for TOP: header, blank line and `n` body lines.
         top_lines: Option<u32>,
+        /// The "+OK" line, CRLF included, to write before the message.
+        status: Vec<u8>,
     },
     /// QUIT in the TRANSACTION state (RFC 1939 §6): remove these messages
     /// atomically, release the maildrop, then call [`Session::update_done`].
@@ -151,7 +166,7 @@ impl fmt::Debug for Action {
                 .field("username", username)
                 .field("password", &"<redacted>")
                 .finish(),
-            Action::Retrieve { uid, top_lines } => f
+            Action::Retrieve { uid, top_lines, .. } => f
                 .debug_struct("Retrieve")
                 .field("uid", uid)
                 .field("top_lines", top_lines)

@@ -175,22 +175,39 @@ impl DataReceiver {
 }
 
 /// The BDAT line-ending policy: bare LF becomes CR LF, everything else
-/// passes unchanged. Keeps one bit of state across chunks.
+/// passes unchanged. Keeps a little state across chunks, and measures
+/// lines as [`DataReceiver`] does (terminator excluded).
 #[derive(Debug, Clone, Default)]
 pub struct LfNormaliser {
     prev_cr: bool,
+    line_len: usize,
+    longest: usize,
 }
 
 impl LfNormaliser {
     /// Appends `input` to `out` with bare LF replaced by CR LF.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
         for &b in input {
-            if b == b'\n' && !self.prev_cr {
-                out.push(b'\r');
+            if b == b'\n' {
+                if !self.prev_cr {
+                    out.push(b'\r');
+                }
+                self.line_len = 0;
+            } else {
+                // A CR counts once it is known not to end the line.
+                let lone_cr = usize::from(self.prev_cr);
+                let this = usize::from(b != b'\r');
+                self.line_len = self.line_len.saturating_add(lone_cr + this);
+                self.longest = self.longest.max(self.line_len);
             }
             out.push(b);
             self.prev_cr = b == b'\r';
         }
+    }
+
+    /// The longest line pushed so far, in octets without its terminator.
+    pub fn longest_line(&self) -> usize {
+        self.longest
     }
 }
 

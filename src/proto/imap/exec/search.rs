@@ -27,6 +27,7 @@ use std::fmt;
 use std::time::Instant;
 
 use super::MessageBytes;
+use crate::mail::date::DateTime;
 use crate::mail::mime::search::{HeaderSearch, MessageSearch, Scope};
 use crate::mail::mime::{Content, Part, Structure};
 use crate::proto::imap::command::{Date, SearchKey, SearchReturn};
@@ -302,45 +303,12 @@ pub fn search_response(
 /// SENTON and SENTSINCE compare it (RFC 3501 §6.4.4). The time must be
 /// there and valid; the zone is not needed. `None` when not a date.
 pub fn sent_date(value: &[u8]) -> Option<Date> {
-    let text = strip_comments(value);
-    let mut tokens = text
-        .split(|&b| b.is_ascii_whitespace() || b == b',')
-        .filter(|t| !t.is_empty())
-        .peekable();
-    // [day-of-week ","]
-    if tokens.peek().is_some_and(|t| day_name(t)) {
-        tokens.next();
-    }
-    let day = number(tokens.next()?, 1, 2)?;
-    let month = month(tokens.next()?)?;
-    let year_text = tokens.next()?;
-    let year = number(year_text, 2, 4)?;
-    // RFC 5322 §4.3: 00-49 is 2000-2049, 50-99 and three digits add 1900.
-    let year = match year_text.len() {
-        2 if year < 50 => year + 2000,
-        2 | 3 => year + 1900,
-        _ => year,
-    };
-    let time = tokens.next()?;
-    let mut hms = time.split(|&b| b == b':');
-    let h = number(hms.next()?, 1, 2)?;
-    let m = number(hms.next()?, 2, 2)?;
-    let s = match hms.next() {
-        Some(s) => number(s, 2, 2)?,
-        None => 0,
-    };
-    if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let (year, month, day) = (
-        u16::try_from(year).ok()?,
-        u8::try_from(month).ok()?,
-        u8::try_from(day).ok()?,
-    );
-    if day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(Date { year, month, day })
+    let d = DateTime::parse(value)?;
+    Some(Date {
+        year: u16::try_from(d.year).ok()?,
+        month: u8::try_from(d.month).ok()?,
+        day: u8::try_from(d.day).ok()?,
+    })
 }
 
 /// Everything about the compiled key that is shared by all messages.
@@ -736,88 +704,6 @@ fn utc_date(secs: i64) -> Date {
         month: month as u8,
         day: day as u8,
     }
-}
-
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// The value with comments removed (RFC 5322 §3.2.2: nested, with quoted
-/// pairs), each replaced by a space.
-fn strip_comments(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
-    let mut depth = 0usize;
-    let mut escaped = false;
-    for &b in v {
-        if depth > 0 {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'(' {
-                depth += 1;
-            } else if b == b')' {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(b' ');
-                }
-            }
-        } else if b == b'(' {
-            depth = 1;
-        } else {
-            out.push(b);
-        }
-    }
-    out
-}
-
-fn day_name(t: &[u8]) -> bool {
-    const DAYS: [&[u8]; 7] = [b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun"];
-    t.len() >= 3
-        && t.iter().all(u8::is_ascii_alphabetic)
-        && DAYS
-            .iter()
-            .any(|d| t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(d)))
-}
-
-/// A month name: the three-letter form of RFC 5322 §3.3, or the full
-/// English name some mailers write.
-fn month(t: &[u8]) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let t = std::str::from_utf8(t).ok()?.to_ascii_lowercase();
-    let i = MONTHS
-        .iter()
-        .position(|m| t == *m || (t.len() == 3 && m.starts_with(t.as_str())))?;
-    u32::try_from(i + 1).ok()
-}
-
-/// A number of `min` to `max` digits.
-fn number(t: &[u8], min: usize, max: usize) -> Option<u32> {
-    if t.len() < min || t.len() > max || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(t).ok()?.parse().ok()
 }
 
 #[cfg(test)]
