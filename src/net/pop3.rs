@@ -24,6 +24,7 @@ use crate::store::{Store, StoreError};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use std::collections::HashSet;
+use std::fs::File;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
