@@ -716,9 +716,10 @@ impl<'de> Deserialize<'de> for NameServer {
 pub struct Hostname(pub String);
 
 impl Hostname {
-    /// Checks and normalises a name.
+    /// Checks and normalises a name; U-labels become A-labels (IDNA).
     pub fn parse(s: &str) -> Option<Hostname> {
-        let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let s = crate::mail::idna::to_ascii(s.trim())?;
+        let s = s.trim_end_matches('.').to_ascii_lowercase();
         let ok = !s.is_empty()
             && s.len() <= 253
             && s.split('.').all(|label| {

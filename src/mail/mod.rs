@@ -4,4 +4,5 @@
 pub mod address;
 pub mod dsn;
 pub mod header;
+pub mod idna;
 pub mod mime;
