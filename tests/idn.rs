@@ -19,6 +19,15 @@ fn smtputf8_mail_to_a_u_label_domain_is_delivered() {
     assert!(ok, "alias add: {out}{err}");
     let (_, users, _) = s.cli(&["user", "list"], None);
     assert!(users.contains("a@xn--bcher-kva.test"), "{users}");
+    let (ok, out, err) = s.cli(
+        &["user", "passwd", "a@Bücher.test", "--password-stdin"],
+        Some("another long password"),
+    );
+    assert!(ok, "user passwd: {out}{err}");
+    let (ok, out, err) = s.cli(&["alias", "add", "c@bücher.test", "a@bücher.test"], None);
+    assert!(ok, "alias add: {out}{err}");
+    let (ok, out, err) = s.cli(&["alias", "remove", "c@bücher.test"], None);
+    assert!(ok, "alias remove: {out}{err}");
 
     let mut c = Lines::connect(s.addr("smtp"));
     assert!(c.reply().starts_with("220"));
