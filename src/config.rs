@@ -433,6 +433,9 @@ pub struct Antispam {
     pub failed_rcpts_window: Dur,
     /// Apply the rate limits to loopback clients too.
     pub rate_limit_loopback: bool,
+    /// Clients that skip greylisting, the DNS block lists and the rate
+    /// limits (never a licence to relay).
+    pub trusted_networks: Vec<crate::antispam::trusted::Network>,
 
     // The Bayes filter.
     /// Score messages with the per-user Bayes filter, and train it from
@@ -506,6 +509,10 @@ impl Default for Antispam {
             max_failed_rcpts: 10,
             failed_rcpts_window: Dur(Duration::from_secs(3600)),
             rate_limit_loopback: false,
+            trusted_networks: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
 
             bayes: true,
             bayes_min_trained: 20,
@@ -752,9 +759,10 @@ impl<'de> Deserialize<'de> for NameServer {
 pub struct Hostname(pub String);
 
 impl Hostname {
-    /// Checks and normalises a name.
+    /// Checks and normalises a name; U-labels become A-labels (IDNA).
     pub fn parse(s: &str) -> Option<Hostname> {
-        let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let s = crate::mail::idna::to_ascii(s.trim())?;
+        let s = s.trim_end_matches('.').to_ascii_lowercase();
         let ok = !s.is_empty()
             && s.len() <= 253
             && s.split('.').all(|label| {
@@ -1089,6 +1097,19 @@ mod tests {
         assert_eq!(ports, [2525, 2587, 2465, 2110, 2995, 2143, 2993, 8080]);
         assert_eq!(c.store.cache_capacity, Size(4 << 20));
         assert_eq!(c.limits.max_message_size, Size(25 << 20));
+        let trusted: Vec<String> = c
+            .antispam
+            .trusted_networks
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(trusted, ["127.0.0.0/8", "::1/128"]);
+        let e =
+            err("[server]\nhostname = \"m.example\"\n[antispam]\ntrusted_networks = [\"lan\"]\n");
+        assert!(
+            e.contains("antispam.trusted_networks") && e.contains("192.0.2.0/24"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -33,17 +33,23 @@ fn zone() -> Zone {
 fn server(dns: &DnsServer, antispam: &str) -> Server {
     let s = Server::start(&format!(
         "[dns]\nnameservers = [\"{}\"]\ntimeout = \"1s\"\nattempts = 1\n\n\
-         [antispam]\ndnsbl = []\ndns_deadline = \"5s\"\n{antispam}\n",
+         [antispam]\ndnsbl = []\ndns_deadline = \"5s\"\n\
+         trusted_networks = [\"127.0.0.1/32\"]\n{antispam}\n",
         dns.addr()
     ));
     s.add_user("ann@example.test", "secret-ann");
     s
 }
 
-/// A message from joe@sender.test, signed by sender.test, with a forged
-/// Authentication-Results field claiming our host name.
+/// A message from joe@sender.test, signed by sender.test, with forged
+/// Authentication-Results fields claiming our host name (the second
+/// quoted) and forged verdicts of ours.
 fn signed_message() -> Vec<u8> {
     let body = "Authentication-Results: mail.example.test; spf=pass smtp.mailfrom=forged\r\n\
+Authentication-Results: \"mail.example.test\"; dkim=pass header.d=forged\r\n\
+X-Spam-Status: No, score=-20.0 required=5.0 tests=FORGED\r\n\
+X-Spam-Score: -20.0\r\n\
+Received-SPF: pass (mail.example.test: forged)\r\n\
 From: Joe <joe@sender.test>\r\nTo: ann@example.test\r\nSubject: Quarterly figures\r\n\
 Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <q1@sender.test>\r\n\r\n\
 Hello Ann,\r\nthe figures are attached.\r\n";
@@ -124,8 +130,13 @@ fn authorised_signed_mail_lands_in_inbox_with_results() {
         .split("\r\n")
         .filter(|l| l.starts_with("Authentication-Results:"))
         .collect();
-    assert_eq!(ours.len(), 1, "the forged field is gone: {h}");
-    assert!(!h.contains("smtp.mailfrom=forged"), "{h}");
+    assert_eq!(ours.len(), 1, "the forged fields are gone: {h}");
+    // Issue item 14: quoted authserv-ids, X-Spam-* and Received-SPF.
+    assert!(!h.contains("forged") && !h.contains("FORGED"), "{h}");
+    for name in ["X-Spam-Status:", "X-Spam-Score:", "Received-SPF:"] {
+        let n = h.split("\r\n").filter(|l| l.starts_with(name)).count();
+        assert_eq!(n, 1, "only our {name}: {h}");
+    }
     assert!(
         h.contains("Authentication-Results: mail.example.test;"),
         "{h}"
@@ -187,6 +198,48 @@ Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s1@soft.test>\r\n\r\nHi.\r
     assert!(h.contains("spf=softfail smtp.mailfrom=soft.test"), "{h}");
     assert!(h.contains("X-Spam-Status: Yes"), "{h}");
     assert!(h.contains("SPF_SOFTFAIL"), "{h}");
+}
+
+/// Trusted networks (`antispam.trusted_networks`): a client on one is not
+/// greylisted, yet its mail gets SPF, DKIM and DMARC results; the same
+/// message from an untrusted address is greylisted; trust is no licence
+/// to relay.
+#[test]
+fn trusted_clients_skip_greylisting_but_never_relay() {
+    let dns = DnsServer::start(zone());
+    let s = server(
+        &dns,
+        "greylisting = true\ngreylist_delay = \"1h\"\ngreylist_window = \"1d\"",
+    );
+    let msg = b"From: Gil <gil@grey.test>\r\nTo: ann@example.test\r\nSubject: Lunch\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@grey.test>\r\n\r\nNoon?\r\n";
+    let trusted = send_from("127.0.0.1", &s, "gil@grey.test", "ann@example.test", msg);
+    assert_eq!(trusted, "250", "from a trusted address: {trusted}");
+    // Delivering it taught greylisting nothing: the same triplet from an
+    // untrusted address of the same /24 is deferred.
+    let untrusted = send_from("127.0.0.2", &s, "gil@grey.test", "ann@example.test", msg);
+    assert!(untrusted.starts_with("451 4.7.1"), "untrusted: {untrusted}");
+    let relay = send_from(
+        "127.0.0.1",
+        &s,
+        "gil@grey.test",
+        "someone@elsewhere.test",
+        msg,
+    );
+    assert!(
+        relay.starts_with('5'),
+        "relay from a trusted address: {relay}"
+    );
+    let inbox = stored(s, "INBOX");
+    assert_eq!(inbox.len(), 1);
+    let h = header(&inbox[0]);
+    assert!(
+        h.contains("Authentication-Results: mail.example.test;"),
+        "{h}"
+    );
+    assert!(h.contains("spf=none smtp.mailfrom=grey.test"), "{h}");
+    assert!(h.contains("dkim=none"), "{h}");
+    assert!(h.contains("dmarc=none"), "{h}");
 }
 
 #[test]

@@ -177,3 +177,33 @@ fn argument_errors_give_usage_and_failure() {
     assert!(!ok);
     assert!(err.contains("--dns"), "{err}");
 }
+
+/// RFC 7208 conformance: a TXT record of zero strings beside the SPF
+/// record (§3.3, issue item 19), domain-specs with any visible character
+/// but `%` (§7.1, item 20), and the `%%`, `%_`, `%-` escapes (§7.1, item
+/// 21), each name then looked up exactly as written.
+#[test]
+fn zero_string_txt_odd_names_and_escapes() {
+    use common::dns::Data;
+    let mut z = Zone::new();
+    z.txt("zero.test", "v=spf1 ip4:192.0.2.1 -all")
+        .add("zero.test", Data::Txt(Vec::new()))
+        .txt("colon.test", "v=spf1 a:foo:bar/baz.colon.test -all")
+        // The test server names labels as hickory writes them: `\:`.
+        .a("foo\\:bar\\/baz.colon.test", "192.0.2.1")
+        .txt("cidr.test", "v=spf1 a:x/y.cidr.test/24 -all")
+        .a("x\\/y.cidr.test", "192.0.2.1")
+        .txt("esc.test", "v=spf1 exists:%%%_%-.esc.test -all")
+        .a("\\%\\040\\%20.esc.test", "127.0.0.2");
+    let dns = DnsServer::start(z);
+    assert_eq!(lines(&dns, "192.0.2.1", "joe@zero.test"), ["pass"]);
+    assert_eq!(lines(&dns, "192.0.2.1", "joe@colon.test"), ["pass"]);
+    assert_eq!(lines(&dns, "192.0.2.9", "joe@colon.test")[0], "fail");
+    assert_eq!(lines(&dns, "192.0.2.200", "joe@cidr.test"), ["pass"]);
+    assert_eq!(lines(&dns, "192.0.3.1", "joe@cidr.test")[0], "fail");
+    assert_eq!(lines(&dns, "192.0.2.1", "joe@esc.test"), ["pass"]);
+    let names: Vec<String> = dns.queries().into_iter().map(|q| q.name).collect();
+    for name in ["foo\\:bar\\/baz.colon.test", "\\%\\040\\%20.esc.test"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+}

@@ -18,6 +18,7 @@ pub mod diagnose;
 pub mod pipeline;
 pub mod policy;
 pub mod setup;
+pub mod trusted;
 
 use crate::auth::dkim::verify::DkimOutcome;
 use crate::auth::dmarc::DmarcOutcome;
@@ -164,6 +165,9 @@ pub struct Context {
     pub hostname: String,
     /// Our mail domains.
     pub local_domains: Vec<String>,
+    /// The client is on a trusted network (`antispam.trusted_networks`):
+    /// greylisting, the DNS block lists and the rate limits pass it by.
+    pub trusted: bool,
     /// The stage's time, Unix seconds.
     pub now: u64,
     /// The HELO/EHLO argument, once given.
@@ -192,6 +196,7 @@ impl Context {
             local_ips: Vec::new(),
             hostname: hostname.into(),
             local_domains,
+            trusted: false,
             now,
             helo: None,
             mail_from: None,
@@ -299,6 +304,13 @@ pub trait Check: Send + Sync {
     /// The message was accepted for delivery (not refused, whatever the
     /// folder). Checks with memory (greylisting history) learn here.
     fn accepted(&self, _cx: &Context) {}
+
+    /// Whether the check also runs for clients on a trusted network
+    /// ([`Context::trusted`]); greylisting, the DNS block lists and the
+    /// rate limits say no.
+    fn for_trusted(&self) -> bool {
+        true
+    }
 }
 
 /// The future of a stage that finds nothing.

@@ -10,6 +10,7 @@
 
 use super::checks::join_all;
 use super::policy::{self, Action, Folder, Policy};
+use super::trusted::{is_trusted, Network};
 use super::{Check, Context, Message, Recipient, Reject, Verdict};
 use crate::auth::dkim::verify::Verifier;
 use crate::dns::{BoxFuture, Resolver};
@@ -34,6 +35,9 @@ pub struct Pipeline {
     pub resolver: Arc<dyn Resolver>,
     /// Our host name: the authserv-id of Authentication-Results.
     pub hostname: String,
+    /// Networks whose clients skip the checks that say so
+    /// ([`Check::for_trusted`]).
+    pub trusted: Vec<Network>,
 }
 
 impl Pipeline {
@@ -51,7 +55,22 @@ impl Pipeline {
             deadline,
             resolver,
             hostname: hostname.to_string(),
+            trusted: Vec::new(),
         }
+    }
+
+    /// The pipeline with `networks` trusted (`antispam.trusted_networks`).
+    pub fn with_trusted(mut self, networks: Vec<Network>) -> Pipeline {
+        self.trusted = networks;
+        self
+    }
+
+    /// The checks that run for a client, trusted or not.
+    fn checks_for(&self, trusted: bool) -> impl Iterator<Item = &dyn Check> {
+        self.checks
+            .iter()
+            .map(|c| c.as_ref())
+            .filter(move |c| !trusted || c.for_trusted())
     }
 
     /// The scan of a new connection from `peer` to our `local` address.
@@ -70,6 +89,7 @@ impl Pipeline {
             now,
         );
         cx.local_ips.extend(local);
+        cx.trusted = is_trusted(&self.trusted, peer);
         Scan::new(self.clone(), cx)
     }
 
@@ -87,14 +107,14 @@ impl Pipeline {
         &'a self,
         deadline: Instant,
         until_refused: bool,
+        trusted: bool,
         stage: impl Fn(&'a dyn Check) -> BoxFuture<'a, Vec<Verdict>>,
     ) -> Vec<Verdict> {
         let futures: Vec<BoxFuture<'a, Vec<Verdict>>> = self
-            .checks
-            .iter()
+            .checks_for(trusted)
             .map(|c| {
                 let name = c.name();
-                let fut = stage(c.as_ref());
+                let fut = stage(c);
                 let timeout = async move {
                     smol::Timer::at(deadline).await;
                     log::info!("antispam: check {name} ran out of time");
@@ -190,7 +210,9 @@ impl Scan {
         self.restart_clock(now);
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, true, |c| c.connect(cx)).await;
+        let v = p
+            .run(self.deadline, true, cx.trusted, |c| c.connect(cx))
+            .await;
         let reject = first_reject(&v);
         self.connection = v;
         reject
@@ -203,7 +225,7 @@ impl Scan {
         self.cx.helo = Some(name.to_string());
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, true, |c| c.helo(cx)).await;
+        let v = p.run(self.deadline, true, cx.trusted, |c| c.helo(cx)).await;
         let reject = first_reject(&v);
         self.helo = v;
         reject
@@ -219,7 +241,9 @@ impl Scan {
         self.cx.mail_from = Some(from.to_string());
         let p = self.pipeline.clone();
         let cx = &self.cx;
-        let v = p.run(self.deadline, true, |c| c.mail_from(cx)).await;
+        let v = p
+            .run(self.deadline, true, cx.trusted, |c| c.mail_from(cx))
+            .await;
         let reject = first_reject(&v);
         self.transaction.extend(v);
         reject
@@ -232,7 +256,9 @@ impl Scan {
         let p = self.pipeline.clone();
         let cx = &self.cx;
         let r = &rcpt;
-        let v = p.run(self.deadline, true, |c| c.rcpt(cx, r)).await;
+        let v = p
+            .run(self.deadline, true, cx.trusted, |c| c.rcpt(cx, r))
+            .await;
         let reject = first_reject(&v);
         if reject.is_none() {
             self.cx.recipients.push(rcpt);
@@ -246,8 +272,7 @@ impl Scan {
     pub fn rcpt_refused(&mut self, now: u64) -> Option<Reject> {
         self.cx.now = now;
         self.pipeline
-            .checks
-            .iter()
+            .checks_for(self.cx.trusted)
             .find_map(|c| c.rcpt_refused(&self.cx))
     }
 
@@ -308,7 +333,9 @@ impl Scan {
         let p = self.pipeline.clone();
         let cx = &self.cx;
         let m = &msg;
-        let v = p.run(self.deadline, false, |c| c.data(cx, m)).await;
+        let v = p
+            .run(self.deadline, false, cx.trusted, |c| c.data(cx, m))
+            .await;
         self.transaction.extend(v);
         let verdicts: Vec<Verdict> = self
             .connection
@@ -333,7 +360,7 @@ impl Scan {
 
     /// Tells the checks the message was accepted.
     pub fn accepted(&self) {
-        for c in &self.pipeline.checks {
+        for c in self.pipeline.checks_for(self.cx.trusted) {
             c.accepted(&self.cx);
         }
     }
@@ -555,9 +582,20 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
     None
 }
 
-/// Removes, while the message streams, every `Authentication-Results`
-/// field of the top-level header whose authserv-id is our host name
-/// (RFC 8601 §5: such fields from outside are forgeries and must go).
+/// Removes, while the message streams, the fields of the top-level header
+/// that only we may write:
+/// - every `Authentication-Results` whose authserv-id, as a token or a
+///   quoted string, is our host name: RFC 8601 §5, "MUST delete any
+///   discovered instance of this header field that claims, by virtue of
+///   its authentication service identifier, to have been added within its
+///   trust boundary";
+/// - every `X-Spam-*` field (score, status, flag, level), which clients
+///   and filters read as our verdict, as SpamAssassin removes earlier
+///   markup and rspamd's milter_headers `remove` does;
+/// - every `Received-SPF` (RFC 7208 §9.1), which looks alike to a reader
+///   whether we wrote it or the sender did.
+///
+/// Ours are added above the message afterwards.
 pub struct AuthResultsFilter {
     hostname: String,
     /// The field being held, in [`Mode::Hold`].
@@ -579,7 +617,8 @@ enum Mode {
 }
 
 /// Longest field the filter holds to look at; an `Authentication-Results`
-/// longer than that is dropped whoever it claims to be from.
+/// longer than that is dropped whoever it claims to be from (and an
+/// `X-Spam-*` or `Received-SPF` of any length is dropped anyway).
 const MAX_FILTERED_FIELD: usize = 8 * 1024;
 
 impl AuthResultsFilter {
@@ -619,7 +658,7 @@ impl AuthResultsFilter {
                 Mode::Hold => {
                     self.field.push(b);
                     if self.field.len() > MAX_FILTERED_FIELD {
-                        if is_auth_results(&self.field) {
+                        if is_auth_results(&self.field) || is_ours_only(&self.field) {
                             self.mode = Mode::Drop;
                             self.field.clear();
                         } else {
@@ -651,6 +690,9 @@ impl AuthResultsFilter {
     }
 
     fn forged(&self, field: &[u8]) -> bool {
+        if is_ours_only(field) {
+            return true;
+        }
         if !is_auth_results(field) {
             return false;
         }
@@ -662,29 +704,60 @@ impl AuthResultsFilter {
     }
 }
 
+/// The name of a raw field: what comes before its colon, blanks trimmed
+/// at the end; `None` when the line has no colon.
+fn field_name(field: &[u8]) -> Option<&[u8]> {
+    let colon = field.iter().position(|&b| b == b':')?;
+    let name = field.get(..colon)?;
+    let end = name
+        .iter()
+        .rposition(|b| *b != b' ' && *b != b'\t')
+        .map_or(0, |i| i + 1);
+    name.get(..end)
+}
+
 /// True when a raw field is named Authentication-Results.
 fn is_auth_results(field: &[u8]) -> bool {
-    const NAME: &[u8] = b"authentication-results";
-    field.len() > NAME.len()
-        && field
-            .get(..NAME.len())
-            .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
-        && field
-            .get(NAME.len()..)
-            .and_then(|rest| rest.iter().find(|b| **b != b' ' && **b != b'\t'))
-            == Some(&b':')
+    field_name(field).is_some_and(|n| n.eq_ignore_ascii_case(b"authentication-results"))
+}
+
+/// True for a field only we may write whatever it says: `X-Spam-*` and
+/// `Received-SPF`.
+fn is_ours_only(field: &[u8]) -> bool {
+    field_name(field).is_some_and(|n| {
+        n.eq_ignore_ascii_case(b"received-spf")
+            || n.get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"x-spam-"))
+    })
 }
 
 /// The authserv-id of an Authentication-Results value (RFC 8601 §2.2):
-/// the first token, after comments and blanks, before `;` or a blank.
+/// the first value, after comments and blanks, before `;` or a blank. A
+/// value is a token or a quoted string (RFC 2045 §5.1), which is
+/// unquoted: `"mx.example.org"` names mx.example.org.
 fn authserv_id(value: &str) -> String {
     let mut depth = 0u32;
     let mut id = String::new();
-    for c in value.chars() {
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
         match c {
             '(' => depth += 1,
             ')' if depth > 0 => depth -= 1,
+            '\\' if depth > 0 => {
+                chars.next();
+            }
             _ if depth > 0 => {}
+            '"' => {
+                // RFC 5322 §3.2.4: a quoted-string, `\` quoting a character.
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => id.extend(chars.next()),
+                        '\r' | '\n' => {}
+                        q => id.push(q),
+                    }
+                }
+            }
             ';' => break,
             c if c.is_whitespace() => {
                 if !id.is_empty() {
@@ -738,6 +811,38 @@ Authentication-Results: mx.example.org; in the body\r\n";
     }
 
     #[test]
+    fn quoted_ids_and_fields_only_we_write_are_removed() {
+        // Issue item 14: a quoted authserv-id is ours too; X-Spam-* and
+        // Received-SPF from outside never stay.
+        let msg = b"Authentication-Results: \"mx.example.org\"; dkim=pass\r\n\
+Authentication-Results: (c) \"MX.Example\\.org.\" 1;\r\n\tspf=pass\r\n\
+Authentication-Results: \"other.example\"; dkim=pass\r\n\
+X-Spam-Status: No, score=-5.0\r\n\
+x-spam-score:-5\r\n\
+X-Spam-Flag : NO\r\n\
+Received-SPF: pass (mx.example.org: forged)\r\n\tidentity=mailfrom\r\n\
+X-Spamming: kept\r\n\
+Subject: hi\r\n\r\n\
+X-Spam-Status: in the body\r\n";
+        let want: &[u8] = b"Authentication-Results: \"other.example\"; dkim=pass\r\n\
+X-Spamming: kept\r\n\
+Subject: hi\r\n\r\n\
+X-Spam-Status: in the body\r\n";
+        for pieces in [1, 2, 5, msg.len()] {
+            assert_eq!(
+                String::from_utf8_lossy(&filter_in_pieces(msg, pieces)),
+                String::from_utf8_lossy(want),
+                "in {pieces} pieces"
+            );
+        }
+        let long = format!(
+            "X-Spam-Report: {}\r\nA: b\r\n\r\n",
+            "x".repeat(MAX_FILTERED_FIELD)
+        );
+        assert_eq!(filter_in_pieces(long.as_bytes(), 3), b"A: b\r\n\r\n");
+    }
+
+    #[test]
     fn over_long_fields_pass_or_drop_whole() {
         let long = "x".repeat(MAX_FILTERED_FIELD + 100);
         let msg = format!(
@@ -766,6 +871,10 @@ Authentication-Results: mx.example.org; in the body\r\n";
             "host.example"
         );
         assert_eq!(authserv_id("host.example;spf=pass"), "host.example");
+        assert_eq!(
+            authserv_id(" (a \\) b) \"host\\.example.\";spf=pass"),
+            "host.example"
+        );
         assert_eq!(authserv_id(""), "");
     }
 
@@ -928,6 +1037,52 @@ Authentication-Results: mx.example.org; in the body\r\n";
         assert!(smol::block_on(scan.connect(0)).is_none());
         let rules: Vec<&str> = scan.connection.iter().map(|v| v.rule.as_str()).collect();
         assert_eq!(rules, ["SLOW_TIMEOUT", "QUICK"]);
+    }
+
+    #[test]
+    fn trusted_clients_skip_the_checks_that_say_so() {
+        struct Grey;
+        impl Check for Grey {
+            fn name(&self) -> &'static str {
+                "grey"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(std::future::ready(vec![Verdict::reject(
+                    "GREY",
+                    Reject::new(451, "4.7.1", "later"),
+                )]))
+            }
+            fn for_trusted(&self) -> bool {
+                false
+            }
+        }
+        struct Auth;
+        impl Check for Auth {
+            fn name(&self) -> &'static str {
+                "auth"
+            }
+            fn connect<'a>(&'a self, _cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
+                Box::pin(std::future::ready(vec![Verdict::score("AUTH", 0.5, "")]))
+            }
+        }
+        let p = Arc::new(
+            Pipeline::new(
+                vec![Box::new(Grey), Box::new(Auth)],
+                Policy::default(),
+                Duration::from_secs(5),
+                Arc::new(StaticResolver::new()),
+                "mx.example.org",
+            )
+            .with_trusted(vec!["192.0.2.0/24".parse().unwrap()]),
+        );
+        let mut trusted = p.scan("192.0.2.9".parse().unwrap(), None, vec![], 0);
+        assert!(trusted.cx.trusted);
+        assert!(smol::block_on(trusted.connect(0)).is_none());
+        let rules: Vec<&str> = trusted.connection.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, ["AUTH"]);
+        let mut other = p.scan("198.51.100.1".parse().unwrap(), None, vec![], 0);
+        assert!(!other.cx.trusted);
+        assert_eq!(smol::block_on(other.connect(0)).map(|r| r.code), Some(451));
     }
 
     #[test]

@@ -86,5 +86,6 @@ pub fn pipeline(
         a.dns_deadline.0,
         resolver,
         &cfg.server.hostname.0,
-    ))
+    )
+    .with_trusted(a.trusted_networks.clone()))
 }

@@ -5,8 +5,9 @@
 //! answers our question (RFC 5452 §9.1: ID, question and source must all
 //! match, the source being checked by the caller).
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData};
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use super::{normalize_name, DnsError, RecordData, RecordType};
 
@@ -118,26 +119,53 @@ pub fn build_query(
 
 /// Checks that `name` can be written as a DNS name (RFC 1035 §2.3.4: labels
 /// of 1 to 63 bytes, 255 bytes in all; printable ASCII without a space or
-/// backslash, since callers pass host names, not zone-file text), and
-/// returns it in normal form. A name that cannot exist is NXDOMAIN.
+/// backslash, since callers pass host names, not zone-file text, except
+/// that any byte may be written `\DDD` as in RFC 1035 §5.1, which is how
+/// an SPF domain-spec's space is looked up), and returns it in normal form:
+/// lowercase, escaped as [`name_string`] writes it. A name that cannot
+/// exist is NXDOMAIN.
 pub fn check_name(name: &str) -> Result<String, DnsError> {
-    let n = normalize_name(name);
-    let valid = !n.is_empty()
-        && n.len() <= MAX_NAME_LEN
-        && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
-        && n.split('.')
-            .all(|l| !l.is_empty() && l.len() <= MAX_LABEL_LEN);
-    if valid {
-        Ok(n)
-    } else {
-        Err(DnsError::NxDomain)
-    }
+    query_name(name).map(|n| name_string(&n))
 }
 
-/// The hickory name of a checked name.
+/// The bytes of one label in presentation form, `\DDD` escapes decoded;
+/// `None` for a raw byte that is not printable ASCII, a bare backslash or
+/// an escape over 255.
+fn label_bytes(label: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(label.len());
+    let mut bytes = label.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'\\' {
+            let mut value = 0u32;
+            for _ in 0..3 {
+                let d = bytes.next().filter(u8::is_ascii_digit)?;
+                value = value * 10 + u32::from(d - b'0');
+            }
+            out.push(u8::try_from(value).ok()?);
+        } else if b.is_ascii_graphic() {
+            out.push(b);
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// The hickory name of a name in presentation form.
 fn query_name(name: &str) -> Result<Name, DnsError> {
-    let n = check_name(name)?;
-    Name::from_labels(n.split('.').map(str::as_bytes)).map_err(|_| DnsError::NxDomain)
+    let n = normalize_name(name);
+    let labels: Option<Vec<Vec<u8>>> = n.split('.').map(label_bytes).collect();
+    let labels = labels.ok_or(DnsError::NxDomain)?;
+    let wire_len = labels.iter().map(|l| l.len() + 1).sum::<usize>();
+    let valid = !n.is_empty()
+        && wire_len <= MAX_NAME_LEN + 1
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.len() <= MAX_LABEL_LEN);
+    if !valid {
+        return Err(DnsError::NxDomain);
+    }
+    Name::from_labels(labels).map_err(|_| DnsError::NxDomain)
 }
 
 /// hickory's code for our record type.
@@ -162,7 +190,7 @@ pub fn read_reply(packet: &[u8], id: u16, name: &str, rtype: RecordType) -> Read
     if got_id != id {
         return ReadReply::NotOurs;
     }
-    let msg = match Message::from_vec(packet) {
+    let msg = match decode(packet) {
         Ok(m) => m,
         Err(e) => return ReadReply::Malformed(format!("undecodable reply: {e}")),
     };
@@ -176,7 +204,7 @@ pub fn read_reply(packet: &[u8], id: u16, name: &str, rtype: RecordType) -> Read
         [q] => {
             q.query_type() == hickory_type(rtype)
                 && q.query_class() == DNSClass::IN
-                && name_string(q.name()) == normalize_name(name)
+                && check_name(name).is_ok_and(|n| n == name_string(q.name()))
         }
         [] => matches!(rcode, Rcode::FormErr | Rcode::NotImp),
         _ => false,
@@ -199,6 +227,10 @@ pub fn read_reply(packet: &[u8], id: u16, name: &str, rtype: RecordType) -> Read
                 RData::TXT(txt) => AnswerData::Record(RecordData::Txt(
                     txt.txt_data.iter().map(|s| s.to_vec()).collect(),
                 )),
+                // Empty RDATA: a TXT record of zero strings.
+                RData::Update0(hickory_proto::rr::RecordType::TXT) => {
+                    AnswerData::Record(RecordData::Txt(Vec::new()))
+                }
                 RData::PTR(ptr) => AnswerData::Record(RecordData::Ptr(name_string(&ptr.0))),
                 RData::CNAME(c) => AnswerData::Cname(name_string(&c.0)),
                 _ => return None,
@@ -223,6 +255,42 @@ pub fn read_reply(packet: &[u8], id: u16, name: &str, rtype: RecordType) -> Read
         answers,
         negative_ttl,
     })
+}
+
+/// Decodes a reply as hickory's `Message::from_vec` does, but keeps
+/// records with empty RDATA, which hickory refuses outside UPDATE
+/// messages: a TXT record of zero strings is one, and RFC 7208 §3.3 says
+/// to ignore it beside an SPF record, not to fail the lookup. They come
+/// out as `RData::Update0`.
+fn decode(packet: &[u8]) -> Result<Message, DecodeError> {
+    let mut d = BinDecoder::new(packet);
+    let Header {
+        mut metadata,
+        counts,
+    } = Header::read(&mut d)?;
+    let mut msg = Message::new(metadata.id, metadata.message_type, metadata.op_code);
+    for _ in 0..counts.queries {
+        msg.queries.push(Query::read(&mut d)?);
+    }
+    for _ in 0..counts.answers {
+        msg.answers.push(Record::read(&mut d)?);
+    }
+    for _ in 0..counts.authorities {
+        msg.authorities.push(Record::read(&mut d)?);
+    }
+    for _ in 0..counts.additionals {
+        let r = Record::read(&mut d)?;
+        if r.record_type() == hickory_proto::rr::RecordType::OPT {
+            let edns = Edns::from(&r);
+            // RFC 6891 §6.1.3: the upper bits of the response code.
+            metadata.merge_response_code(edns.rcode_high());
+            msg.edns = Some(edns);
+        } else {
+            msg.additionals.push(r);
+        }
+    }
+    msg.metadata = metadata;
+    Ok(msg)
 }
 
 fn rcode(code: ResponseCode) -> Rcode {
@@ -261,7 +329,6 @@ pub fn name_string(name: &Name) -> String {
 mod tests {
     use super::*;
     use hickory_proto::rr::rdata::{A, CNAME, MX, SOA, TXT};
-    use hickory_proto::rr::Record;
 
     fn fqdn(s: &str) -> Name {
         Name::from_ascii(format!("{s}.")).unwrap()
@@ -491,6 +558,51 @@ mod tests {
             panic!("not ours")
         };
         assert_eq!(r.rcode, Rcode::FormErr);
+    }
+
+    #[test]
+    fn a_txt_record_of_zero_strings_is_read() {
+        // RFC 7208 §3.3: ignored beside the SPF record, not an error.
+        let q = build_query(9, "example.com", RecordType::Txt, true).unwrap();
+        let mut m = reply_to(&q);
+        for strings in [vec![&b"v=spf1 -all"[..]], vec![]] {
+            m.add_answer(Record::from_rdata(
+                fqdn("example.com"),
+                60,
+                RData::TXT(TXT::from_bytes(strings)),
+            ));
+        }
+        let ReadReply::Ours(r) =
+            read_reply(&m.to_vec().unwrap(), 9, "example.com", RecordType::Txt)
+        else {
+            panic!("not read")
+        };
+        let texts: Vec<_> = r.answers.into_iter().map(|a| a.data).collect();
+        assert_eq!(
+            texts,
+            [
+                AnswerData::Record(RecordData::Txt(vec![b"v=spf1 -all".to_vec()])),
+                AnswerData::Record(RecordData::Txt(Vec::new())),
+            ]
+        );
+    }
+
+    #[test]
+    fn escaped_bytes_are_queried_and_matched() {
+        assert_eq!(check_name("A\\032b.Example.").unwrap(), "a\\032b.example");
+        assert_eq!(check_name("%:/.example").unwrap(), "%:/.example");
+        for bad in ["a\\32.example", "a\\256.example", "a\\", "a\\0x1.b"] {
+            assert_eq!(check_name(bad), Err(DnsError::NxDomain), "{bad:?}");
+        }
+        assert!(check_name(&format!("{}.b", "\\097".repeat(63))).is_ok());
+        assert!(check_name(&format!("{}.b", "\\097".repeat(64))).is_err());
+        let q = build_query(5, "a\\032b.example", RecordType::A, false).unwrap();
+        let m = reply_to(&q);
+        assert_eq!(m.queries[0].name().iter().next(), Some(&b"a b"[..]));
+        assert!(matches!(
+            read_reply(&m.to_vec().unwrap(), 5, "A\\032B.example.", RecordType::A),
+            ReadReply::Ours(_)
+        ));
     }
 
     #[test]

@@ -5,4 +5,5 @@ pub mod address;
 pub mod date;
 pub mod dsn;
 pub mod header;
+pub mod idna;
 pub mod mime;

@@ -164,6 +164,10 @@ impl Check for DnsblCheck {
         "dnsbl"
     }
 
+    fn for_trusted(&self) -> bool {
+        false
+    }
+
     fn connect<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
         Box::pin(async move {
             let peer = cx.peer.to_canonical();

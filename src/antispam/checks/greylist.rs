@@ -476,6 +476,10 @@ impl Check for Greylist {
         Box::pin(std::future::ready(out))
     }
 
+    fn for_trusted(&self) -> bool {
+        false
+    }
+
     fn accepted(&self, cx: &Context) {
         if let Err(e) = self.learn(cx) {
             log::warn!("greylist: store error while learning: {e}");

@@ -179,6 +179,10 @@ impl Check for RateLimit {
         "ratelimit"
     }
 
+    fn for_trusted(&self) -> bool {
+        false
+    }
+
     fn connect<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Vec<Verdict>> {
         let mut out = Vec::new();
         if self.over(cx, Event::Connection) {

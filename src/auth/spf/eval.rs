@@ -363,8 +363,20 @@ impl<'r> Eval<'r> {
     }
 
     /// Expands a domain-spec with `d` = `domain`, cut to 253 characters.
+    /// The name is looked up as it is (§7.1): a space from `%_`, or any
+    /// other byte that is not a visible character, and a backslash, are
+    /// given to the resolver as `\DDD` (RFC 1035 §5.1).
     async fn expand_domain(&mut self, spec: &MacroString, domain: &str) -> String {
-        super::macros::truncate_domain(&self.expand(spec, domain).await).to_string()
+        let name = self.expand(spec, domain).await;
+        let mut out = String::with_capacity(name.len());
+        for b in super::macros::truncate_domain(&name).bytes() {
+            if b.is_ascii_graphic() && b != b'\\' {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("\\{b:03}"));
+            }
+        }
+        out
     }
 
     /// Expands a macro string with `d` = `domain`, looking up the `p` value

@@ -34,6 +34,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::dns::Resolver;
+pub use eval::in_network;
 use eval::Eval;
 
 /// The result of an SPF check (RFC 7208 §2.6).

@@ -175,7 +175,7 @@ fn directive(term: &str) -> Result<Directive, String> {
         m @ ("a" | "mx") => {
             let (spec, cidr) = match args.strip_prefix(':') {
                 Some(v) => {
-                    let cut = first_slash_outside_macros(v).unwrap_or(v.len());
+                    let cut = cidr_start(v).unwrap_or(v.len());
                     let (spec, cidr) = v.split_at(cut);
                     (Some(domain_spec(spec, term)?), cidr)
                 }
@@ -235,12 +235,15 @@ fn domain_spec(text: &str, term: &str) -> Result<MacroString, String> {
 }
 
 /// Where the CIDR suffix of an `a` or `mx` argument starts: the first `/`
-/// that is not inside `%{...}` (a delimiter may be `/`).
-fn first_slash_outside_macros(v: &str) -> Option<usize> {
+/// outside `%{...}` (a delimiter may be `/`) followed by nothing but the
+/// shape of a dual-cidr-length (`/D`, `//D`, `/D//D`). Any other `/` is
+/// part of the domain-spec, whose macro-literals may be any visible
+/// character but `%` (RFC 7208 §7.1): `a:foo/bar.example.com/24`.
+fn cidr_start(v: &str) -> Option<usize> {
     let mut chars = v.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '/' => return Some(i),
+            '/' if v.get(i..).is_some_and(is_cidr_shape) => return Some(i),
             // `%%`, `%_`, `%-` are skipped whole; `%{` up to its `}`.
             '%' => {
                 if let Some((_, '{')) = chars.next() {
@@ -255,6 +258,21 @@ fn first_slash_outside_macros(v: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// `/digits`, `//digits` or `/digits//digits`: a dual-cidr-length in
+/// shape, its values checked by [`dual_cidr`].
+fn is_cidr_shape(s: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    match s.strip_prefix("//") {
+        Some(v6) => digits(v6),
+        None => s
+            .strip_prefix('/')
+            .is_some_and(|rest| match rest.split_once("//") {
+                Some((v4, v6)) => digits(v4) && digits(v6),
+                None => digits(rest),
+            }),
+    }
 }
 
 /// dual-cidr-length = [ ip4-cidr-length ] [ "/" ip6-cidr-length ] (§5.6).
@@ -425,6 +443,42 @@ mod tests {
                 v6: 128
             }]
         );
+    }
+
+    #[test]
+    fn a_domain_spec_holds_any_visible_character_but_percent() {
+        // RFC 7208 §7.1: macro-literal = %x21-24 / %x26-7E; a `/` not
+        // starting a trailing prefix length is part of the name.
+        assert_eq!(
+            mechs("v=spf1 a:foo:bar/baz.example.com mx:a/b.example.com/24//64 a:x/1y.example.com"),
+            [
+                Mechanism::A {
+                    domain: Some(ds("foo:bar/baz.example.com")),
+                    v4: 32,
+                    v6: 128
+                },
+                Mechanism::Mx {
+                    domain: Some(ds("a/b.example.com")),
+                    v4: 24,
+                    v6: 64
+                },
+                Mechanism::A {
+                    domain: Some(ds("x/1y.example.com")),
+                    v4: 32,
+                    v6: 128
+                },
+            ]
+        );
+        assert_eq!(
+            mechs("v=spf1 exists:%%%_%-.example.com"),
+            [Mechanism::Exists(MacroString {
+                tokens: vec![super::super::macros::Token::Literal(
+                    "% %20.example.com".into()
+                )]
+            })]
+        );
+        assert!(parse("v=spf1 a:foo.example.com/33").is_err());
+        assert!(parse("v=spf1 a:foo.example.com//24/").is_err());
     }
 
     #[test]

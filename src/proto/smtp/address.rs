@@ -211,7 +211,9 @@ pub fn parse_mailbox(s: &str, utf8: bool) -> Result<Mailbox, AddressError> {
     } else {
         // A second '@' (user@remote@local) fails here: not a domain.
         parse_domain_name(domain, utf8)?;
-        Domain::Name(domain.to_owned())
+        // U-labels are kept as A-labels (RFC 6531 §3.2, RFC 5891 §4), so
+        // that `bücher.example` is the domain `xn--bcher-kva.example`.
+        Domain::Name(crate::mail::idna::to_ascii(domain).ok_or(AddressError::Syntax)?)
     };
     Ok(Mailbox { local, domain })
 }
@@ -403,7 +405,7 @@ mod tests {
             Err(AddressError::NeedsSmtpUtf8)
         );
         let p = parse_forward_path(s, true).unwrap();
-        assert_eq!(p, ForwardPath::Mailbox(mb("jösé", "bücher.example")));
+        assert_eq!(p, ForwardPath::Mailbox(mb("jösé", "xn--bcher-kva.example")));
         assert!(matches!(p, ForwardPath::Mailbox(m) if m.is_utf8()));
         // Non-UTF-8 bytes are refused either way.
         assert_eq!(
@@ -417,6 +419,22 @@ mod tests {
         assert_eq!(
             parse_forward_path("<\"jö se\"@x.org>".as_bytes(), true).map(|p| p.to_string()),
             Ok("<\"jö se\"@x.org>".into())
+        );
+    }
+
+    /// Issue item 15: U-label domains are A-labels once parsed, wherever
+    /// they stand; an invalid IDN is a syntax error.
+    #[test]
+    fn u_label_domains_become_a_labels() {
+        let p = parse_forward_path("<a@Bücher.test>".as_bytes(), true).unwrap();
+        assert_eq!(p, ForwardPath::Mailbox(mb("a", "xn--bcher-kva.test")));
+        assert!(matches!(&p, ForwardPath::Mailbox(m) if !m.is_utf8()));
+        assert_eq!(p.to_string(), "<a@xn--bcher-kva.test>");
+        let r = parse_reverse_path("<@relay.test:b@例え.jp>".as_bytes(), true).unwrap();
+        assert_eq!(r, ReversePath::Mailbox(mb("b", "xn--r8jz45g.jp")));
+        assert_eq!(
+            parse_forward_path("<a@ab--ü.test>".as_bytes(), true),
+            Err(AddressError::Syntax)
         );
     }
 
