@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ALICE: &str = "alice@example.test";
-const PASSWORD: &str = "secret";
+const PASSWORD: &str = "secret-dsn-pass";
 
 /// Prints the report as lines: `report-type`, the per-message fields, then
 /// one line per recipient block, each `Name=value` joined by `|`.

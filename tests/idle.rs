@@ -6,7 +6,7 @@ mod common;
 use common::server::{smtp_send, Lines, Server};
 
 const ALICE: &str = "alice@example.test";
-const PASSWORD: &str = "alice pw";
+const PASSWORD: &str = "alice password";
 
 /// Sends `cmd` tagged `tag`; returns the untagged lines before the tagged OK.
 fn command(c: &mut Lines, tag: &str, cmd: &str) -> Vec<String> {

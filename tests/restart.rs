@@ -8,7 +8,7 @@ mod common;
 use common::server::{smtp_send, Lines, Server};
 
 const ALICE: &str = "alice@example.test";
-const PASSWORD: &str = "alice pw";
+const PASSWORD: &str = "alice password";
 
 /// What a client keeps between sessions.
 #[derive(Debug, PartialEq)]

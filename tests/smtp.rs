@@ -601,8 +601,8 @@ fn submit_message(c: &mut Lines, from: &str, to: &str, body: &str) -> String {
 #[test]
 fn the_submission_from_check_fails_closed() {
     let mut srv = Server::start("[tls]\nallow_plaintext_auth = true\n");
-    srv.add_user("alice@example.test", "alice pw");
-    srv.add_user("bob@example.test", "bob pw");
+    srv.add_user("alice@example.test", "alice password");
+    srv.add_user("bob@example.test", "bob password");
     let mine = "From: alice@example.test\r\n";
     let fifth = format!("{}From: bob@example.test\r\n\r\nx\r\n", mine.repeat(4));
     let folded = format!(
@@ -611,7 +611,7 @@ fn the_submission_from_check_fails_closed() {
     );
     let padding = format!("X-Pad: {}\r\n", "p".repeat(990)).repeat(270);
     let late = format!("{mine}{padding}From: bob@example.test\r\n\r\nx\r\n");
-    let mut c = submission_login(&srv, "alice@example.test", "alice pw");
+    let mut c = submission_login(&srv, "alice@example.test", "alice password");
     for (name, body) in [("fifth", &fifth), ("folded", &folded), ("late", &late)] {
         let r = submit_message(&mut c, "alice@example.test", "bob@example.test", body);
         assert!(r.starts_with("550 5.7.1"), "{name}: {r}");
@@ -639,9 +639,9 @@ fn authenticated_sending_has_hourly_limits() {
         "[tls]\nallow_plaintext_auth = true\n\
          [mta]\nmax_messages_per_hour = 2\nmax_recipients_per_hour = 3\n",
     );
-    srv.add_user("alice@example.test", "alice pw");
-    srv.add_user("bob@example.test", "bob pw");
-    let mut c = submission_login(&srv, "alice@example.test", "alice pw");
+    srv.add_user("alice@example.test", "alice password");
+    srv.add_user("bob@example.test", "bob password");
+    let mut c = submission_login(&srv, "alice@example.test", "alice password");
     c.cmd("MAIL FROM:<alice@example.test>");
     assert!(c.reply().starts_with("250"));
     for i in 0..3 {
@@ -666,7 +666,7 @@ fn authenticated_sending_has_hourly_limits() {
     let r = c.reply();
     assert!(r.starts_with("450 4.7.1"), "{r}");
     // Another account is not affected.
-    let mut b = submission_login(&srv, "bob@example.test", "bob pw");
+    let mut b = submission_login(&srv, "bob@example.test", "bob password");
     let r = submit_message(
         &mut b,
         "bob@example.test",
