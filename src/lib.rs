@@ -20,5 +20,7 @@ pub mod password;
 pub mod proto;
 pub mod queue;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod time;
 pub mod tls;

@@ -504,16 +504,7 @@ mod tests {
     use crate::store::BlobId;
 
     fn tmp() -> std::path::PathBuf {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "facteur-queue-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        p
+        crate::testing::temp_dir("queue")
     }
 
     /// Answers by the recipient's local part: `ok*` delivered, `bad*`
