@@ -180,7 +180,7 @@ impl Admin {
                 Ok(out)
             }
             Request::UserPasswd { address, password } => {
-                let address = ascii_domain(&address);
+                let address = crate::mail::idna::address_to_ascii(&address);
                 if s.account(&address).map_err(e)?.is_none() {
                     return Err(format!("user {address} does not exist"));
                 }
@@ -199,7 +199,7 @@ impl Admin {
                 .map(|a| a.address)
                 .collect()),
             Request::UserRemove(address) => {
-                let address = ascii_domain(&address);
+                let address = crate::mail::idna::address_to_ascii(&address);
                 s.remove_account(&address).map_err(e)?;
                 Ok(vec![format!("removed user {address} and their mail")])
             }
@@ -218,7 +218,7 @@ impl Admin {
                 .map(|a| format!("{} -> {}", a.address, a.targets.join(",")))
                 .collect()),
             Request::AliasRemove(alias) => {
-                let alias = ascii_domain(&alias);
+                let alias = crate::mail::idna::address_to_ascii(&alias);
                 s.remove_alias(&alias).map_err(e)?;
                 Ok(vec![format!("removed alias {alias}")])
             }
@@ -281,18 +281,6 @@ impl Admin {
                 Ok(vec![format!("removed queue entry {id}")])
             }
         }
-    }
-}
-
-/// An address or `@domain` with its domain in A-labels, as the store
-/// keeps it (adding normalises through the store; finding must too).
-fn ascii_domain(address: &str) -> String {
-    match address.rsplit_once('@') {
-        Some((local, domain)) => match crate::mail::idna::to_ascii(domain) {
-            Some(d) => format!("{local}@{d}"),
-            None => address.to_string(),
-        },
-        None => address.to_string(),
     }
 }
 

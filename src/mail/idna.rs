@@ -24,6 +24,20 @@ pub fn to_ascii(domain: &str) -> Option<String> {
     Some(ascii)
 }
 
+/// An address or `@domain` with its domain in A-labels, as the store
+/// keeps it: for every place that looks an address up (a login, the
+/// administrator's commands). A domain that is not a valid IDN is left
+/// as it is, so the lookup fails as for any unknown name.
+pub fn address_to_ascii(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => match to_ascii(domain) {
+            Some(d) => format!("{local}@{d}"),
+            None => address.to_string(),
+        },
+        None => address.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +83,13 @@ mod tests {
             assert_eq!(to_ascii(bad), None, "{bad:?}");
         }
         assert_eq!(to_ascii(&format!("{}.test", "ü".repeat(70))), None);
+    }
+
+    #[test]
+    fn addresses_get_their_domain_in_a_labels() {
+        assert_eq!(address_to_ascii("a@Bücher.test"), "a@xn--bcher-kva.test");
+        assert_eq!(address_to_ascii("@bücher.test"), "@xn--bcher-kva.test");
+        assert_eq!(address_to_ascii("Ann@Example.test"), "Ann@Example.test");
+        assert_eq!(address_to_ascii("no-domain"), "no-domain");
     }
 }

@@ -67,7 +67,8 @@ impl Authenticator {
     /// The attempt is reserved in the limiter before the password is
     /// verified, so parallel attempts cannot get past the limit.
     pub async fn login(&self, ip: IpAddr, authzid: &str, username: &str, password: &str) -> Login {
-        let username = username.trim().to_lowercase();
+        // A user may type the domain in U-labels; the store keeps A-labels.
+        let username = crate::mail::idna::address_to_ascii(username.trim()).to_lowercase();
         let attempt = match self.limiter().begin(ip, &username, Instant::now()) {
             Ok(a) => a,
             Err(_) => {
@@ -75,7 +76,8 @@ impl Authenticator {
                 return Login::Throttled;
             }
         };
-        let authz_ok = authzid.is_empty() || authzid.eq_ignore_ascii_case(&username);
+        let authz_ok = authzid.is_empty()
+            || crate::mail::idna::address_to_ascii(authzid).eq_ignore_ascii_case(&username);
         let store = self.store.clone();
         let user = username.clone();
         let ok = match smol::unblock(move || store.account(&user)).await {
