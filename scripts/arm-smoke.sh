@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke-test the aarch64 release binary under qemu-user:
-#   1. `facteur --version` prints "facteur <version>";
+#   1. `facteur --version` prints "facteur <version> (git <rev>, <target>)";
 #   2. `facteur run --config FILE` starts, and its SMTP listener greets with "220 ".
 #
 # Usage: scripts/arm-smoke.sh [BINARY]
@@ -35,7 +35,10 @@ version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { 
 [ -n "$version" ] || fail "could not read the package version from Cargo.toml"
 log "checking '$BIN --version' under qemu"
 out=$(timeout 60 "${QEMU[@]}" "$BIN" --version 2>&1) || fail "--version exited with an error: $out"
-[ "$out" = "facteur $version" ] || fail "--version printed '$out', expected 'facteur $version'"
+case "$out" in
+    "facteur $version (git "*", aarch64-unknown-linux-gnu)") ;;
+    *) fail "--version printed '$out', expected 'facteur $version (git REV, aarch64-unknown-linux-gnu)'" ;;
+esac
 log "version ok: $out"
 
 # --- 2. start and greet -----------------------------------------------------
