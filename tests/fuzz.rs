@@ -398,7 +398,13 @@ fn smtp_data() {
 
 #[test]
 fn pop3_session() {
-    let cfg = Arc::new(pop3::Config::new("mail.example"));
+    // Plaintext logins allowed, so that inputs reach the TRANSACTION
+    // state without STLS first.
+    let cfg = Arc::new(pop3::Config {
+        stls_available: true,
+        allow_plaintext_auth: true,
+        ..pop3::Config::new("mail.example")
+    });
     fuzz("pop3_session", |input| {
         let now = Instant::now();
         let mut s = pop3::Session::new(cfg.clone(), false, now);
