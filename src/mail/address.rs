@@ -116,6 +116,9 @@ fn tokenize(s: &[u8]) -> Vec<Tok> {
                 out.push(Tok::Special(b));
                 i += 1;
             }
+            // A `)` with no comment open is not part of any token; the
+            // word arm below would stop on it without moving on.
+            b')' => i += 1,
             _ => {
                 let start = i;
                 while let Some(&c) = s.get(i) {
@@ -407,5 +410,18 @@ mod tests {
             v.extend_from_slice(format!("u{i}@x,").as_bytes());
         }
         assert_eq!(parse_list(&v).len(), MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn stray_closing_parenthesis_is_skipped() {
+        // A `)` outside a comment once stopped the tokenizer from moving
+        // on, filling memory with empty words.
+        assert_eq!(
+            parse_list(b"Ann) <a@example.com>, b@example.com)"),
+            vec![
+                mb(Some("Ann"), "a", "example.com"),
+                mb(None, "b", "example.com")
+            ]
+        );
     }
 }

@@ -36,6 +36,8 @@ use std::net::IpAddr;
 use crate::dns::Resolver;
 pub use eval::in_network;
 use eval::Eval;
+pub use macros::{MacroString, Place, Values as MacroValues};
+pub use parse::{is_spf_record, parse_record, Record};
 
 /// The result of an SPF check (RFC 7208 §2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
