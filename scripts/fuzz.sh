@@ -2,7 +2,13 @@
 # Fuzz one parser for a while with a random seed.
 #
 # Usage: scripts/fuzz.sh TARGET SECONDS [SEED]
+#        scripts/fuzz.sh --afl TARGET SECONDS
 #        scripts/fuzz.sh list
+#
+# --afl runs the target under AFL++, coverage-guided, through cargo-afl on
+# the stable toolchain (`cargo install cargo-afl`, then `cargo afl config
+# --build` once); findings go to fuzz/afl/out/TARGET/ (crashes/ holds the
+# crashing inputs). Without it, the mutation fuzzer of tests/fuzz.rs runs.
 #
 # TARGET is one of the tests in tests/fuzz.rs (smtp_command, imap_reader,
 # mime, ...), whose seeds are in fuzz/corpus/TARGET/. Crashing inputs are
@@ -14,6 +20,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = --afl ]; then
+    shift
+    if [ $# -lt 2 ] || [ ! -d "fuzz/corpus/$1" ]; then
+        echo "usage: scripts/fuzz.sh --afl TARGET SECONDS; targets: $(ls fuzz/corpus | tr '\n' ' ')" >&2
+        exit 2
+    fi
+    (cd fuzz/afl && cargo afl build --release)
+    export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
+    FACTEUR_AFL_TARGET=$1 exec cargo afl fuzz -V "$2" -i "fuzz/corpus/$1" -o "fuzz/afl/out/$1" \
+        fuzz/afl/target/release/facteur-afl
+fi
 if [ "${1:-}" = list ]; then
     ls fuzz/corpus
     exit 0
