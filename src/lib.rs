@@ -18,6 +18,7 @@ pub mod mta;
 pub mod net;
 pub mod password;
 pub mod proto;
+pub mod provision;
 pub mod queue;
 pub mod store;
 #[cfg(test)]
