@@ -116,7 +116,9 @@ const COMMANDS: &[Usage] = &[
     Usage {
         words: "dns-records",
         text: "  dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
-                               publish for DOMAIN (zone file syntax)",
+                               publish for DOMAIN, and the SRV, autoconfig and
+                               autodiscover records mail clients find the
+                               server by (zone file syntax)",
         options: &[],
     },
     Usage {
@@ -410,28 +412,13 @@ fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
     let Some(name) = Hostname::parse(domain) else {
         return command_error("dns-records", &format!("{domain:?} is not a domain name"));
     };
-    let keys = match key::load_all(&cfg.server.data_dir, &name.0) {
-        Ok(k) => k,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let dkim: Vec<records::DkimRecord> = keys
-        .iter()
-        .map(|k| records::DkimRecord {
-            selector: k.selector().to_string(),
-            text: k.record(),
-        })
-        .collect();
-    let relay = (!cfg.relay.host.is_empty()).then_some(cfg.relay.host.as_str());
-    print!(
-        "{}",
-        records::zone_text(&records::DomainSetup {
-            domain: &name.0,
-            mx_host: &cfg.server.hostname.0,
-            relay_host: relay,
-            dkim: &dkim,
-        })
-    );
-    ExitCode::SUCCESS
+    match facteur::provision::records::domain_records(cfg, &name.0) {
+        Ok(list) => {
+            print!("{}", records::zone_text(&name.0, &list));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String> {

@@ -6,11 +6,13 @@
 //! - [`autoconfig`]: the Thunderbird autoconfig document.
 //! - [`autodiscover`]: the Outlook autodiscover (POX) exchange.
 //! - [`mobileconfig`]: the Apple configuration profile.
+//! - [`records`]: the DNS records clients discover the server by.
 //! - [`xml`]: escaping and a small bounded XML reader.
 
 pub mod autoconfig;
 pub mod autodiscover;
 pub mod mobileconfig;
+pub mod records;
 pub mod settings;
 pub mod xml;
 
