@@ -64,6 +64,10 @@ pub enum Request {
     QueueRemove(u64),
     /// Retry every queue entry now (like flushing a queue).
     QueueRetryAll,
+    /// Change settings in the config file (all or none), then reload.
+    ConfigSet(Vec<crate::config_edit::Edit>),
+    /// Re-read the config file and apply it.
+    Reload,
 }
 
 /// The answer to a [`Request`].
@@ -91,6 +95,13 @@ pub trait Notify: Send + Sync {
     fn domain_added(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// The config file changed: re-read and apply it. Returns what was
+    /// applied and what needs a restart, or the config errors (then
+    /// nothing changed).
+    fn reload(&self) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// No one to notify (the CLI without a server).
@@ -103,6 +114,8 @@ pub struct Admin {
     notify: Arc<dyn Notify>,
     /// The server's password workers; `None` in a short-lived command.
     passwords: Option<Arc<password::Verifier>>,
+    /// The config file that settings are written to.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Admin {
@@ -112,7 +125,31 @@ impl Admin {
             store,
             notify,
             passwords: None,
+            config_file: None,
         }
+    }
+
+    /// Settings are changed in `file` (see [`crate::config_edit`]).
+    pub fn with_config_file(mut self, file: std::path::PathBuf) -> Admin {
+        self.config_file = Some(file);
+        self
+    }
+
+    /// Writes `edits` into the config file (all or none, checked as
+    /// `check-config` does), then applies the new file.
+    pub fn config_set(&self, edits: &[crate::config_edit::Edit]) -> Result<Vec<String>, String> {
+        let file = self
+            .config_file
+            .as_ref()
+            .ok_or("this server has no config file to change")?;
+        let mut lines = crate::config_edit::apply(file, edits)?;
+        lines.extend(self.reload()?);
+        Ok(lines)
+    }
+
+    /// Re-reads the config file and applies it.
+    pub fn reload(&self) -> Result<Vec<String>, String> {
+        self.notify.reload()
     }
 
     /// Hashes new passwords on the server's password workers, whose argon2
@@ -280,6 +317,8 @@ impl Admin {
                 s.remove_queue_entry(id).map_err(e)?;
                 Ok(vec![format!("removed queue entry {id}")])
             }
+            Request::ConfigSet(edits) => self.config_set(&edits),
+            Request::Reload => self.reload(),
         }
     }
 }
@@ -348,6 +387,11 @@ fn describe(req: &Request) -> String {
     match req {
         Request::UserAdd { address, .. } => format!("user add {address}"),
         Request::UserPasswd { address, .. } => format!("user passwd {address}"),
+        // Only the keys: a value may be a password.
+        Request::ConfigSet(edits) => {
+            let keys: Vec<&str> = edits.iter().map(|e| e.key()).collect();
+            format!("config change {}", keys.join(" "))
+        }
         other => format!("{other:?}"),
     }
 }

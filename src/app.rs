@@ -58,7 +58,7 @@ pub const BLOCKING_THREADS: usize = 4;
 /// Starts every service and runs until SIGTERM or SIGINT. Every check that
 /// can fail happens before the first connection is accepted, so a bad
 /// config, data dir, certificate or busy port means no partial start.
-pub fn run(cfg: Config) -> Result<(), String> {
+pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String> {
     let cfg = Arc::new(cfg);
     crate::logger::init(cfg.log.level.filter());
     if let Some(n) = std::num::NonZeroUsize::new(BLOCKING_THREADS) {
@@ -121,7 +121,8 @@ pub fn run(cfg: Config) -> Result<(), String> {
                 queue: queue.clone(),
             }),
         )
-        .with_password_workers(shared.auth.password_workers()),
+        .with_password_workers(shared.auth.password_workers())
+        .with_config_file(source.file()),
     );
     let socket = cfg.admin_socket();
     smol::block_on(async move {

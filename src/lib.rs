@@ -10,6 +10,7 @@ pub mod antispam;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod config_edit;
 pub mod delivery;
 pub mod dns;
 pub mod logger;
