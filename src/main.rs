@@ -150,6 +150,15 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "dns-check",
+        text: "  dns-check DOMAIN [--dns IP[:PORT]]
+                               look up DOMAIN's published records (MX, SPF,
+                               DKIM, DMARC, autoconfig) and the PTR of this
+                               host's addresses, and compare them with what
+                               dns-records prints; fails if one is wrong",
+        options: &["--dns"],
+    },
+    Usage {
         words: "check spf",
         text: "  check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
                                SPF result for a client, as received mail
@@ -380,6 +389,7 @@ fn main() -> ExitCode {
             Ok(cfg) => dns_records(&cfg, domain),
             Err(code) => code,
         },
+        ["dns-check", ..] => dns_check(args.get(1..).unwrap_or_default(), &config_path),
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
         ["spam", "train", ..] => spam_train(args.get(2..).unwrap_or_default(), &config_path),
@@ -474,6 +484,55 @@ fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
+    }
+}
+
+/// `facteur dns-check`: each record as expected and as found.
+fn dns_check(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
+    let mut args = args.to_vec();
+    let dns = match dns_option(&mut args) {
+        Ok(d) => d,
+        Err(e) => return command_error("dns-check", &e),
+    };
+    let [domain] = args.as_slice() else {
+        return command_error("dns-check", "dns-check needs one DOMAIN");
+    };
+    let Some(name) = Hostname::parse(domain) else {
+        return command_error("dns-check", &format!("{domain:?} is not a domain name"));
+    };
+    let cfg = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let expected = match facteur::provision::records::domain_records(&cfg, &name.0) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let resolver = match dns {
+        Some(server) => StubResolver::new(vec![server], cfg.dns.timeout.0, cfg.dns.attempts, 256),
+        None => StubResolver::from_config(&cfg.dns),
+    };
+    let checks = smol::block_on(facteur::provision::dns_check::dns_check(
+        &resolver,
+        &cfg.server.hostname.0,
+        &expected,
+    ));
+    let mut failed = false;
+    for c in &checks {
+        let label = match (c.ok, c.informational) {
+            (true, _) => "ok",
+            (false, true) => "info",
+            (false, false) => "WRONG",
+        };
+        failed |= !c.ok && !c.informational;
+        println!("{label:<6}{}", c.record);
+        println!("      expected: {}", c.expected);
+        println!("      found:    {}", c.found);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

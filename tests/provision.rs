@@ -4,7 +4,9 @@
 
 mod common;
 
+use common::dns::{DnsServer, Zone};
 use common::server::{cli, TempDir};
+use facteur::auth::dkim::{key, Algorithm};
 use std::path::{Path, PathBuf};
 
 /// A config (written to `dir`) for `mail.example.test` with the given
@@ -48,4 +50,112 @@ fn dns_records_include_client_discovery() {
     assert!(out.contains("facteur dkim generate example.test"), "{out}");
     let (ok, _, err) = cli(&config, &["dns-records", "not a domain"], None);
     assert!(!ok && err.contains("not a domain name"), "{err}");
+}
+
+/// The zone of `example.test` as `dns-records` asks, or with wrong MX,
+/// SPF, DKIM and PTR records.
+fn zone(dkim: &str, wrong: bool) -> Zone {
+    let mut z = Zone::new();
+    let host = if wrong {
+        "mx.elsewhere.test"
+    } else {
+        "mail.example.test"
+    };
+    z.mx("example.test", 10, host)
+        .txt(
+            "example.test",
+            if wrong {
+                "v=spf1 a -all"
+            } else {
+                "v=spf1 mx -all"
+            },
+        )
+        .txt("example.test", "unrelated=1")
+        .txt(
+            "ed1._domainkey.example.test",
+            if wrong {
+                "v=DKIM1; k=ed25519; p=b2xk"
+            } else {
+                dkim
+            },
+        )
+        .txt("_dmarc.example.test", "v=DMARC1; p=none")
+        .a("mail.example.test", "192.0.2.10")
+        .cname("autoconfig.example.test", "mail.example.test")
+        .ptr(
+            "192.0.2.10",
+            if wrong {
+                "host-10.isp.test"
+            } else {
+                "mail.example.test"
+            },
+        );
+    z
+}
+
+#[test]
+fn dns_check_compares_published_records() {
+    let dir = TempDir::new("dnscheck");
+    let config = write_config(dir.path(), "", "");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let k = key::generate(
+        &data,
+        "example.test",
+        Algorithm::Ed25519Sha256,
+        Some("ed1"),
+        0,
+    )
+    .expect("key");
+    let keys = [k];
+    let dkim = keys[0].record();
+
+    let dns = DnsServer::start(zone(&dkim, false));
+    let addr = dns.addr().to_string();
+    let (ok, out, err) = cli(
+        &config,
+        &["dns-check", "example.test", "--dns", &addr],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        lines,
+        [
+            "ok    MX example.test",
+            "ok    SPF example.test",
+            "ok    DKIM ed1._domainkey.example.test",
+            "ok    DMARC _dmarc.example.test",
+            "ok    CNAME autoconfig.example.test",
+            "info  CNAME autodiscover.example.test",
+            "ok    PTR 192.0.2.10",
+        ],
+        "{out}"
+    );
+
+    dns.set_zone(zone(&dkim, true));
+    // A fresh process: nothing cached.
+    let (ok, out, _) = cli(
+        &config,
+        &["dns-check", "example.test", "--dns", &addr],
+        None,
+    );
+    assert!(!ok, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        lines,
+        [
+            "WRONG MX example.test",
+            "WRONG SPF example.test",
+            "WRONG DKIM ed1._domainkey.example.test",
+            "ok    DMARC _dmarc.example.test",
+            "ok    CNAME autoconfig.example.test",
+            "info  CNAME autodiscover.example.test",
+            "WRONG PTR 192.0.2.10",
+        ],
+        "{out}"
+    );
+    assert!(out.contains("found:    10 mx.elsewhere.test."), "{out}");
+    assert!(out.contains("found:    host-10.isp.test."), "{out}");
+    assert!(out.contains("expected: v=spf1 mx -all"), "{out}");
 }

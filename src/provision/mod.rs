@@ -7,10 +7,12 @@
 //! - [`autodiscover`]: the Outlook autodiscover (POX) exchange.
 //! - [`mobileconfig`]: the Apple configuration profile.
 //! - [`records`]: the DNS records clients discover the server by.
+//! - [`dns_check`]: the live check of those records.
 //! - [`xml`]: escaping and a small bounded XML reader.
 
 pub mod autoconfig;
 pub mod autodiscover;
+pub mod dns_check;
 pub mod mobileconfig;
 pub mod records;
 pub mod settings;
