@@ -19,6 +19,8 @@ pub mod net;
 pub mod password;
 pub mod proto;
 pub mod queue;
+pub mod setup;
+pub mod stats;
 pub mod store;
 #[cfg(test)]
 mod testing;

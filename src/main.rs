@@ -9,6 +9,7 @@ use facteur::auth::records;
 use facteur::auth::spf;
 use facteur::config::{Config, Hostname};
 use facteur::net::dns::StubResolver;
+use facteur::setup::code::SetupCode;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,11 +53,12 @@ const COMMANDS: &[Usage] = &[
     },
     Usage {
         words: "user add",
-        text: "  user add ADDRESS [--password-stdin]
+        text: "  user add ADDRESS [--password-stdin] [--admin]
                                a password of at least 10 characters, not the
                                address or its local part; without
-                               --password-stdin, one is generated and printed",
-        options: &["--password-stdin"],
+                               --password-stdin, one is generated and printed;
+                               --admin: the account may administer the box",
+        options: &["--password-stdin", "--admin"],
     },
     Usage {
         words: "user passwd",
@@ -70,8 +72,21 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "user admin",
+        text: "  user admin ADDRESS on|off    whether the account may administer the box
+                               (the last admin keeps the flag)",
+        options: &[],
+    },
+    Usage {
         words: "user remove",
         text: "  user remove ADDRESS          (deletes the user's mail)",
+        options: &[],
+    },
+    Usage {
+        words: "setup",
+        text: "  setup FILE                   set up an unclaimed box from a first-boot
+                               profile (TOML: hostname, domains, admin,
+                               [[staff]], [relay]); all of it or nothing",
         options: &[],
     },
     Usage {
@@ -102,6 +117,18 @@ const COMMANDS: &[Usage] = &[
     Usage {
         words: "queue remove",
         text: "  queue remove ID",
+        options: &[],
+    },
+    Usage {
+        words: "status",
+        text: "  status                       the running server's services, uptime,
+                               memory, disk, queue and today's mail",
+        options: &[],
+    },
+    Usage {
+        words: "log",
+        text: "  log [N]                      the running server's last N log lines
+                               (default 50, at most 500)",
         options: &[],
     },
     Usage {
@@ -297,6 +324,7 @@ fn main() -> ExitCode {
         return code;
     }
     let password_stdin = take_flag(&mut args, "--password-stdin");
+    let admin_flag = take_flag(&mut args, "--admin");
     let (algorithm, selector) = match (
         take_option(&mut args, "--algorithm"),
         take_option(&mut args, "--selector"),
@@ -360,7 +388,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         words => {
-            let req = match admin_request(words, password_stdin) {
+            let req = match admin_request(words, password_stdin, admin_flag) {
                 Ok(r) => r,
                 Err(e) => return usage_error(&e),
             };
@@ -410,31 +438,20 @@ fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
     let Some(name) = Hostname::parse(domain) else {
         return command_error("dns-records", &format!("{domain:?} is not a domain name"));
     };
-    let keys = match key::load_all(&cfg.server.data_dir, &name.0) {
-        Ok(k) => k,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let dkim: Vec<records::DkimRecord> = keys
-        .iter()
-        .map(|k| records::DkimRecord {
-            selector: k.selector().to_string(),
-            text: k.record(),
-        })
-        .collect();
     let relay = (!cfg.relay.host.is_empty()).then_some(cfg.relay.host.as_str());
-    print!(
-        "{}",
-        records::zone_text(&records::DomainSetup {
-            domain: &name.0,
-            mx_host: &cfg.server.hostname.0,
-            relay_host: relay,
-            dkim: &dkim,
-        })
-    );
+    match facteur::setup::plan::dns_records(
+        &cfg.server.data_dir,
+        &name.0,
+        &cfg.server.hostname.0,
+        relay,
+    ) {
+        Ok(text) => print!("{text}"),
+        Err(e) => return fail(&e),
+    }
     ExitCode::SUCCESS
 }
 
-fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String> {
+fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Request, String> {
     let password = || -> Result<Option<String>, String> {
         if !password_stdin {
             return Ok(None);
@@ -460,12 +477,24 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         ["user", "add", address] => Request::UserAdd {
             address: address.to_string(),
             password: password()?,
+            admin,
+        },
+        ["user", "admin", address, flag] => Request::UserAdmin {
+            address: address.to_string(),
+            on: match *flag {
+                "on" => true,
+                "off" => false,
+                _ => return Err(format!("user admin: {flag:?} is neither on nor off")),
+            },
         },
         ["user", "passwd", address] => Request::UserPasswd {
             address: address.to_string(),
             password: password()?,
         },
         ["user", "list"] => Request::UserList,
+        ["setup", file] => Request::SetupApply(facteur::setup::plan::Plan::load(
+            std::path::Path::new(file),
+        )?),
         ["user", "remove", address] => Request::UserRemove(address.to_string()),
         ["alias", "add", alias, targets] => Request::AliasAdd {
             alias: alias.to_string(),
@@ -478,6 +507,12 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         },
         ["alias", "list"] => Request::AliasList,
         ["alias", "remove", alias] => Request::AliasRemove(alias.to_string()),
+        ["status"] => Request::Status,
+        ["log"] => Request::LogTail(50),
+        ["log", n] => Request::LogTail(
+            n.parse()
+                .map_err(|_| format!("log: {n:?} is not a number of lines"))?,
+        ),
         ["queue", "list"] => Request::QueueList,
         ["queue", "retry", "all"] => Request::QueueRetryAll,
         ["queue", "retry", n] => Request::QueueRetry(id(n)?),
@@ -491,6 +526,12 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
 fn admin_command(cfg: &Config, req: Request) -> ExitCode {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
+        Ok(None) if req.needs_server() => {
+            return fail(&format!(
+                "the server is not running (no admin socket at {})",
+                cfg.admin_socket().display()
+            ))
+        }
         Ok(None) => {
             let store = match facteur::app::open_store(cfg) {
                 Ok(s) => Arc::new(s),
@@ -502,6 +543,7 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                     data_dir: cfg.server.data_dir.clone(),
                 }),
             )
+            .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
             .handle(req)
         }
         Err(e) => {
