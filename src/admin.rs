@@ -5,9 +5,14 @@
 //! Wire format on the socket: each message is a 4-byte big-endian length
 //! followed by a postcard-encoded [`Request`] or [`Response`].
 
+use crate::net::auth::{Authenticator, Login};
 use crate::password;
+pub use crate::setup::code::ClaimState;
+use crate::setup::code::SetupCode;
+use crate::setup::plan::{self, FieldError, Plan};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
@@ -33,6 +38,8 @@ pub enum Request {
         address: String,
         /// Password, or none to generate one.
         password: Option<String>,
+        /// Whether the account may administer the box.
+        admin: bool,
     },
     /// Change a user's password; generated when none is given.
     UserPasswd {
@@ -68,6 +75,31 @@ pub enum Request {
     ConfigSet(Vec<crate::config_edit::Edit>),
     /// Re-read the config file and apply it.
     Reload,
+
+    // Administration of the box (admin flag, setup, log, status).
+    /// Make an account an admin, or take the flag away.
+    UserAdmin {
+        /// Address.
+        address: String,
+        /// On or off.
+        on: bool,
+    },
+    /// Set up an unclaimed box from a first-boot plan.
+    SetupApply(Plan),
+    /// The last lines of the server's log (at most
+    /// [`crate::logger::RING_LINES`]).
+    LogTail(u32),
+    /// The dashboard: services, uptime, memory, disk, queue, today's mail.
+    Status,
+}
+
+impl Request {
+    /// Whether the request is about the running server (its log, its
+    /// listeners), so that a command run while it is stopped cannot
+    /// answer it from the store.
+    pub fn needs_server(&self) -> bool {
+        matches!(self, Request::LogTail(_) | Request::Status)
+    }
 }
 
 /// The answer to a [`Request`].
@@ -116,6 +148,13 @@ pub struct Admin {
     passwords: Option<Arc<password::Verifier>>,
     /// The config file that settings are written to.
     config_file: Option<std::path::PathBuf>,
+    /// The setup code while the box is unclaimed.
+    setup_code: Option<SetupCode>,
+    /// The server's login checker, whose failure limiter setup codes go
+    /// through; `None` in a short-lived command.
+    auth: Option<Arc<Authenticator>>,
+    /// The listeners, as the server bound them.
+    services: std::sync::Mutex<Vec<ServiceState>>,
 }
 
 impl Admin {
@@ -126,6 +165,9 @@ impl Admin {
             notify,
             passwords: None,
             config_file: None,
+            setup_code: None,
+            auth: None,
+            services: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -150,6 +192,19 @@ impl Admin {
     /// Re-reads the config file and applies it.
     pub fn reload(&self) -> Result<Vec<String>, String> {
         self.notify.reload()
+    }
+
+    /// Claims the box with `code` (see [`SetupCode`]): it is forgotten,
+    /// and its file removed, once an admin account exists.
+    pub fn with_setup_code(mut self, code: SetupCode) -> Admin {
+        self.setup_code = Some(code);
+        self
+    }
+
+    /// Checks setup codes through the server's login failure limiter.
+    pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Admin {
+        self.auth = Some(auth);
+        self
     }
 
     /// Hashes new passwords on the server's password workers, whose argon2
@@ -207,11 +262,18 @@ impl Admin {
                 s.remove_domain(&name).map_err(e)?;
                 Ok(vec![format!("removed domain {name}")])
             }
-            Request::UserAdd { address, password } => {
-                let (pw, shown, hash) = self.new_password(&address, password)?;
-                let a = s.add_account(&address, &hash).map_err(e)?;
-                let mut out = vec![format!("added user {}", a.address)];
-                if shown {
+            Request::UserAdd {
+                address,
+                password,
+                admin,
+            } => {
+                let added = self.add_user(&address, password, admin)?;
+                let mut out = vec![format!(
+                    "added {} {}",
+                    if admin { "admin" } else { "user" },
+                    added.address
+                )];
+                if let Some(pw) = added.generated_password {
                     out.push(format!("password: {pw}"));
                 }
                 Ok(out)
@@ -229,11 +291,16 @@ impl Admin {
                 }
                 Ok(out)
             }
-            Request::UserList => Ok(s
-                .accounts()
-                .map_err(e)?
+            Request::UserList => Ok(self
+                .users()?
                 .into_iter()
-                .map(|a| a.address)
+                .map(|u| {
+                    if u.admin {
+                        format!("{} (admin)", u.address)
+                    } else {
+                        u.address
+                    }
+                })
                 .collect()),
             Request::UserRemove(address) => {
                 let address = crate::mail::idna::address_to_ascii(&address);
@@ -319,7 +386,430 @@ impl Admin {
             }
             Request::ConfigSet(edits) => self.config_set(&edits),
             Request::Reload => self.reload(),
+            Request::SetupApply(plan) => {
+                let done = self.apply_plan(plan).map_err(|e| e.to_string())?;
+                let mut out = vec!["the box is set up".to_string()];
+                for (address, pw) in done.generated_passwords {
+                    out.push(format!("password of {address}: {pw}"));
+                }
+                out.extend(done.notes);
+                for (_, text) in done.dns_records {
+                    out.extend(text.lines().map(String::from));
+                }
+                Ok(out)
+            }
+            Request::LogTail(n) => Ok(self.log_tail(n as usize)),
+            Request::Status => Ok(self.dashboard()?.lines()),
+            Request::UserAdmin { address, on } => {
+                let address = crate::mail::idna::address_to_ascii(&address);
+                self.set_admin(&address, on)?;
+                Ok(vec![if on {
+                    format!("{address} is an admin")
+                } else {
+                    format!("{address} is no longer an admin")
+                }])
+            }
         }
+    }
+}
+
+/// An account as the users page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// `local@domain`.
+    pub address: String,
+    /// Whether it may administer the box.
+    pub admin: bool,
+    /// Storage limit in bytes (its own or the default; 0: unlimited).
+    pub quota: u64,
+    /// Bytes stored.
+    pub used: u64,
+}
+
+/// The verdict on a setup code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The right code: the client may claim the box.
+    Accepted,
+    /// Not the code (after the failure delay).
+    Wrong,
+    /// Too many failures from this client: refused without checking.
+    Throttled,
+    /// No code to check: the box is claimed (or no server runs).
+    NoCode,
+}
+
+/// One network service on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// Its config name (`smtp`, `imaps`, `web`...).
+    pub name: String,
+    /// The addresses it listens on.
+    pub addrs: Vec<String>,
+    /// Whether it listens at all.
+    pub up: bool,
+}
+
+/// The dashboard's numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// facteur's version.
+    pub version: String,
+    /// Seconds since the server started.
+    pub uptime_secs: u64,
+    /// Resident memory of the server in bytes (`None` if unreadable).
+    pub rss_bytes: Option<u64>,
+    /// Bytes free on the data disk.
+    pub disk_free: Option<u64>,
+    /// Bytes of it kept in reserve (`store.min_free`).
+    pub disk_reserve: Option<u64>,
+    /// Entries in the outbound queue.
+    pub queue_length: usize,
+    /// Each service, up or down.
+    pub services: Vec<ServiceState>,
+    /// Today's mail (UTC day).
+    pub today: crate::stats::Today,
+    /// When the TLS certificate expires (Unix time), once read.
+    pub certificate_expiry: Option<i64>,
+    /// Whether the box has an admin.
+    pub claim: ClaimState,
+}
+
+impl Dashboard {
+    /// The dashboard as text lines (`facteur status`).
+    pub fn lines(&self) -> Vec<String> {
+        let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64);
+        let opt = |b: Option<u64>| b.map(mib).unwrap_or_else(|| "unknown".into());
+        let up = self.uptime_secs;
+        let mut out = vec![
+            format!("facteur {}", self.version),
+            format!(
+                "uptime: {}d {:02}h {:02}m {:02}s",
+                up / 86_400,
+                up / 3600 % 24,
+                up / 60 % 60,
+                up % 60
+            ),
+            format!("memory (RSS): {}", opt(self.rss_bytes)),
+            format!(
+                "data disk: {} free, {} kept in reserve",
+                opt(self.disk_free),
+                opt(self.disk_reserve)
+            ),
+            format!("queue: {} message(s)", self.queue_length),
+            format!(
+                "today: {} received, {} delivered, {} refused, {} to Junk",
+                self.today.received, self.today.delivered, self.today.refused, self.today.junked
+            ),
+            format!(
+                "certificate expires: {}",
+                self.certificate_expiry
+                    .map(crate::time::rfc3339)
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+            format!(
+                "setup: {}",
+                match self.claim {
+                    ClaimState::Claimed => "claimed",
+                    ClaimState::Unclaimed => "unclaimed (see DATA_DIR/setup-code)",
+                }
+            ),
+        ];
+        for svc in &self.services {
+            out.push(format!(
+                "service {}: {}{}",
+                svc.name,
+                if svc.up { "up" } else { "off" },
+                if svc.addrs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", svc.addrs.join(", "))
+                }
+            ));
+        }
+        out
+    }
+}
+
+/// This process's resident memory, from `/proc/self/status` (`VmRSS`, in
+/// kB whatever the page size).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// What [`Admin::apply_plan`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The staff accounts whose password was generated, with it (shown
+    /// once).
+    pub generated_passwords: Vec<(String, String)>,
+    /// Lines about the new domains' DKIM keys.
+    pub notes: Vec<String>,
+    /// For each domain, the zone text to publish (as `facteur
+    /// dns-records` prints it).
+    pub dns_records: Vec<(String, String)>,
+}
+
+/// Why a plan was not applied; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// Fields to correct, each with its error.
+    Fields(Vec<FieldError>),
+    /// Refused or failed as a whole.
+    Failed(String),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanError::Fields(errors) => {
+                let all: Vec<String> = errors.iter().map(|(k, e)| format!("{k}: {e}")).collect();
+                f.write_str(&all.join("; "))
+            }
+            PlanError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// An account just added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedUser {
+    /// The stored address (lower case, A-labels).
+    pub address: String,
+    /// The password, when it was generated (to be shown once).
+    pub generated_password: Option<String>,
+}
+
+/// Typed calls for the faces that render their own answers (web pages,
+/// console). The CLI's [`Request`]s call the same methods.
+impl Admin {
+    /// Adds an account, an admin when `admin`; a password is generated
+    /// when none is given.
+    pub fn add_user(
+        &self,
+        address: &str,
+        password: Option<String>,
+        admin: bool,
+    ) -> Result<AddedUser, String> {
+        let (pw, shown, hash) = self.new_password(address, password)?;
+        let account = crate::store::NewAccount {
+            address: address.to_string(),
+            password_hash: hash,
+            admin,
+        };
+        let a = self
+            .store
+            .setup(&[], &[account])
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("the account was not added")?;
+        if admin {
+            self.claimed();
+        }
+        Ok(AddedUser {
+            address: a.address,
+            generated_password: shown.then_some(pw),
+        })
+    }
+
+    /// Every account with its admin flag, quota and usage, sorted.
+    pub fn users(&self) -> Result<Vec<UserInfo>, String> {
+        let s = &self.store;
+        let e = |e: StoreError| e.to_string();
+        let admins = s.admins().map_err(e)?;
+        s.accounts()
+            .map_err(e)?
+            .into_iter()
+            .map(|a| {
+                let q = s.quota(&a.address).map_err(e)?;
+                Ok(UserInfo {
+                    admin: admins.binary_search(&a.address).is_ok(),
+                    address: a.address,
+                    quota: q.limit,
+                    used: q.used,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `address` is an admin account.
+    pub fn is_admin(&self, address: &str) -> Result<bool, String> {
+        let address = crate::mail::idna::address_to_ascii(address.trim());
+        self.store.is_admin(&address).map_err(|e| e.to_string())
+    }
+
+    /// Makes an account an admin, or takes the flag away; the last
+    /// admin's flag stays.
+    pub fn set_admin(&self, address: &str, on: bool) -> Result<(), String> {
+        let address = crate::mail::idna::address_to_ascii(address.trim());
+        self.store
+            .set_admin(&address, on)
+            .map_err(|e| e.to_string())?;
+        self.claimed();
+        Ok(())
+    }
+
+    /// Whether the box has an admin yet.
+    pub fn claim_state(&self) -> Result<ClaimState, String> {
+        match self.store.has_admin() {
+            Ok(true) => Ok(ClaimState::Claimed),
+            Ok(false) => Ok(ClaimState::Unclaimed),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Checks a setup code typed by a client at `peer`, through the same
+    /// failure limiter as logins: a wrong code is a failed login for that
+    /// address, delayed and then refused alike.
+    pub async fn check_setup_code(&self, code: &str, peer: IpAddr) -> CodeCheck {
+        let (Some(auth), Some(setup)) = (&self.auth, &self.setup_code) else {
+            return CodeCheck::NoCode;
+        };
+        if setup.shown().is_none() {
+            return CodeCheck::NoCode;
+        }
+        // Counted under a name of the client's own, not one shared by all:
+        // wrong codes from one client must not lock the owner out.
+        let name = format!("setup code from {peer}");
+        match auth.check_secret(peer, &name, || setup.matches(code)).await {
+            Login::Ok(_) => CodeCheck::Accepted,
+            Login::Failed | Login::TempFail => CodeCheck::Wrong,
+            Login::Throttled => CodeCheck::Throttled,
+        }
+    }
+
+    /// Forgets the setup code once an admin exists.
+    fn claimed(&self) {
+        if let (Some(code), Ok(true)) = (&self.setup_code, self.store.has_admin()) {
+            code.forget();
+        }
+    }
+
+    /// Sets up an unclaimed box from a wizard's [`Plan`]: the domains, the
+    /// admin and staff accounts in one store transaction, so either all
+    /// of them exist afterwards or none. Refused once the box is claimed.
+    /// Returns the generated passwords and the DNS records to publish.
+    ///
+    /// The plan's host name and smarthost are checked but not yet written
+    /// to the configuration file: the config editor is not part of this
+    /// build, so `server.hostname`, `server.domains` and `[relay]` are set
+    /// there by hand (the domains are live from the store already).
+    pub fn apply_plan(&self, plan: Plan) -> Result<Applied, PlanError> {
+        let plan = plan.normalised();
+        let errors = plan.validate();
+        if !errors.is_empty() {
+            return Err(PlanError::Fields(errors));
+        }
+        let failed = |e: String| PlanError::Failed(e);
+        if self.claim_state().map_err(failed)? == ClaimState::Claimed {
+            return Err(failed("the box is already set up".into()));
+        }
+        let mut accounts = Vec::with_capacity(plan.staff.len() + 1);
+        let mut generated = Vec::new();
+        let mut fields = vec![("admin.address".to_string(), plan.admin.address.clone())];
+        let (_, _, hash) = self
+            .new_password(&plan.admin.address, Some(plan.admin.password.clone()))
+            .map_err(failed)?;
+        accounts.push(crate::store::NewAccount {
+            address: crate::mail::idna::address_to_ascii(&plan.admin.address),
+            password_hash: hash,
+            admin: true,
+        });
+        for (i, staff) in plan.staff.iter().enumerate() {
+            let (pw, shown, hash) = self
+                .new_password(&staff.address, staff.password.clone())
+                .map_err(failed)?;
+            let address = crate::mail::idna::address_to_ascii(&staff.address);
+            if shown {
+                generated.push((address.to_ascii_lowercase(), pw));
+            }
+            fields.push((format!("staff.{i}.address"), address.clone()));
+            accounts.push(crate::store::NewAccount {
+                address,
+                password_hash: hash,
+                admin: false,
+            });
+        }
+        let s = &self.store;
+        let mut new_domains = Vec::new();
+        for d in &plan.domains {
+            if !s.is_local_domain(d).map_err(|e| failed(e.to_string()))? {
+                new_domains.push(d.clone());
+            }
+        }
+        if let Err(e) = s.setup(&plan.domains, &accounts) {
+            // An account that exists already: shown beside its field.
+            let msg = e.to_string();
+            let field = fields
+                .into_iter()
+                .find(|(_, a)| msg.contains(&a.to_ascii_lowercase()));
+            return Err(match field {
+                Some((field, _)) => PlanError::Fields(vec![(field, msg)]),
+                None => failed(msg),
+            });
+        }
+        self.claimed();
+        let mut notes = Vec::new();
+        for d in &new_domains {
+            notes.extend(self.notify.domain_added(d));
+        }
+        let relay = plan.relay.as_ref().map(|r| r.host.as_str());
+        let mut dns_records = Vec::new();
+        for d in &plan.domains {
+            let text = plan::dns_records(s.data_dir(), d, &plan.hostname, relay).map_err(failed)?;
+            dns_records.push((d.clone(), text));
+        }
+        Ok(Applied {
+            generated_passwords: generated,
+            notes,
+            dns_records,
+        })
+    }
+
+    /// The last `n` lines of the log (at most
+    /// [`crate::logger::RING_LINES`]), oldest first.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        crate::logger::tail(n)
+    }
+
+    /// Records the listeners the server bound (at start, and again when
+    /// they are re-bound).
+    pub fn set_services(&self, services: Vec<ServiceState>) {
+        *self.services.lock().unwrap_or_else(|p| p.into_inner()) = services;
+    }
+
+    /// What the dashboard shows. Cheap: no listing is loaded (the queue
+    /// is counted, the disk space is at most a second old).
+    pub fn dashboard(&self) -> Result<Dashboard, String> {
+        let s = &self.store;
+        let space = s.space();
+        Ok(Dashboard {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: crate::stats::uptime().as_secs(),
+            rss_bytes: rss_bytes(),
+            disk_free: space.map(|sp| sp.available),
+            disk_reserve: space.map(|sp| sp.reserve),
+            queue_length: s.queue_len(),
+            services: self
+                .services
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            today: crate::stats::today(),
+            certificate_expiry: None,
+            claim: self.claim_state()?,
+        })
+    }
+
+    /// Sets an account's own storage quota in bytes (0: the default).
+    pub fn set_quota(&self, address: &str, bytes: u64) -> Result<(), String> {
+        let address = crate::mail::idna::address_to_ascii(address.trim());
+        self.store
+            .set_quota(&address, bytes)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -385,13 +875,20 @@ pub async fn serve(listener: smol::net::unix::UnixListener, admin: Arc<Admin>) {
 /// A log line for a request, without passwords.
 fn describe(req: &Request) -> String {
     match req {
-        Request::UserAdd { address, .. } => format!("user add {address}"),
+        Request::UserAdd { address, admin, .. } => {
+            format!("user add {address}{}", if *admin { " --admin" } else { "" })
+        }
         Request::UserPasswd { address, .. } => format!("user passwd {address}"),
         // Only the keys: a value may be a password.
         Request::ConfigSet(edits) => {
             let keys: Vec<&str> = edits.iter().map(|e| e.key()).collect();
             format!("config change {}", keys.join(" "))
         }
+        Request::SetupApply(plan) => format!(
+            "setup apply {} ({})",
+            plan.hostname,
+            plan.domains.join(", ")
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -427,4 +924,196 @@ pub fn call(socket: &std::path::Path, req: &Request) -> std::io::Result<Option<R
     postcard::from_bytes(&buf)
         .map(Some)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with `example.test` and the admin service over it, with
+    /// the server's setup code and login limiter (3 failures refused).
+    fn admin(claimed: bool) -> (Admin, std::path::PathBuf) {
+        let dir = crate::testing::temp_dir("admin");
+        let store = Arc::new(Store::open(&dir, 1 << 20).unwrap());
+        store.add_domain("example.test").unwrap();
+        let cfg = crate::config::Config::parse(
+            &format!(
+                "[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\n\
+                 [limits]\nauth_failures_before_delay = 3\nauth_failures_before_refusal = 3\n",
+                dir.display()
+            ),
+            "test",
+        )
+        .unwrap();
+        let auth = Arc::new(Authenticator::new(store.clone(), &cfg));
+        let code = SetupCode::start(&dir, claimed).unwrap();
+        let admin = Admin::new(store, Arc::new(NoNotify))
+            .with_authenticator(auth)
+            .with_setup_code(code);
+        (admin, dir)
+    }
+
+    fn lines(r: Response) -> Vec<String> {
+        match r {
+            Response::Ok(l) => l,
+            Response::Error(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn users_show_the_admin_flag_quota_and_usage() {
+        let (a, dir) = admin(false);
+        let boss = a
+            .add_user("boss@example.test", Some("a long password".into()), true)
+            .unwrap();
+        assert_eq!(boss.generated_password, None);
+        let staff = a.add_user("staff@example.test", None, false).unwrap();
+        assert_eq!(staff.generated_password.map(|p| p.len()), Some(20));
+        a.set_quota("staff@example.test", 5 << 20).unwrap();
+        let users = a.users().unwrap();
+        assert_eq!(
+            users,
+            [
+                UserInfo {
+                    address: "boss@example.test".into(),
+                    admin: true,
+                    quota: 0,
+                    used: 0
+                },
+                UserInfo {
+                    address: "staff@example.test".into(),
+                    admin: false,
+                    quota: 5 << 20,
+                    used: 0
+                },
+            ]
+        );
+        assert!(a.is_admin("Boss@example.test").unwrap());
+        assert!(!a.is_admin("staff@example.test").unwrap());
+        assert!(!a.is_admin("nobody@example.test").unwrap());
+        // The CLI's requests go through the same calls.
+        let out = lines(a.handle(Request::UserList));
+        assert_eq!(out, ["boss@example.test (admin)", "staff@example.test"]);
+        let r = a.handle(Request::UserAdmin {
+            address: "boss@example.test".into(),
+            on: false,
+        });
+        assert!(
+            matches!(&r, Response::Error(e) if e.contains("last admin")),
+            "{r:?}"
+        );
+        lines(a.handle(Request::UserAdmin {
+            address: "staff@example.test".into(),
+            on: true,
+        }));
+        lines(a.handle(Request::UserAdmin {
+            address: "boss@example.test".into(),
+            on: false,
+        }));
+        let out = lines(a.handle(Request::UserList));
+        assert_eq!(out, ["boss@example.test", "staff@example.test (admin)"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_setup_code_claims_once_and_wrong_ones_are_limited() {
+        let (a, dir) = admin(false);
+        let file = dir.join(crate::setup::code::CODE_FILE);
+        assert_eq!(a.claim_state().unwrap(), ClaimState::Unclaimed);
+        let code = std::fs::read_to_string(&file).unwrap();
+        let code = code.trim();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        smol::block_on(async {
+            assert_eq!(a.check_setup_code(code, ip).await, CodeCheck::Accepted);
+            // Wrong codes are failures of that client: the third is
+            // delayed and the client refused, even with the right code.
+            for _ in 0..3 {
+                assert_eq!(
+                    a.check_setup_code("AAAA-AAAA-AAAA", ip).await,
+                    CodeCheck::Wrong
+                );
+            }
+            assert_eq!(a.check_setup_code(code, ip).await, CodeCheck::Throttled);
+            // Another client is not locked out by them.
+            assert_eq!(a.check_setup_code(code, other).await, CodeCheck::Accepted);
+        });
+        // A staff account does not claim the box; an admin does.
+        a.add_user("staff@example.test", None, false).unwrap();
+        assert!(file.exists());
+        assert_eq!(a.claim_state().unwrap(), ClaimState::Unclaimed);
+        a.set_admin("staff@example.test", true).unwrap();
+        assert_eq!(a.claim_state().unwrap(), ClaimState::Claimed);
+        assert!(!file.exists());
+        let r = smol::block_on(a.check_setup_code(code, other));
+        assert_eq!(r, CodeCheck::NoCode);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn plan() -> Plan {
+        Plan::from_toml(
+            r#"
+            hostname = "mail.new.test"
+            domains = ["new.test", "example.test"]
+            admin = { address = "boss@new.test", password = "a long password" }
+            [[staff]]
+            address = "ann@new.test"
+            [[staff]]
+            address = "bob@example.test"
+            password = "another long one"
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plan_is_applied_whole_or_not_at_all() {
+        let (a, dir) = admin(false);
+        let code_file = dir.join(crate::setup::code::CODE_FILE);
+        // A bad field: nothing is done, and the field is named.
+        let mut bad = plan();
+        bad.staff[1].address = "bob@nowhere.test".into();
+        match a.apply_plan(bad) {
+            Err(PlanError::Fields(f)) => assert_eq!(f[0].0, "staff.1.address"),
+            other => panic!("{other:?}"),
+        }
+        // An account that exists: found in the store, and still nothing
+        // is done (not the domain, not the admin).
+        a.add_user("bob@example.test", None, false).unwrap();
+        match a.apply_plan(plan()) {
+            Err(PlanError::Fields(f)) => assert_eq!(f[0].0, "staff.1.address", "{f:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!a.store.is_local_domain("new.test").unwrap());
+        assert!(a.store.account("boss@new.test").unwrap().is_none());
+        assert_eq!(a.claim_state().unwrap(), ClaimState::Unclaimed);
+        assert!(code_file.exists());
+        a.store.remove_account("bob@example.test").unwrap();
+        // Good: every part, the box claimed, the code gone.
+        let done = a.apply_plan(plan()).unwrap();
+        assert_eq!(done.generated_passwords.len(), 1);
+        assert_eq!(done.generated_passwords[0].0, "ann@new.test");
+        let names: Vec<&str> = done.dns_records.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(names, ["new.test", "example.test"]);
+        assert!(done.dns_records[0].1.contains("mail.new.test"), "{done:?}");
+        assert_eq!(a.claim_state().unwrap(), ClaimState::Claimed);
+        assert!(!code_file.exists());
+        let users: Vec<(String, bool)> = a
+            .users()
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.address, u.admin))
+            .collect();
+        assert_eq!(
+            users,
+            [
+                ("ann@new.test".to_string(), false),
+                ("bob@example.test".to_string(), false),
+                ("boss@new.test".to_string(), true),
+            ]
+        );
+        // Once claimed, a plan is refused.
+        assert!(matches!(a.apply_plan(plan()), Err(PlanError::Failed(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -61,6 +61,7 @@ pub const BLOCKING_THREADS: usize = 4;
 pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String> {
     let cfg = Arc::new(cfg);
     crate::logger::init(cfg.log.level.filter());
+    crate::stats::mark_start();
     if let Some(n) = std::num::NonZeroUsize::new(BLOCKING_THREADS) {
         blocking::set_max_blocking_threads(n);
     }
@@ -71,6 +72,8 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     let store = Arc::new(open_store(&cfg)?);
     crate::store::exit_on_index_failure();
     let bound = net::bind_all(&cfg)?;
+    let claimed = store.has_admin().map_err(|e| e.to_string())?;
+    let setup_code = crate::setup::code::SetupCode::start(&cfg.server.data_dir, claimed)?;
     let admin_listener = bind_admin_socket(&cfg.admin_socket())?;
 
     let resolver: Arc<dyn crate::dns::Resolver> =
@@ -122,8 +125,11 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
             }),
         )
         .with_password_workers(shared.auth.password_workers())
-        .with_config_file(source.file()),
+        .with_config_file(source.file())
+        .with_authenticator(shared.auth.clone())
+        .with_setup_code(setup_code),
     );
+    admin.set_services(services(&bound));
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {
@@ -137,6 +143,25 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     let _ = fs::remove_file(&socket);
     store.flush().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Each service with the addresses it was bound to, for the dashboard.
+fn services(bound: &[net::Bound]) -> Vec<admin::ServiceState> {
+    net::Service::ALL
+        .iter()
+        .map(|&service| {
+            let addrs: Vec<String> = bound
+                .iter()
+                .filter(|b| b.service == service)
+                .map(|b| b.addr.to_string())
+                .collect();
+            admin::ServiceState {
+                name: service.name().to_string(),
+                up: !addrs.is_empty(),
+                addrs,
+            }
+        })
+        .collect()
 }
 
 /// What the running server does after admin changes.

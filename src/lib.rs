@@ -21,6 +21,8 @@ pub mod password;
 pub mod proto;
 pub mod provision;
 pub mod queue;
+pub mod setup;
+pub mod stats;
 pub mod store;
 #[cfg(test)]
 mod testing;

@@ -1,9 +1,55 @@
 //! A small stderr backend for the `log` crate: one line per record with a
 //! UTC timestamp, the level and the module. The level comes from the config
 //! unless `RUST_LOG` names one.
+//!
+//! The last [`RING_LINES`] lines are also kept in memory, for the admin
+//! pages and `facteur log` ([`tail`]).
 
 use log::{LevelFilter, Log, Metadata, Record};
+use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::Mutex;
+
+/// Lines kept in memory.
+pub const RING_LINES: usize = 500;
+
+/// Longest line kept in memory, in bytes; longer ones are cut. With
+/// [`RING_LINES`], the ring holds at most 500 × 512 bytes (256 KiB); a
+/// line is usually about 120.
+pub const RING_LINE_MAX: usize = 512;
+
+/// The last lines, oldest first. When full, the oldest line's buffer is
+/// reused for the newest, so the ring stops allocating once it is full.
+static RING: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+/// Keeps `line` (without its newline) in the ring.
+fn remember(line: &str) {
+    let mut cut = line.len().min(RING_LINE_MAX);
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let line = &line[..cut];
+    let mut ring = RING.lock().unwrap_or_else(|p| p.into_inner());
+    if ring.capacity() < RING_LINES {
+        let len = ring.len();
+        ring.reserve_exact(RING_LINES - len);
+    }
+    let mut slot = if ring.len() >= RING_LINES {
+        ring.pop_front().unwrap_or_default()
+    } else {
+        String::with_capacity(line.len())
+    };
+    slot.clear();
+    slot.push_str(line);
+    ring.push_back(slot);
+}
+
+/// The last `n` lines kept (at most [`RING_LINES`]), oldest first.
+pub fn tail(n: usize) -> Vec<String> {
+    let ring = RING.lock().unwrap_or_else(|p| p.into_inner());
+    let skip = ring.len().saturating_sub(n);
+    ring.iter().skip(skip).cloned().collect()
+}
 
 struct Stderr;
 
@@ -32,6 +78,7 @@ impl Log for Stderr {
         );
         // One write per line keeps concurrent lines whole.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        remember(line.trim_end_matches('\n'));
     }
 
     fn flush(&self) {}
@@ -66,6 +113,41 @@ pub fn init(level: LevelFilter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ring keeps the last 500 lines, cut to their limit, and once
+    /// full it reuses its buffers instead of allocating.
+    #[test]
+    fn the_ring_keeps_the_last_lines_in_bounded_memory() {
+        for i in 0..RING_LINES + 20 {
+            remember(&format!("ring line {i}"));
+        }
+        let last = tail(3);
+        assert_eq!(
+            last,
+            [
+                format!("ring line {}", RING_LINES + 17),
+                format!("ring line {}", RING_LINES + 18),
+                format!("ring line {}", RING_LINES + 19),
+            ]
+        );
+        let all = tail(usize::MAX);
+        assert_eq!(all.len(), RING_LINES);
+        assert_eq!(all[0], "ring line 20");
+        remember(&"é".repeat(RING_LINE_MAX));
+        let long = tail(1).remove(0);
+        assert!(long.len() <= RING_LINE_MAX && long.len() >= RING_LINE_MAX - 1);
+        // Full: another line costs no new buffer (the ring's buffers are
+        // the same allocations, rotated).
+        let ring = RING.lock().unwrap();
+        let capacity = ring.capacity();
+        let before: Vec<*const u8> = ring.iter().map(|s| s.as_ptr()).collect();
+        drop(ring);
+        remember("one more");
+        let ring = RING.lock().unwrap();
+        assert_eq!(ring.capacity(), capacity);
+        let after: std::collections::HashSet<*const u8> = ring.iter().map(|s| s.as_ptr()).collect();
+        assert!(before.iter().all(|p| after.contains(p)));
+    }
 
     fn record(
         target: &str,

@@ -10,6 +10,7 @@ use facteur::auth::spf;
 use facteur::config::{Config, Hostname};
 use facteur::config_edit::{self, Edit, Source};
 use facteur::net::dns::StubResolver;
+use facteur::setup::code::SetupCode;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,11 +54,12 @@ const COMMANDS: &[Usage] = &[
     },
     Usage {
         words: "user add",
-        text: "  user add ADDRESS [--password-stdin]
+        text: "  user add ADDRESS [--password-stdin] [--admin]
                                a password of at least 10 characters, not the
                                address or its local part; without
-                               --password-stdin, one is generated and printed",
-        options: &["--password-stdin"],
+                               --password-stdin, one is generated and printed;
+                               --admin: the account may administer the box",
+        options: &["--password-stdin", "--admin"],
     },
     Usage {
         words: "user passwd",
@@ -71,8 +73,21 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "user admin",
+        text: "  user admin ADDRESS on|off    whether the account may administer the box
+                               (the last admin keeps the flag)",
+        options: &[],
+    },
+    Usage {
         words: "user remove",
         text: "  user remove ADDRESS          (deletes the user's mail)",
+        options: &[],
+    },
+    Usage {
+        words: "setup",
+        text: "  setup FILE                   set up an unclaimed box from a first-boot
+                               profile (TOML: hostname, domains, admin,
+                               [[staff]], [relay]); all of it or nothing",
         options: &[],
     },
     Usage {
@@ -130,6 +145,18 @@ const COMMANDS: &[Usage] = &[
         words: "reload",
         text: "  reload                       re-read the config file and apply it without
                                dropping connections (SIGHUP does the same)",
+        options: &[],
+    },
+    Usage {
+        words: "status",
+        text: "  status                       the running server's services, uptime,
+                               memory, disk, queue and today's mail",
+        options: &[],
+    },
+    Usage {
+        words: "log",
+        text: "  log [N]                      the running server's last N log lines
+                               (default 50, at most 500)",
         options: &[],
     },
     Usage {
@@ -337,6 +364,7 @@ fn main() -> ExitCode {
         return code;
     }
     let password_stdin = take_flag(&mut args, "--password-stdin");
+    let admin_flag = take_flag(&mut args, "--admin");
     let (algorithm, selector) = match (
         take_option(&mut args, "--algorithm"),
         take_option(&mut args, "--selector"),
@@ -428,7 +456,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         words => {
-            let req = match admin_request(words, password_stdin) {
+            let req = match admin_request(words, password_stdin, admin_flag) {
                 Ok(r) => r,
                 Err(e) => return usage_error(&e),
             };
@@ -536,7 +564,7 @@ fn dns_check(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String> {
+fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Request, String> {
     let password = || -> Result<Option<String>, String> {
         if !password_stdin {
             return Ok(None);
@@ -562,12 +590,24 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         ["user", "add", address] => Request::UserAdd {
             address: address.to_string(),
             password: password()?,
+            admin,
+        },
+        ["user", "admin", address, flag] => Request::UserAdmin {
+            address: address.to_string(),
+            on: match *flag {
+                "on" => true,
+                "off" => false,
+                _ => return Err(format!("user admin: {flag:?} is neither on nor off")),
+            },
         },
         ["user", "passwd", address] => Request::UserPasswd {
             address: address.to_string(),
             password: password()?,
         },
         ["user", "list"] => Request::UserList,
+        ["setup", file] => Request::SetupApply(facteur::setup::plan::Plan::load(
+            std::path::Path::new(file),
+        )?),
         ["user", "remove", address] => Request::UserRemove(address.to_string()),
         ["alias", "add", alias, targets] => Request::AliasAdd {
             alias: alias.to_string(),
@@ -580,6 +620,12 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         },
         ["alias", "list"] => Request::AliasList,
         ["alias", "remove", alias] => Request::AliasRemove(alias.to_string()),
+        ["status"] => Request::Status,
+        ["log"] => Request::LogTail(50),
+        ["log", n] => Request::LogTail(
+            n.parse()
+                .map_err(|_| format!("log: {n:?} is not a number of lines"))?,
+        ),
         ["queue", "list"] => Request::QueueList,
         ["queue", "retry", "all"] => Request::QueueRetryAll,
         ["queue", "retry", n] => Request::QueueRetry(id(n)?),
@@ -593,6 +639,12 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
 fn admin_command(cfg: &Config, req: Request) -> ExitCode {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
+        Ok(None) if req.needs_server() => {
+            return fail(&format!(
+                "the server is not running (no admin socket at {})",
+                cfg.admin_socket().display()
+            ))
+        }
         Ok(None) => {
             let store = match facteur::app::open_store(cfg) {
                 Ok(s) => Arc::new(s),
@@ -604,6 +656,7 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                     data_dir: cfg.server.data_dir.clone(),
                 }),
             )
+            .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
             .handle(req)
         }
         Err(e) => {

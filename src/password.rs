@@ -264,18 +264,26 @@ fn work(queue: &smol::channel::Receiver<Job>) {
 /// A random password of 20 characters from an unambiguous alphabet, for
 /// accounts created without one.
 pub fn generate() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    random_chars(
+        b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789",
+        20,
+    )
+}
+
+/// `n` characters drawn uniformly from `alphabet` (ASCII, at most 256
+/// characters) with ring's system random generator.
+pub fn random_chars(alphabet: &[u8], n: usize) -> String {
     let rng = ring::rand::SystemRandom::new();
-    let mut out = String::with_capacity(20);
-    while out.len() < 20 {
+    let mut out = String::with_capacity(n);
+    while out.len() < n && !alphabet.is_empty() {
         let mut b = [0u8; 32];
         if ring::rand::SecureRandom::fill(&rng, &mut b).is_err() {
             continue;
         }
         for x in b {
             // Rejection sampling keeps the choice uniform.
-            if (x as usize) < 256 - 256 % ALPHABET.len() && out.len() < 20 {
-                out.push(ALPHABET[x as usize % ALPHABET.len()] as char);
+            if (x as usize) < 256 - 256 % alphabet.len() && out.len() < n {
+                out.push(alphabet[x as usize % alphabet.len()] as char);
             }
         }
     }

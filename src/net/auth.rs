@@ -6,7 +6,7 @@
 //! exists.
 
 use crate::config::Config;
-use crate::proto::authlimit::{AuthLimiter, LimitConfig};
+use crate::proto::authlimit::{Attempt, AuthLimiter, LimitConfig};
 use crate::store::Store;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -89,23 +89,46 @@ impl Authenticator {
             Err(e) => Err(e),
         };
         match ok {
-            Ok(true) if authz_ok => {
-                self.limiter().succeeded(attempt, Instant::now());
-                Login::Ok(username)
-            }
-            Ok(_) => {
-                let delay = self.limiter().failed(attempt, Instant::now());
-                log::info!("failed login for {username:?} from {ip}");
-                if !delay.is_zero() {
-                    smol::Timer::after(delay).await;
-                }
-                Login::Failed
-            }
+            Ok(ok) => self.settle(attempt, ok && authz_ok, ip, username).await,
             Err(e) => {
                 self.limiter().abandon(attempt);
                 log::error!("login check failed: {e}");
                 Login::TempFail
             }
         }
+    }
+
+    /// Checks a secret that is no account's password (the setup code
+    /// that claims the box) through the same limiter as logins, counted
+    /// under the pseudo-account `name`: a wrong secret is a failure for
+    /// `ip` like a wrong password, delayed and refused alike.
+    pub async fn check_secret(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        check: impl FnOnce() -> bool,
+    ) -> Login {
+        let attempt = match self.limiter().begin(ip, name, Instant::now()) {
+            Ok(a) => a,
+            Err(_) => {
+                log::info!("refused {name} from {ip}: too many failures");
+                return Login::Throttled;
+            }
+        };
+        self.settle(attempt, check(), ip, name.to_string()).await
+    }
+
+    /// Settles a verified attempt, sleeping the failure delay.
+    async fn settle(&self, attempt: Attempt, ok: bool, ip: IpAddr, username: String) -> Login {
+        if ok {
+            self.limiter().succeeded(attempt, Instant::now());
+            return Login::Ok(username);
+        }
+        let delay = self.limiter().failed(attempt, Instant::now());
+        log::info!("failed login for {username:?} from {ip}");
+        if !delay.is_zero() {
+            smol::Timer::after(delay).await;
+        }
+        Login::Failed
     }
 }

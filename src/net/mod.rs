@@ -106,7 +106,7 @@ pub struct Shared {
     /// Connection counting.
     pub limits: ConnLimits,
     /// Password checks with the shared failure limiter.
-    pub auth: auth::Authenticator,
+    pub auth: Arc<auth::Authenticator>,
     /// SMTP session settings for port 25.
     pub smtp_mta: Arc<crate::proto::smtp::session::Config>,
     /// SMTP session settings for submission.
@@ -139,7 +139,7 @@ impl Shared {
                 config.limits.max_connections,
                 config.limits.max_connections_per_ip,
             ),
-            auth: auth::Authenticator::new(store.clone(), &config),
+            auth: Arc::new(auth::Authenticator::new(store.clone(), &config)),
             smtp_mta: Arc::new(smtp::session_config(&config, Mode::Mta)),
             smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
             pop3: Arc::new(pop3::session_config(&config)),

@@ -357,6 +357,7 @@ fn log_outcome(entry: &QueueEntry, o: &Outcome, destination: &str) {
     let via = o.remote_mta.as_deref().unwrap_or(destination);
     match &o.result {
         settle::RcptResult::Delivered(reply) => {
+            crate::stats::add(crate::stats::Event::Delivered, 1);
             log::info!(
                 "queue: {} to <{}> delivered via {via}: {reply}",
                 entry.id,

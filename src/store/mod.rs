@@ -19,9 +19,13 @@
 //! - `usage`: account → bytes stored (RFC 9208 STORAGE).
 //! - `subscriptions`: `account \0 name` → nothing (RFC 9051 §6.3.7).
 //! - `blobrefs`: blob id → reference count.
+//! - `admins`: account → nothing: the accounts that may administer the box
+//!   (a tree of its own, so account records written before it stay as
+//!   they are; see `admins.rs`).
 //!
 //! Everything that changes several trees does so in one sled transaction.
 
+mod admins;
 pub mod blobs;
 mod imap;
 mod mailboxes;
@@ -30,6 +34,7 @@ pub mod records;
 mod room;
 mod watch;
 
+pub use admins::NewAccount;
 pub use blobs::{BlobWriter, FinishedBlob, LineEnds};
 pub use imap::{
     Appended, Changes, Copied, Expunged, FlagOp, FlagResult, FlagUpdate, MessageSummary,
@@ -262,10 +267,15 @@ pub struct Store {
     subscriptions: sled::Tree,
     blobrefs: sled::Tree,
     queue: sled::Tree,
+    admins: sled::Tree,
     blobs: blobs::BlobDir,
     /// Serialises reference-count changes with blob file creation and
     /// removal, so a body being re-delivered is never deleted under it.
     blob_lock: Mutex<()>,
+    /// Serialises changes to who is an admin, so that the last admin
+    /// cannot be removed by two changes racing (a transaction cannot
+    /// count the admins).
+    admin_lock: Mutex<()>,
     /// Quota for accounts whose own quota is 0 (0: unlimited).
     default_quota: AtomicU64,
     /// Wakes sessions waiting on a mailbox (IDLE).
@@ -277,7 +287,6 @@ pub struct Store {
 /// All the trees of one transaction (see [`Store::transact`]).
 struct Tx<'a> {
     acc: &'a TransactionalTree,
-    ali: &'a TransactionalTree,
     mbx: &'a TransactionalTree,
     ids: &'a TransactionalTree,
     msg: &'a TransactionalTree,
@@ -288,6 +297,7 @@ struct Tx<'a> {
     subs: &'a TransactionalTree,
     refs: &'a TransactionalTree,
     queue: &'a TransactionalTree,
+    admins: &'a TransactionalTree,
 }
 
 impl fmt::Debug for Store {
@@ -344,8 +354,10 @@ impl Store {
             subscriptions: db.open_tree("subscriptions")?,
             blobrefs: db.open_tree("blobrefs")?,
             queue: db.open_tree("queue")?,
+            admins: db.open_tree("admins")?,
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
+            admin_lock: Mutex::new(()),
             default_quota: AtomicU64::new(0),
             watchers: std::sync::Arc::new(watch::Watchers::default()),
             room: room::Room::new(data_dir.to_path_buf()),
@@ -410,7 +422,6 @@ impl Store {
     fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
         let trees = (
             &self.accounts,
-            &self.aliases,
             &self.mailboxes,
             &self.mailbox_ids,
             &self.messages,
@@ -421,12 +432,12 @@ impl Store {
             &self.subscriptions,
             &self.blobrefs,
             &self.queue,
+            &self.admins,
         );
         let r: Result<T, TransactionError<StoreError>> = trees.transaction(
-            |(acc, ali, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue)| {
+            |(acc, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue, admins)| {
                 f(&Tx {
                     acc,
-                    ali,
                     mbx,
                     ids,
                     msg,
@@ -437,6 +448,7 @@ impl Store {
                     subs,
                     refs,
                     queue,
+                    admins,
                 })
             },
         );
@@ -531,42 +543,14 @@ impl Store {
     /// Adds an account in a local domain, with the default mailboxes
     /// (subscribed).
     pub fn add_account(&self, address: &str, password_hash: &str) -> Result<Account, StoreError> {
-        let address = normalise_address(address)?;
-        let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        if !self.is_local_domain(domain)? {
-            return Err(StoreError::Invalid(format!(
-                "{domain} is not a local domain; add it first with `facteur domain add {domain}`"
-            )));
-        }
-        let account = Account {
-            address: address.clone(),
+        let account = NewAccount {
+            address: address.to_string(),
             password_hash: password_hash.to_string(),
-            quota: 0,
-            created: unix_now(),
+            admin: false,
         };
-        let ids: Vec<u64> = DEFAULT_MAILBOXES
-            .iter()
-            .map(|_| self.db.generate_id())
-            .collect::<Result<_, _>>()?;
-        self.transact(|tx| {
-            if tx.acc.get(address.as_bytes())?.is_some() {
-                return abort(StoreError::Exists(format!("user {address}")));
-            }
-            if tx.ali.get(address.as_bytes())?.is_some() {
-                return abort(StoreError::Exists(format!("alias {address}")));
-            }
-            tx.acc.insert(address.as_bytes(), encode(&account))?;
-            for ((name, special), id) in DEFAULT_MAILBOXES.iter().zip(&ids) {
-                let m = new_mailbox(*id, &address, name, *special);
-                let key = mailbox_key(&address, name);
-                tx.put_mailbox(&key, &m)?;
-                tx.ids.insert(&id.to_be_bytes(), key.as_slice())?;
-                tx.subs.insert(key.as_slice(), &[])?;
-            }
-            Ok(())
-        })?;
-        self.flush()?;
-        Ok(account)
+        self.setup(&[], &[account])?
+            .pop()
+            .ok_or_else(|| StoreError::Io("the account was not added".into()))
     }
 
     /// One account.
@@ -602,6 +586,8 @@ impl Store {
     /// quota usage.
     pub fn remove_account(&self, address: &str) -> Result<(), StoreError> {
         let address = address.to_ascii_lowercase();
+        let _admins = self.lock_admins();
+        self.refuse_last_admin(&address)?;
         let _guard = self.lock_blobs();
         let (ids, freed) = self.retrying(|| {
             let boxes = self.mailboxes(&address)?;
@@ -635,6 +621,7 @@ impl Store {
                     tx.subs.remove(k)?;
                 }
                 tx.usage.remove(address.as_bytes())?;
+                tx.admins.remove(address.as_bytes())?;
                 let ids: Vec<u64> = boxes.iter().map(|b| b.id).collect();
                 Ok((ids, freed))
             })
@@ -866,6 +853,11 @@ impl Store {
     /// All queue entries, oldest id first.
     pub fn queue_entries(&self) -> Result<Vec<QueueEntry>, StoreError> {
         values(&self.queue, &[])
+    }
+
+    /// How many entries the outbound queue holds, without decoding them.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
     }
 
     /// One queue entry.

@@ -108,6 +108,11 @@ impl Store {
         self.room.set_min_free(bytes);
     }
 
+    /// The data directory the store lives in.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.room.dir
+    }
+
     /// The free space of the store's file system and the reserve, as last
     /// seen (at most a second old); `None` when it cannot be read.
     pub fn space(&self) -> Option<Space> {

@@ -279,6 +279,7 @@ impl Client<'_> {
         if let Some(sc) = self.scanning(s) {
             let o = scan_data(sc, s, &id, &blob, &structure).await;
             if let SpamAction::Refuse(r) = &o.action {
+                crate::stats::add(crate::stats::Event::Refused, 1);
                 return reply_of(r.clone());
             }
             outcome = Some(o);
@@ -304,6 +305,11 @@ impl Client<'_> {
             Err(r) => return r,
         };
         let (count, queued) = (plan.deliveries.len(), plan.entry.is_some());
+        let junked = plan
+            .deliveries
+            .iter()
+            .filter(|d| d.mailbox == "Junk")
+            .count();
         let return_path = plan.return_path.clone();
         let store = shared.store.clone();
         let result = smol::unblock(move || {
@@ -324,6 +330,12 @@ impl Client<'_> {
             Ok(size) => size,
             Err(e) => return shared.mta.store_failed(&id, &e),
         };
+        {
+            use crate::stats::{add, Event};
+            add(Event::Received, 1);
+            add(Event::Delivered, count as u64);
+            add(Event::Junked, junked as u64);
+        }
         log::info!(
             "smtp: {id} from {return_path} ({}) delivered to {count} mailbox(es){}, {size} bytes",
             s.peer(),
