@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::server::{smtp_send, Lines, Server};
+use common::server::{have_tool, run_bounded, smtp_send, Lines, Server};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -197,4 +197,71 @@ fn an_invalid_file_changes_nothing() {
     assert!(!ok);
     assert!(err.contains("limits.max_connections"), "{err}");
     assert_eq!(std::fs::read(&srv.config).unwrap(), before);
+}
+
+/// The certificate an IMAPS connection presents, as base64 DER (Python's
+/// ssl module), or `None` without python3.
+fn presented(srv: &Server) -> Option<String> {
+    if !have_tool("python3") {
+        common::missing("python3");
+        return None;
+    }
+    let addr = srv.addr("imaps");
+    let (ok, out, err) = run_bounded(
+        Command::new("python3").arg("-c").arg(format!(
+            "import ssl; print(ssl.get_server_certificate(('{}', {})))",
+            addr.ip(),
+            addr.port()
+        )),
+        Duration::from_secs(30),
+    );
+    assert!(ok, "{err}");
+    Some(pem_body(&out))
+}
+
+/// The first PEM block's base64, without line breaks.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect()
+}
+
+#[test]
+fn a_new_certificate_is_presented_by_new_imaps_connections() {
+    let srv = Server::start(PLAIN);
+    let data = srv.dir.path().join("data");
+    let old = std::fs::read_to_string(data.join("tls/cert.pem")).unwrap();
+    let Some(before) = presented(&srv) else {
+        return;
+    };
+    assert_eq!(before, pem_body(&old));
+    let made = rcgen::generate_simple_self_signed(vec!["mail.example.test".to_string()]).unwrap();
+    let cert = srv.dir.path().join("new-cert.pem");
+    let key = srv.dir.path().join("new-key.pem");
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let (ok, out, err) = srv.cli(
+        &[
+            "config",
+            "set",
+            "tls.cert",
+            &cert.display().to_string(),
+            "tls.key",
+            &key.display().to_string(),
+        ],
+        None,
+    );
+    assert!(ok, "{out} {err}");
+    let after = presented(&srv).unwrap();
+    assert_eq!(after, pem_body(&made.cert.pem()));
+    assert_ne!(after, before);
+    // A key that does not match: refused, the new pair stays in force.
+    let other = rcgen::generate_simple_self_signed(vec!["x.test".to_string()]).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let (ok, _, err) = srv.cli(&["reload"], None);
+    assert!(!ok, "a mismatched key is refused");
+    assert!(!err.is_empty());
+    assert_eq!(presented(&srv).unwrap(), after);
 }
