@@ -4,7 +4,7 @@
 use crate::admin::{self, Admin, Notify};
 use crate::auth::dkim::key::KeyMaker;
 use crate::config::Config;
-use crate::net::{self, Shared};
+use crate::net::{self, Service, Shared};
 use crate::queue::transport::SmtpTransport;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -12,7 +12,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Prepares the data dir: created if missing (mode 0700: it holds mail and
 /// password hashes), and checked writable.
@@ -82,16 +82,7 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     let queue = Arc::new(Queue::new(store.clone(), cfg.clone(), Arc::new(transport)));
     let mut shared = Shared::new(cfg.clone(), store.clone(), tls);
     shared.queue = queue.clone();
-    if cfg.antispam.enabled {
-        let pipeline = crate::antispam::setup::pipeline(
-            &cfg,
-            Some(&store),
-            resolver,
-            crate::antispam::setup::Use::Server,
-        )?;
-        log::info!("antispam checks: {}", pipeline.check_names().join(", "));
-        shared.antispam = Some(Arc::new(pipeline));
-    }
+    shared.antispam = antispam(&cfg, &store, &resolver)?;
     let shared = Arc::new(shared);
     let signals = watch_signals();
     {
@@ -116,28 +107,38 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         domains.into_iter().map(|d| d.name).collect(),
     )
     .map_err(|e| format!("cannot start the DKIM key thread: {e}"))?;
+    let live = Arc::new(net::Live::new(shared.clone()));
+    let reloader = Arc::new(Reloader {
+        file: source.file(),
+        source,
+        live,
+        store: store.clone(),
+        queue: queue.clone(),
+        resolver,
+        keys,
+        listeners: Mutex::new(Vec::new()),
+        reloading: Mutex::new(()),
+    });
     let admin = Arc::new(
         Admin::new(
             store.clone(),
             Arc::new(ServerNotify {
-                keys,
                 queue: queue.clone(),
+                reloader: reloader.clone(),
             }),
         )
         .with_password_workers(shared.auth.password_workers())
-        .with_config_file(source.file())
+        .with_config_file(reloader.file.clone())
         .with_authenticator(shared.auth.clone())
         .with_setup_code(setup_code),
     );
     admin.set_services(services(&bound));
     let socket = cfg.admin_socket();
+    reloader.start_listeners(&cfg, bound);
     smol::block_on(async move {
-        for b in bound {
-            smol::spawn(net::accept_loop(b, shared.clone())).detach();
-        }
         smol::spawn(admin::serve(admin_listener, admin)).detach();
         smol::spawn(queue.run()).detach();
-        wait_for_signal(signals).await;
+        wait_for_signal(signals, &reloader).await;
     });
     log::info!("shutting down");
     let _ = fs::remove_file(&socket);
@@ -164,10 +165,194 @@ fn services(bound: &[net::Bound]) -> Vec<admin::ServiceState> {
         .collect()
 }
 
+/// The inbound checks of port 25 as `cfg` sets them, or none.
+fn antispam(
+    cfg: &Config,
+    store: &Arc<Store>,
+    resolver: &Arc<dyn crate::dns::Resolver>,
+) -> Result<Option<Arc<crate::antispam::pipeline::Pipeline>>, String> {
+    if !cfg.antispam.enabled {
+        return Ok(None);
+    }
+    let pipeline = crate::antispam::setup::pipeline(
+        cfg,
+        Some(store),
+        resolver.clone(),
+        crate::antispam::setup::Use::Server,
+    )?;
+    log::info!("antispam checks: {}", pipeline.check_names().join(", "));
+    Ok(Some(Arc::new(pipeline)))
+}
+
+/// Settings that take effect only at the next start: the store is open
+/// with them, and the resolver and the login failure limiter keep state.
+const RESTART_ONLY: &[&str] = &[
+    "server.data_dir",
+    "store.cache_capacity",
+    "dns.",
+    "limits.auth_",
+];
+
+/// The accept loops of one service and the addresses they were
+/// configured with.
+struct Listening {
+    service: Service,
+    configured: Vec<std::net::SocketAddr>,
+    /// Dropping a task stops its accept loop (not its connections).
+    _tasks: Vec<smol::Task<()>>,
+}
+
+/// Re-reads the config and applies it to the running server (`facteur
+/// reload`, SIGHUP, a changed setting).
+struct Reloader {
+    source: crate::config_edit::Source,
+    file: std::path::PathBuf,
+    live: Arc<net::Live>,
+    store: Arc<Store>,
+    queue: Arc<Queue>,
+    resolver: Arc<dyn crate::dns::Resolver>,
+    /// Makes DKIM keys for new domains.
+    keys: KeyMaker,
+    listeners: Mutex<Vec<Listening>>,
+    /// One reload at a time.
+    reloading: Mutex<()>,
+}
+
+impl Reloader {
+    /// Starts the accept loops of `bound`, as `cfg` configured them.
+    fn start_listeners(&self, cfg: &Config, bound: Vec<net::Bound>) {
+        let mut all = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_service: Vec<(Service, Vec<net::Bound>)> =
+            Service::ALL.iter().map(|&s| (s, Vec::new())).collect();
+        for b in bound {
+            if let Some((_, list)) = by_service.iter_mut().find(|(s, _)| *s == b.service) {
+                list.push(b);
+            }
+        }
+        for (service, list) in by_service {
+            all.push(Listening {
+                service,
+                configured: service.addrs(cfg).to_vec(),
+                _tasks: list
+                    .into_iter()
+                    .map(|b| smol::spawn(net::accept_loop(b, self.live.clone())))
+                    .collect(),
+            });
+        }
+    }
+
+    /// Re-binds the services whose addresses changed: the new addresses
+    /// first, then the old loops stop. A failure keeps the old ones.
+    fn rebind(&self, cfg: &Config) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut all = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        for l in all.iter_mut() {
+            let wanted = l.service.addrs(cfg);
+            if l.configured == wanted {
+                continue;
+            }
+            match net::bind(l.service, wanted) {
+                Ok(bound) => {
+                    for b in &bound {
+                        lines.push(format!("{} listening on {}", b.service, b.addr));
+                    }
+                    if bound.is_empty() {
+                        lines.push(format!("{} switched off", l.service));
+                    }
+                    l.configured = wanted.to_vec();
+                    l._tasks = bound
+                        .into_iter()
+                        .map(|b| smol::spawn(net::accept_loop(b, self.live.clone())))
+                        .collect();
+                }
+                Err(e) => {
+                    log::warn!("reload: {e}");
+                    lines.push(format!("{e}; the old listener stays"));
+                }
+            }
+        }
+        lines
+    }
+
+    /// Reads the config file and applies it, or changes nothing and gives
+    /// the check-config errors.
+    fn reload(&self) -> Result<Vec<String>, String> {
+        let _one = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let cfg = self
+            .source
+            .load()
+            .map_err(|e| format!("config error: {e}; nothing changed"))?;
+        let old = self.live.get();
+        let changed = crate::config_edit::changed(&old.config, &cfg);
+        let cfg = Arc::new(cfg);
+        // Everything that can fail, before anything changes.
+        let tls = crate::tls::server_config(&cfg)?;
+        let touched = |prefix: &str| changed.iter().any(|k| k.starts_with(prefix));
+        let antispam = if touched("antispam.") || touched("server.") {
+            antispam(&cfg, &self.store, &self.resolver)?
+        } else {
+            old.antispam.clone()
+        };
+        let transport = SmtpTransport::new(self.store.clone(), cfg.clone(), self.resolver.clone())?;
+        let known: Vec<String> = self
+            .store
+            .domains()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        let mut lines = Vec::new();
+        for d in &cfg.server.domains {
+            self.store.ensure_domain(&d.0).map_err(|e| e.to_string())?;
+            if !known.contains(&d.0) {
+                lines.push(format!("added domain {d}"));
+                self.keys.request(&d.0);
+            }
+        }
+        self.store.set_default_quota(cfg.limits.mailbox_quota.0);
+        self.store.set_min_free(cfg.store.min_free.map(|s| s.0));
+        if std::env::var_os("RUST_LOG").is_none() {
+            log::set_max_level(cfg.log.level.filter());
+        }
+        let mut shared = old.reconfigured(cfg.clone(), tls, antispam);
+        if touched("mta.") {
+            shared.mta = Arc::new(crate::mta::Policy::new(
+                self.store.clone(),
+                cfg.server.data_dir.clone(),
+                &cfg.mta,
+            ));
+        }
+        if touched("antispam.enabled") || touched("antispam.bayes") {
+            shared.junk = crate::antispam::bayes::trainer::junk_training(&cfg, &self.store);
+        }
+        self.live.set(Arc::new(shared));
+        self.queue.reconfigure(cfg.clone(), Arc::new(transport));
+        lines.extend(self.rebind(&cfg));
+        let restart: Vec<&str> = changed
+            .iter()
+            .filter(|k| RESTART_ONLY.iter().any(|p| k.starts_with(p)))
+            .map(String::as_str)
+            .collect();
+        lines.insert(
+            0,
+            format!(
+                "reloaded {}: {} setting(s) changed",
+                self.file.display(),
+                changed.len()
+            ),
+        );
+        if !restart.is_empty() {
+            lines.push(format!("restart needed for: {}", restart.join(", ")));
+        }
+        log::info!("reload: {}", lines.join("; "));
+        Ok(lines)
+    }
+}
+
 /// What the running server does after admin changes.
 struct ServerNotify {
-    keys: KeyMaker,
     queue: Arc<Queue>,
+    reloader: Arc<Reloader>,
 }
 
 impl Notify for ServerNotify {
@@ -180,7 +365,7 @@ impl Notify for ServerNotify {
     }
 
     fn domain_added(&self, name: &str) -> Vec<String> {
-        if self.keys.request(name) {
+        if self.reloader.keys.request(name) {
             vec![format!(
                 "a DKIM key is being generated; see `facteur dns-records {name}` in a moment"
             )]
@@ -189,6 +374,10 @@ impl Notify for ServerNotify {
                 "no DKIM key yet (busy); run `facteur dkim generate {name}` or restart"
             )]
         }
+    }
+
+    fn reload(&self) -> Result<Vec<String>, String> {
+        self.reloader.reload()
     }
 }
 
@@ -211,18 +400,34 @@ fn bind_admin_socket(path: &Path) -> Result<smol::net::unix::UnixListener, Strin
         .map_err(|e| format!("cannot use the admin socket {}: {e}", path.display()))
 }
 
-/// Takes over SIGTERM and SIGINT. Done before "ready" is printed, so that
-/// a stop request right after it is a clean stop, not the default death.
+/// Takes over SIGTERM, SIGINT and SIGHUP. Done before "ready" is
+/// printed, so that a stop request right after it is a clean stop, not the
+/// default death.
 fn watch_signals() -> std::io::Result<async_signal::Signals> {
-    async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+    use async_signal::Signal;
+    async_signal::Signals::new([Signal::Term, Signal::Int, Signal::Hup])
 }
 
-async fn wait_for_signal(signals: std::io::Result<async_signal::Signals>) {
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the config.
+async fn wait_for_signal(
+    signals: std::io::Result<async_signal::Signals>,
+    reloader: &Arc<Reloader>,
+) {
     use smol::stream::StreamExt;
     match signals {
         Ok(mut signals) => {
-            if let Some(Ok(sig)) = signals.next().await {
+            while let Some(Ok(sig)) = signals.next().await {
                 log::info!("received {sig:?}");
+                if sig != async_signal::Signal::Hup {
+                    break;
+                }
+                let r = reloader.clone();
+                smol::spawn(async move {
+                    if let Err(e) = smol::unblock(move || r.reload()).await {
+                        log::error!("reload: {e}");
+                    }
+                })
+                .detach();
             }
         }
         Err(e) => {

@@ -269,6 +269,30 @@ pub fn get(cfg: &Config, key: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The settings whose effective values differ between `old` and `new`.
+pub fn changed(old: &Config, new: &Config) -> Vec<String> {
+    let lines = |cfg: &Config| -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(doc) = toml_edit::ser::to_document(cfg) {
+            for (k, v) in doc.iter() {
+                flatten(k, v, &mut out);
+            }
+        }
+        out
+    };
+    let (a, b) = (lines(old), lines(new));
+    let key = |l: &String| l.split(" = ").next().unwrap_or("").to_string();
+    let mut keys: Vec<String> = a
+        .iter()
+        .filter(|l| !b.contains(l))
+        .chain(b.iter().filter(|l| !a.contains(l)))
+        .map(key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 fn flatten(key: &str, item: &Item, out: &mut Vec<String>) {
     match item {
         Item::Table(t) => {
@@ -470,6 +494,22 @@ mod tests {
                 assert_eq!(get(&again, k).unwrap(), std::slice::from_ref(&line));
             }
         }
+    }
+
+    #[test]
+    fn changed_names_the_settings_that_differ() {
+        let old = Config::parse(TEXT, "t").unwrap();
+        let (text, _) = edit_text(
+            TEXT,
+            &[
+                set("limits.max_connections", "300"),
+                set("tls.cert", "/x.pem"),
+            ],
+        )
+        .unwrap();
+        let new = Config::parse(&text, "t").unwrap();
+        assert_eq!(changed(&old, &new), ["limits.max_connections", "tls.cert"]);
+        assert!(changed(&old, &old).is_empty());
     }
 
     #[test]

@@ -441,7 +441,9 @@ fn main() -> ExitCode {
             let edits = keys.iter().map(|k| Edit::Unset(k.to_string())).collect();
             config_change(&config_path, edits)
         }
-        ["reload"] => match load(&config_path) {
+        // A bad file is refused here already: the server keeps its config.
+        ["reload"] => match Source::new(config_path).load() {
+            Err(e) => fail(&format!("config error: {e}; nothing changed")),
             Ok(cfg) => match admin::call(&cfg.admin_socket(), &Request::Reload) {
                 Ok(Some(resp)) => print_response(resp),
                 Ok(None) => fail(&format!(
@@ -453,7 +455,6 @@ fn main() -> ExitCode {
                     cfg.admin_socket().display()
                 )),
             },
-            Err(code) => code,
         },
         words => {
             let req = match admin_request(words, password_stdin, admin_flag) {

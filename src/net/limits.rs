@@ -116,6 +116,17 @@ impl ConnLimits {
         }
     }
 
+    /// The same counts under new totals. Connections open under the old
+    /// ones release their slots into these counts; while more are open
+    /// than a smaller total allows, new ones wait for room.
+    pub fn resized(&self, max_total: u32, max_per_ip: u32) -> ConnLimits {
+        let fresh = ConnLimits::new(max_total, max_per_ip);
+        ConnLimits {
+            inner: self.inner.clone(),
+            ..fresh
+        }
+    }
+
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }

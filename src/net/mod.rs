@@ -114,12 +114,12 @@ pub struct Shared {
     /// POP3 session settings.
     pub pop3: Arc<crate::proto::pop3::Config>,
     /// Maildrops held by POP3 sessions.
-    pub pop3_locks: pop3::MaildropLocks,
+    pub pop3_locks: Arc<pop3::MaildropLocks>,
     /// IMAP session settings.
     pub imap: Arc<crate::proto::imap::session::Config>,
     /// Permits to run an IMAP session step on the blocking pool
     /// ([`imap::IMAP_THREADS`]).
-    pub imap_steps: smol::lock::Semaphore,
+    pub imap_steps: Arc<smol::lock::Semaphore>,
     /// Told when IMAP users file messages into or out of Junk.
     pub junk: Arc<dyn crate::proto::imap::session::JunkTraining>,
     /// Told when a message was queued for outbound delivery.
@@ -143,9 +143,9 @@ impl Shared {
             smtp_mta: Arc::new(smtp::session_config(&config, Mode::Mta)),
             smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
             pop3: Arc::new(pop3::session_config(&config)),
-            pop3_locks: pop3::MaildropLocks::new(),
+            pop3_locks: Arc::new(pop3::MaildropLocks::new()),
             imap: Arc::new(imap::session_config(&config)),
-            imap_steps: smol::lock::Semaphore::new(imap::IMAP_THREADS),
+            imap_steps: Arc::new(smol::lock::Semaphore::new(imap::IMAP_THREADS)),
             junk: crate::antispam::bayes::trainer::junk_training(&config, &store),
             queue: Arc::new(crate::admin::NoNotify),
             antispam: None,
@@ -158,6 +158,70 @@ impl Shared {
             store,
             tls,
         }
+    }
+}
+
+impl Shared {
+    /// The same server under a new config: connection counts, the login
+    /// failure limiter, POP3 maildrop locks, IMAP step permits, the queue,
+    /// the store, Junk training and the sending limits are kept; the
+    /// session settings, TLS and antispam come from `config`. Connections
+    /// in progress keep the `Shared` they started with.
+    pub fn reconfigured(
+        &self,
+        config: Arc<Config>,
+        tls: Arc<rustls::ServerConfig>,
+        antispam: Option<Arc<crate::antispam::pipeline::Pipeline>>,
+    ) -> Shared {
+        use crate::proto::smtp::session::Mode;
+        Shared {
+            limits: self.limits.resized(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            ),
+            auth: self.auth.clone(),
+            smtp_mta: Arc::new(smtp::session_config(&config, Mode::Mta)),
+            smtp_submission: Arc::new(smtp::session_config(&config, Mode::Submission)),
+            pop3: Arc::new(pop3::session_config(&config)),
+            pop3_locks: self.pop3_locks.clone(),
+            imap: Arc::new(imap::session_config(&config)),
+            imap_steps: self.imap_steps.clone(),
+            junk: self.junk.clone(),
+            queue: self.queue.clone(),
+            antispam,
+            mta: self.mta.clone(),
+            store: self.store.clone(),
+            config,
+            tls,
+        }
+    }
+}
+
+/// The current [`Shared`]: each new connection takes the one in force
+/// when it is accepted, and a reload puts in a new one.
+pub struct Live {
+    current: std::sync::RwLock<Arc<Shared>>,
+}
+
+impl Live {
+    /// Starts with `shared`.
+    pub fn new(shared: Arc<Shared>) -> Live {
+        Live {
+            current: std::sync::RwLock::new(shared),
+        }
+    }
+
+    /// The `Shared` in force.
+    pub fn get(&self) -> Arc<Shared> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `shared` in force for new connections.
+    pub fn set(&self, shared: Arc<Shared>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = shared;
     }
 }
 
@@ -175,25 +239,34 @@ pub struct Bound {
 pub fn bind_all(cfg: &Config) -> Result<Vec<Bound>, String> {
     let mut out = Vec::new();
     for service in Service::ALL {
-        for addr in service.addrs(cfg) {
-            let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
-                format!("cannot listen on {addr} for {service} (listen.{service}): {e}")
-            })?;
-            let actual = std_listener.local_addr().unwrap_or(*addr);
-            let listener = TcpListener::try_from(std_listener)
-                .map_err(|e| format!("cannot listen on {addr} for {service}: {e}"))?;
-            out.push(Bound {
-                service,
-                addr: actual,
-                listener,
-            });
-        }
+        out.extend(bind(service, service.addrs(cfg))?);
     }
     Ok(out)
 }
 
-/// Accepts connections forever, each in its own task.
-pub async fn accept_loop(bound: Bound, shared: Arc<Shared>) {
+/// Binds every address of one service, or none.
+pub fn bind(service: Service, addrs: &[SocketAddr]) -> Result<Vec<Bound>, String> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+            format!("cannot listen on {addr} for {service} (listen.{service}): {e}")
+        })?;
+        let actual = std_listener.local_addr().unwrap_or(*addr);
+        let listener = TcpListener::try_from(std_listener)
+            .map_err(|e| format!("cannot listen on {addr} for {service}: {e}"))?;
+        out.push(Bound {
+            service,
+            addr: actual,
+            listener,
+        });
+    }
+    Ok(out)
+}
+
+/// Accepts connections until the task is dropped, each in its own task
+/// with the [`Shared`] in force when it was accepted. Dropping the task
+/// closes the listener; accepted connections go on.
+pub async fn accept_loop(bound: Bound, live: Arc<Live>) {
     loop {
         let (stream, peer) = match bound.listener.accept().await {
             Ok(x) => x,
@@ -206,7 +279,7 @@ pub async fn accept_loop(bound: Bound, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         let service = bound.service;
-        let shared = shared.clone();
+        let shared = live.get();
         smol::spawn(guarded(service, peer, async move {
             let guard = match shared.limits.acquire(service, peer.ip()) {
                 Ok(g) => g,

@@ -62,8 +62,9 @@ pub trait Transport: Send + Sync {
 /// The delivery worker. Cheap to share; [`Queue::run`] is its loop.
 pub struct Queue {
     store: Arc<Store>,
-    config: Arc<Config>,
-    transport: Arc<dyn Transport>,
+    /// The config and transport in force: a reload replaces them, and
+    /// attempts in progress finish with the ones they started with.
+    current: std::sync::RwLock<(Arc<Config>, Arc<dyn Transport>)>,
     bell_tx: smol::channel::Sender<()>,
     bell_rx: smol::channel::Receiver<()>,
     in_flight: Mutex<HashSet<u64>>,
@@ -86,8 +87,7 @@ impl Queue {
         let (bell_tx, bell_rx) = smol::channel::bounded(1);
         Queue {
             store,
-            config,
-            transport,
+            current: std::sync::RwLock::new((config, transport)),
             bell_tx,
             bell_rx,
             in_flight: Mutex::new(HashSet::new()),
@@ -108,8 +108,31 @@ impl Queue {
         self.wake();
     }
 
+    /// Delivers with `config` and `transport` from now on (a reload).
+    pub fn reconfigure(&self, config: Arc<Config>, transport: Arc<dyn Transport>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (config, transport);
+        self.wake();
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    fn transport(&self) -> Arc<dyn Transport> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
     fn timing(&self) -> Timing {
-        let o = &self.config.outbound;
+        let config = self.config();
+        let o = &config.outbound;
         Timing {
             max_lifetime: o.max_lifetime.0.as_secs() as i64,
             delay_warning: o.delay_warning.0.as_secs() as i64,
@@ -147,7 +170,7 @@ impl Queue {
                 return MAX_SLEEP;
             }
         };
-        let max = self.config.outbound.max_concurrent.max(1) as usize;
+        let max = self.config().outbound.max_concurrent.max(1) as usize;
         let mut next = now.saturating_add(MAX_SLEEP.as_secs() as i64);
         for e in entries {
             if e.next_attempt > now {
@@ -187,7 +210,8 @@ impl Queue {
     /// The pending recipients grouped by destination.
     fn jobs<'a>(&self, e: &'a QueueEntry) -> Vec<Job<'a>> {
         let mut jobs: Vec<Job<'a>> = Vec::new();
-        let relay = &self.config.relay.host;
+        let config = self.config();
+        let relay = &config.relay.host;
         for (i, r) in e.recipients.iter().enumerate() {
             if r.state != RcptState::Pending {
                 continue;
@@ -218,7 +242,7 @@ impl Queue {
     /// Counts an entry against each of its destinations, if all of them
     /// are under `outbound.max_per_domain`.
     fn take_destinations(&self, destinations: &[String]) -> bool {
-        let cap = self.config.outbound.max_per_domain.max(1) as usize;
+        let cap = self.config().outbound.max_per_domain.max(1) as usize;
         let mut d = self.domains();
         if destinations
             .iter()
@@ -258,8 +282,9 @@ impl Queue {
         }
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut durable = entry.clone();
+        let transport = self.transport();
         for job in self.jobs(&entry) {
-            let mut got = self.transport.send(&job).await;
+            let mut got = transport.send(&job).await;
             for &i in &job.recipients {
                 if !got.iter().any(|o| o.index == i) {
                     got.push(Outcome {
@@ -341,7 +366,7 @@ impl Queue {
         now: i64,
     ) -> Result<(), String> {
         let store = self.store.clone();
-        let hostname = self.config.server.hostname.0.clone();
+        let hostname = self.config().server.hostname.0.clone();
         let entry = entry.clone();
         smol::unblock(move || build_and_commit_report(&store, &hostname, &entry, recipients, now))
             .await?;
