@@ -91,6 +91,10 @@ pub trait Notify: Send + Sync {
     fn domain_added(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// A new TLS certificate and key were installed: new connections
+    /// should be offered them.
+    fn tls_changed(&self) {}
 }
 
 /// No one to notify (the CLI without a server).
