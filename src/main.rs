@@ -131,6 +131,13 @@ const COMMANDS: &[Usage] = &[
         options: &["--dns"],
     },
     Usage {
+        words: "relay test",
+        text: "  relay test                   connect to the configured smarthost, start
+                               TLS and authenticate, then QUIT (no mail is
+                               sent); prints the server's answers",
+        options: &[],
+    },
+    Usage {
         words: "tls show",
         text: "  tls show                     the server certificate: subject, names,
                                issuer, validity and days left",
@@ -377,6 +384,26 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         ["dns-check", ..] => dns_check(args.get(1..).unwrap_or_default(), &config_path),
+        ["relay", "test"] => match load(&config_path) {
+            Ok(cfg) => {
+                let resolver = StubResolver::from_config(&cfg.dns);
+                let report = smol::block_on(facteur::net::relay_test::relay_test(
+                    &cfg.relay,
+                    &cfg.server.hostname.0,
+                    &resolver,
+                ));
+                for line in &report.transcript {
+                    println!("{line}");
+                }
+                if report.ok {
+                    println!("the relay works");
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(code) => code,
+        },
         ["tls", "show"] => match load(&config_path) {
             Ok(cfg) => tls_show(&cfg),
             Err(code) => code,

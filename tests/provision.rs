@@ -6,6 +6,7 @@ mod common;
 
 use common::dns::{DnsServer, Zone};
 use common::server::{cli, TempDir};
+use common::smtp_peer::{self, Script, SmtpPeer};
 use facteur::auth::dkim::{key, Algorithm};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -213,4 +214,62 @@ fn tls_show_and_install() {
         std::fs::read(dir.path().join("data/tls/cert.pem")).expect("installed"),
         std::fs::read(&cert).expect("cert")
     );
+}
+
+#[test]
+fn relay_test_authenticates_without_sending() {
+    let dir = TempDir::new("relaytest");
+    let mut zone = Zone::new();
+    zone.a("relay.example.test", "127.0.0.1");
+    let dns = DnsServer::start(zone);
+    let (server_tls, ca_pem) = smtp_peer::tls_for("relay.example.test");
+    let ca = dir.path().join("relay-ca.pem");
+    std::fs::write(&ca, ca_pem).expect("ca");
+    let peer = SmtpPeer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Script {
+            tls: Some(server_tls),
+            auth: Some(("office".into(), "s3cret-relay-pw".into())),
+            ..Script::accept("relay.example.test")
+        },
+    );
+    let config = |password: &str| {
+        write_config(
+            dir.path(),
+            "",
+            &format!(
+                "[dns]\nnameservers = [\"{}\"]\ntimeout = \"2s\"\nattempts = 1\n\
+                 [relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
+                 username = \"office\"\npassword = \"{password}\"\nca_file = \"{}\"\n",
+                dns.addr(),
+                peer.addr().port(),
+                ca.display()
+            ),
+        )
+    };
+
+    let (ok, out, err) = cli(&config("s3cret-relay-pw"), &["relay", "test"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("S: 220 "), "{out}");
+    assert!(out.contains("C: STARTTLS"), "{out}");
+    assert!(out.contains("-- TLS established"), "{out}");
+    assert!(
+        out.contains("C: AUTH PLAIN (credentials of office)"),
+        "{out}"
+    );
+    assert!(out.contains("S: 235"), "{out}");
+    assert!(out.contains("S: 221"), "{out}");
+    assert!(out.ends_with("the relay works\n"), "{out}");
+
+    let (ok, out, err) = cli(&config("wrong-password"), &["relay", "test"], None);
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("S: 535"), "{out}");
+    assert!(out.contains("-- failed: expected 235, got 535"), "{out}");
+    for o in [&out, &err] {
+        assert!(
+            !o.contains("wrong-password") && !o.contains("s3cret"),
+            "{o}"
+        );
+    }
+    assert!(peer.accepted().is_empty(), "no mail was sent");
 }
