@@ -134,6 +134,10 @@ pub trait Notify: Send + Sync {
     fn reload(&self) -> Result<Vec<String>, String> {
         Ok(Vec::new())
     }
+
+    /// A new TLS certificate and key were installed: new connections
+    /// should be offered them.
+    fn tls_changed(&self) {}
 }
 
 /// No one to notify (the CLI without a server).

@@ -379,6 +379,15 @@ impl Notify for ServerNotify {
     fn reload(&self) -> Result<Vec<String>, String> {
         self.reloader.reload()
     }
+
+    /// The TLS settings are part of the config: a reload offers the new
+    /// certificate to new connections.
+    fn tls_changed(&self) {
+        match self.reloader.reload() {
+            Ok(lines) => log::info!("new certificate installed; {}", lines.join("; ")),
+            Err(e) => log::warn!("new certificate installed but not applied: {e}"),
+        }
+    }
 }
 
 /// Binds the admin socket, mode 0600, replacing a stale one. The store is

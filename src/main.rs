@@ -186,6 +186,26 @@ const COMMANDS: &[Usage] = &[
         options: &["--dns"],
     },
     Usage {
+        words: "relay test",
+        text: "  relay test                   connect to the configured smarthost, start
+                               TLS and authenticate, then QUIT (no mail is
+                               sent); prints the server's answers",
+        options: &[],
+    },
+    Usage {
+        words: "tls show",
+        text: "  tls show                     the server certificate: subject, names,
+                               issuer, validity and days left",
+        options: &[],
+    },
+    Usage {
+        words: "tls install",
+        text: "  tls install CERT KEY         check a PEM chain and key (they match, not
+                               expired) and put them where the server reads
+                               them; the old pair is kept as .bak",
+        options: &[],
+    },
+    Usage {
         words: "check spf",
         text: "  check spf --ip IP --helo NAME [--mail-from ADDRESS] [--dns IP[:PORT]]
                                SPF result for a client, as received mail
@@ -418,6 +438,34 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         ["dns-check", ..] => dns_check(args.get(1..).unwrap_or_default(), &config_path),
+        ["relay", "test"] => match load(&config_path) {
+            Ok(cfg) => {
+                let resolver = StubResolver::from_config(&cfg.dns);
+                let report = smol::block_on(facteur::net::relay_test::relay_test(
+                    &cfg.relay,
+                    &cfg.server.hostname.0,
+                    &resolver,
+                ));
+                for line in &report.transcript {
+                    println!("{line}");
+                }
+                if report.ok {
+                    println!("the relay works");
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(code) => code,
+        },
+        ["tls", "show"] => match load(&config_path) {
+            Ok(cfg) => tls_show(&cfg),
+            Err(code) => code,
+        },
+        ["tls", "install", cert, key] => match load(&config_path) {
+            Ok(cfg) => tls_install(&cfg, cert, key),
+            Err(code) => code,
+        },
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
         ["spam", "train", ..] => spam_train(args.get(2..).unwrap_or_default(), &config_path),
@@ -562,6 +610,60 @@ fn dns_check(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Prints what a certificate says.
+fn print_cert(info: &facteur::provision::cert::CertInfo) {
+    let now = facteur::time::unix_now();
+    println!("subject:    {}", info.subject);
+    println!("names:      {}", info.names.join(", "));
+    println!("issuer:     {}", info.issuer);
+    println!("not before: {}", facteur::time::rfc3339(info.not_before));
+    println!("not after:  {}", facteur::time::rfc3339(info.not_after));
+    println!("days left:  {}", info.days_left(now));
+}
+
+/// `facteur tls show`.
+fn tls_show(cfg: &Config) -> ExitCode {
+    match facteur::provision::cert::current(cfg) {
+        Ok(info) => {
+            println!("certificate {}", cfg.cert_path().display());
+            print_cert(&info);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `facteur tls install CERT KEY`: writes the files directly, then asks a
+/// running server to reload, so that new connections get them.
+fn tls_install(cfg: &Config, cert: &str, key: &str) -> ExitCode {
+    let read = |p: &str| std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"));
+    let (chain, key) = match (read(cert), read(key)) {
+        (Ok(c), Ok(k)) => (c, k),
+        (Err(e), _) | (_, Err(e)) => return fail(&e),
+    };
+    let now = facteur::time::unix_now();
+    match facteur::provision::cert::install(cfg, &chain, &key, now, &admin::NoNotify) {
+        Ok(info) => {
+            println!(
+                "installed {} and {}",
+                cfg.cert_path().display(),
+                cfg.key_path().display()
+            );
+            print_cert(&info);
+            // A running server offers the new pair once it reloads.
+            match admin::call(&cfg.admin_socket(), &Request::Reload) {
+                Ok(Some(resp)) => print_response(resp),
+                Ok(None) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!(
+                    "installed, but cannot ask the server on {} to reload: {e}",
+                    cfg.admin_socket().display()
+                )),
+            }
+        }
+        Err(e) => fail(&e),
     }
 }
 

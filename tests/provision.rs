@@ -6,8 +6,10 @@ mod common;
 
 use common::dns::{DnsServer, Zone};
 use common::server::{cli, TempDir};
+use common::smtp_peer::{self, Script, SmtpPeer};
 use facteur::auth::dkim::{key, Algorithm};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A config (written to `dir`) for `mail.example.test` with the given
 /// `[listen]` lines and more tables; nothing is started from it.
@@ -158,4 +160,116 @@ fn dns_check_compares_published_records() {
     assert!(out.contains("found:    10 mx.elsewhere.test."), "{out}");
     assert!(out.contains("found:    host-10.isp.test."), "{out}");
     assert!(out.contains("expected: v=spf1 mx -all"), "{out}");
+}
+
+/// A self-signed certificate for `name` valid from yesterday for `days`,
+/// and its key, written as PEM files in `dir`.
+fn cert_files(dir: &Path, name: &str, days: i64) -> (PathBuf, PathBuf) {
+    let now = facteur::time::unix_now();
+    let at = |t: i64| rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(t as u64);
+    let mut p = rcgen::CertificateParams::new(vec![name.to_string()]).expect("params");
+    p.distinguished_name.push(rcgen::DnType::CommonName, name);
+    p.not_before = at(now - 86_400);
+    p.not_after = at(now + days * 86_400);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = p.self_signed(&key).expect("cert");
+    let (c, k) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&c, cert.pem()).expect("cert");
+    std::fs::write(&k, key.serialize_pem()).expect("key");
+    (c, k)
+}
+
+#[test]
+fn tls_show_and_install() {
+    let dir = TempDir::new("tls");
+    let config = write_config(dir.path(), "", "");
+    let (cert, key) = cert_files(dir.path(), "new.example.test", 90);
+    let (_, other_key) = cert_files(dir.path(), "other.example.test", 90);
+    let arg = |p: &Path| p.display().to_string();
+
+    let (ok, _, err) = cli(
+        &config,
+        &["tls", "install", &arg(&cert), &arg(&other_key)],
+        None,
+    );
+    assert!(!ok && err.contains("does not belong"), "{err}");
+    assert!(!dir.path().join("data/tls/cert.pem").exists());
+
+    let (ok, out, err) = cli(&config, &["tls", "install", &arg(&cert), &arg(&key)], None);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(&config, &["tls", "show"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("subject:    CN=new.example.test"), "{out}");
+    assert!(out.contains("names:      new.example.test"), "{out}");
+    let days: i64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("days left:"))
+        .and_then(|d| d.trim().parse().ok())
+        .expect("days left");
+    assert!((89..=90).contains(&days), "{out}");
+    assert_eq!(
+        std::fs::read(dir.path().join("data/tls/cert.pem")).expect("installed"),
+        std::fs::read(&cert).expect("cert")
+    );
+}
+
+#[test]
+fn relay_test_authenticates_without_sending() {
+    let dir = TempDir::new("relaytest");
+    let mut zone = Zone::new();
+    zone.a("relay.example.test", "127.0.0.1");
+    let dns = DnsServer::start(zone);
+    let (server_tls, ca_pem) = smtp_peer::tls_for("relay.example.test");
+    let ca = dir.path().join("relay-ca.pem");
+    std::fs::write(&ca, ca_pem).expect("ca");
+    let peer = SmtpPeer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Script {
+            tls: Some(server_tls),
+            auth: Some(("office".into(), "s3cret-relay-pw".into())),
+            ..Script::accept("relay.example.test")
+        },
+    );
+    let config = |password: &str| {
+        write_config(
+            dir.path(),
+            "",
+            &format!(
+                "[dns]\nnameservers = [\"{}\"]\ntimeout = \"2s\"\nattempts = 1\n\
+                 [relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
+                 username = \"office\"\npassword = \"{password}\"\nca_file = \"{}\"\n",
+                dns.addr(),
+                peer.addr().port(),
+                ca.display()
+            ),
+        )
+    };
+
+    let (ok, out, err) = cli(&config("s3cret-relay-pw"), &["relay", "test"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("S: 220 "), "{out}");
+    assert!(out.contains("C: STARTTLS"), "{out}");
+    assert!(out.contains("-- TLS established"), "{out}");
+    assert!(
+        out.contains("C: AUTH PLAIN (credentials of office)"),
+        "{out}"
+    );
+    assert!(out.contains("S: 235"), "{out}");
+    assert!(out.contains("S: 221"), "{out}");
+    assert!(out.ends_with("the relay works\n"), "{out}");
+
+    let (ok, out, err) = cli(&config("wrong-password"), &["relay", "test"], None);
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("S: 535"), "{out}");
+    assert!(out.contains("-- failed: expected 235, got 535"), "{out}");
+    for o in [&out, &err] {
+        assert!(
+            !o.contains("wrong-password") && !o.contains("s3cret"),
+            "{o}"
+        );
+    }
+    assert!(peer.accepted().is_empty(), "no mail was sent");
 }

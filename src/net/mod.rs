@@ -8,6 +8,7 @@ pub mod imap;
 pub mod limits;
 pub mod placeholder;
 pub mod pop3;
+pub mod relay_test;
 pub mod smtp;
 pub mod smtp_client;
 

@@ -5,6 +5,8 @@
 //! - [`settings`]: the client settings of the configured services.
 //! - [`autoconfig`]: the Thunderbird autoconfig document.
 //! - [`autodiscover`]: the Outlook autodiscover (POX) exchange.
+//! - [`cert`]: the server certificate: what it says, checking and
+//!   installing a new one.
 //! - [`mobileconfig`]: the Apple configuration profile.
 //! - [`records`]: the DNS records clients discover the server by.
 //! - [`dns_check`]: the live check of those records.
@@ -12,6 +14,7 @@
 
 pub mod autoconfig;
 pub mod autodiscover;
+pub mod cert;
 pub mod dns_check;
 pub mod mobileconfig;
 pub mod records;
