@@ -1,6 +1,7 @@
 //! A small stderr backend for the `log` crate: one line per record with a
 //! UTC timestamp, the level and the module. The level comes from the config
-//! unless `RUST_LOG` names one.
+//! unless `RUST_LOG` names one. When stderr is the journal (under systemd),
+//! a line starts with its syslog priority instead of the timestamp.
 //!
 //! The last [`RING_LINES`] lines are also kept in memory, for the admin
 //! pages and `facteur log` ([`tail`]).
@@ -8,6 +9,7 @@
 use log::{LevelFilter, Log, Metadata, Record};
 use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Lines kept in memory.
@@ -51,7 +53,10 @@ pub fn tail(n: usize) -> Vec<String> {
     ring.iter().skip(skip).cloned().collect()
 }
 
-struct Stderr;
+struct Stderr {
+    /// Stderr is systemd's journal stream: "<N>" prefixes, no timestamp.
+    journal: AtomicBool,
+}
 
 impl Log for Stderr {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
@@ -69,16 +74,16 @@ impl Log for Stderr {
         {
             return;
         }
-        let line = format!(
-            "{} {:<5} {}: {}\n",
-            crate::time::rfc3339(crate::time::unix_now()),
-            r.level(),
-            r.target(),
-            r.args()
-        );
+        let journal = self.journal.load(Ordering::Relaxed);
+        let line = format_line(r, journal);
         // One write per line keeps concurrent lines whole.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        remember(line.trim_end_matches('\n'));
+        // The ring keeps the timestamped form, which the journal's lines lack.
+        if journal {
+            remember(format_line(r, false).trim_end_matches('\n'));
+        } else {
+            remember(line.trim_end_matches('\n'));
+        }
     }
 
     fn flush(&self) {}
@@ -97,7 +102,64 @@ fn client_quirk(r: &Record<'_>) -> bool {
             .starts_with("Illegal SNI extension: ignoring IP address")
 }
 
-static LOGGER: Stderr = Stderr;
+/// One log line. For the journal, it starts with the record's syslog
+/// priority as "<N>" (sd-daemon(3); journald reads it while the unit keeps
+/// SyslogLevelPrefix=yes, the default), and journald adds the time.
+fn format_line(r: &Record<'_>, journal: bool) -> String {
+    if journal {
+        format!(
+            "<{}>{:<5} {}: {}\n",
+            syslog_priority(r.level()),
+            r.level(),
+            r.target(),
+            r.args()
+        )
+    } else {
+        format!(
+            "{} {:<5} {}: {}\n",
+            crate::time::rfc3339(crate::time::unix_now()),
+            r.level(),
+            r.target(),
+            r.args()
+        )
+    }
+}
+
+/// The syslog severity of a level (RFC 5424 §6.2.1): err, warning, info,
+/// debug.
+fn syslog_priority(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
+}
+
+/// Whether stderr is the stream systemd connected to the journal: systemd
+/// sets JOURNAL_STREAM to its "DEVICE:INODE" (systemd.exec(5)). A process
+/// that inherited the variable but writes elsewhere (a command run from a
+/// shell the unit started) must not match, hence the fstat.
+fn stderr_is_journal() -> bool {
+    let Ok(var) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    match rustix::fs::fstat(std::io::stderr()) {
+        Ok(st) => journal_stream_matches(&var, st.st_dev, st.st_ino),
+        Err(_) => false,
+    }
+}
+
+fn journal_stream_matches(var: &str, dev: u64, ino: u64) -> bool {
+    let Some((d, i)) = var.split_once(':') else {
+        return false;
+    };
+    d.parse::<u64>().ok() == Some(dev) && i.parse::<u64>().ok() == Some(ino)
+}
+
+static LOGGER: Stderr = Stderr {
+    journal: AtomicBool::new(false),
+};
 
 /// Installs the logger with `level`, or `RUST_LOG` (error..trace) if set.
 pub fn init(level: LevelFilter) {
@@ -105,6 +167,7 @@ pub fn init(level: LevelFilter) {
         .ok()
         .and_then(|v| v.trim().parse::<LevelFilter>().ok())
         .unwrap_or(level);
+    LOGGER.journal.store(stderr_is_journal(), Ordering::Relaxed);
     // A second init (tests) keeps the first logger.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
@@ -187,5 +250,40 @@ mod tests {
             format_args!("Illegal SNI extension: ignoring IP address"),
             |r| assert!(!client_quirk(r)),
         );
+    }
+
+    /// Under systemd, each line starts with its syslog priority for
+    /// journald, and journald's own timestamp replaces ours.
+    #[test]
+    fn journal_lines_carry_their_priority() {
+        let cases = [
+            (log::Level::Error, "<3>ERROR"),
+            (log::Level::Warn, "<4>WARN "),
+            (log::Level::Info, "<6>INFO "),
+            (log::Level::Debug, "<7>DEBUG"),
+            (log::Level::Trace, "<7>TRACE"),
+        ];
+        for (level, start) in cases {
+            record("facteur::net", level, format_args!("x"), |r| {
+                let l = format_line(r, true);
+                assert!(l.starts_with(start), "{l:?}");
+                assert!(l.ends_with(" facteur::net: x\n"), "{l:?}");
+                let plain = format_line(r, false);
+                assert!(plain.starts_with("20"), "{plain:?}");
+                assert!(!plain.starts_with('<'), "{plain:?}");
+            });
+        }
+    }
+
+    /// JOURNAL_STREAM names the stream systemd connected; a process that
+    /// inherited the variable with another stderr keeps the plain format.
+    #[test]
+    fn journal_stream_must_name_this_stderr() {
+        assert!(journal_stream_matches("8:1234", 8, 1234));
+        assert!(!journal_stream_matches("8:1234", 8, 1235));
+        assert!(!journal_stream_matches("9:1234", 8, 1234));
+        assert!(!journal_stream_matches("", 8, 1234));
+        assert!(!journal_stream_matches("8", 8, 1234));
+        assert!(!journal_stream_matches("8:x", 8, 1234));
     }
 }
