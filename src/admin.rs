@@ -13,6 +13,7 @@ use crate::setup::plan::{self, FieldError, Plan};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
@@ -71,6 +72,10 @@ pub enum Request {
     QueueRemove(u64),
     /// Retry every queue entry now (like flushing a queue).
     QueueRetryAll,
+    /// Change settings in the config file (all or none), then reload.
+    ConfigSet(Vec<crate::config_edit::Edit>),
+    /// Re-read the config file and apply it.
+    Reload,
 
     // Administration of the box (admin flag, setup, log, status).
     /// Make an account an admin, or take the flag away.
@@ -123,6 +128,13 @@ pub trait Notify: Send + Sync {
     fn domain_added(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// The config file changed: re-read and apply it. Returns what was
+    /// applied and what needs a restart, or the config errors (then
+    /// nothing changed).
+    fn reload(&self) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// No one to notify (the CLI without a server).
@@ -142,6 +154,8 @@ pub struct Admin {
     auth: Option<Arc<Authenticator>>,
     /// The listeners, as the server bound them.
     services: std::sync::Mutex<Vec<ServiceState>>,
+    /// The config file that settings are written to.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Admin {
@@ -151,6 +165,7 @@ impl Admin {
             store,
             notify,
             passwords: None,
+            config_file: None,
             setup_code: None,
             auth: None,
             services: std::sync::Mutex::new(Vec::new()),
@@ -168,6 +183,29 @@ impl Admin {
     pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Admin {
         self.auth = Some(auth);
         self
+    }
+
+    /// Settings are changed in `file` (see [`crate::config_edit`]).
+    pub fn with_config_file(mut self, file: std::path::PathBuf) -> Admin {
+        self.config_file = Some(file);
+        self
+    }
+
+    /// Writes `edits` into the config file (all or none, checked as
+    /// `check-config` does), then applies the new file.
+    pub fn config_set(&self, edits: &[crate::config_edit::Edit]) -> Result<Vec<String>, String> {
+        let file = self
+            .config_file
+            .as_ref()
+            .ok_or("this server has no config file to change")?;
+        let mut lines = crate::config_edit::apply(file, edits)?;
+        lines.extend(self.reload()?);
+        Ok(lines)
+    }
+
+    /// Re-reads the config file and applies it.
+    pub fn reload(&self) -> Result<Vec<String>, String> {
+        self.notify.reload()
     }
 
     /// Hashes new passwords on the server's password workers, whose argon2
@@ -347,6 +385,8 @@ impl Admin {
                 s.remove_queue_entry(id).map_err(e)?;
                 Ok(vec![format!("removed queue entry {id}")])
             }
+            Request::ConfigSet(edits) => self.config_set(&edits),
+            Request::Reload => self.reload(),
             Request::SetupApply(plan) => {
                 let done = self.apply_plan(plan).map_err(|e| e.to_string())?;
                 let mut out = vec!["the box is set up".to_string()];
@@ -649,15 +689,14 @@ impl Admin {
         }
     }
 
-    /// Sets up an unclaimed box from a wizard's [`Plan`]: the domains, the
-    /// admin and staff accounts in one store transaction, so either all
-    /// of them exist afterwards or none. Refused once the box is claimed.
-    /// Returns the generated passwords and the DNS records to publish.
-    ///
-    /// The plan's host name and smarthost are checked but not yet written
-    /// to the configuration file: the config editor is not part of this
-    /// build, so `server.hostname`, `server.domains` and `[relay]` are set
-    /// there by hand (the domains are live from the store already).
+    /// Sets up an unclaimed box from a wizard's [`Plan`], all of it or
+    /// nothing: first the config file (`server.hostname`,
+    /// `server.domains`, `[relay]`; checked as `check-config` checks it),
+    /// then the domains, the admin and staff accounts in one store
+    /// transaction; when that fails, the config file is put back as it
+    /// was. Then the new config is applied. Refused once the box is
+    /// claimed. Returns the generated passwords and the DNS records to
+    /// publish.
     pub fn apply_plan(&self, plan: Plan) -> Result<Applied, PlanError> {
         let plan = plan.normalised();
         let errors = plan.validate();
@@ -701,7 +740,43 @@ impl Admin {
                 new_domains.push(d.clone());
             }
         }
+        let file = self
+            .config_file
+            .clone()
+            .ok_or_else(|| failed("this server has no config file to write".into()))?;
+        let before = match std::fs::read(&file) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(failed(format!("cannot read {}: {e}", file.display()))),
+        };
+        let edits = plan.config_edits();
+        if let Err(msg) = crate::config_edit::apply(&file, &edits) {
+            // A value the config refuses: shown beside its field.
+            let field = edits
+                .iter()
+                .map(|e| e.key())
+                .find(|k| msg.contains(*k))
+                .map(|k| plan::field_of(k).to_string());
+            return Err(match field {
+                Some(field) => PlanError::Fields(vec![(field, msg)]),
+                None => failed(msg),
+            });
+        }
         if let Err(e) = s.setup(&plan.domains, &accounts) {
+            let restored = match &before {
+                Some(text) => {
+                    let mode =
+                        std::fs::metadata(&file).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+                    crate::config_edit::write_atomic(&file, text, mode)
+                }
+                None => std::fs::remove_file(&file).map_err(|e| e.to_string()),
+            };
+            if let Err(r) = restored {
+                log::error!(
+                    "cannot put back {} after a failed setup: {r}",
+                    file.display()
+                );
+            }
             // An account that exists already: shown beside its field.
             let msg = e.to_string();
             let field = fields
@@ -713,15 +788,18 @@ impl Admin {
             });
         }
         self.claimed();
-        let mut notes = Vec::new();
+        let mut notes = match self.reload() {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("the new settings are not applied yet: {e}")],
+        };
         for d in &new_domains {
             notes.extend(self.notify.domain_added(d));
         }
-        let relay = plan.relay.as_ref().map(|r| r.host.as_str());
+        let cfg = crate::config::Config::load(&file).map_err(|e| failed(e.to_string()))?;
         let mut dns_records = Vec::new();
         for d in &plan.domains {
-            let text = plan::dns_records(s.data_dir(), d, &plan.hostname, relay).map_err(failed)?;
-            dns_records.push((d.clone(), text));
+            let list = crate::provision::records::domain_records(&cfg, d).map_err(failed)?;
+            dns_records.push((d.clone(), crate::auth::records::zone_text(d, &list)));
         }
         Ok(Applied {
             generated_passwords: generated,
@@ -840,6 +918,11 @@ fn describe(req: &Request) -> String {
             format!("user add {address}{}", if *admin { " --admin" } else { "" })
         }
         Request::UserPasswd { address, .. } => format!("user passwd {address}"),
+        // Only the keys: a value may be a password.
+        Request::ConfigSet(edits) => {
+            let keys: Vec<&str> = edits.iter().map(|e| e.key()).collect();
+            format!("config change {}", keys.join(" "))
+        }
         Request::SetupApply(plan) => format!(
             "setup apply {} ({})",
             plan.hostname,
@@ -892,20 +975,20 @@ mod tests {
         let dir = crate::testing::temp_dir("admin");
         let store = Arc::new(Store::open(&dir, 1 << 20).unwrap());
         store.add_domain("example.test").unwrap();
-        let cfg = crate::config::Config::parse(
-            &format!(
-                "[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\n\
-                 [limits]\nauth_failures_before_delay = 3\nauth_failures_before_refusal = 3\n",
-                dir.display()
-            ),
-            "test",
-        )
-        .unwrap();
+        let text = format!(
+            "# the box\n[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\n\
+             [limits]\nauth_failures_before_delay = 3\nauth_failures_before_refusal = 3\n",
+            dir.display()
+        );
+        let file = dir.join("facteur.toml");
+        std::fs::write(&file, &text).unwrap();
+        let cfg = crate::config::Config::parse(&text, "test").unwrap();
         let auth = Arc::new(Authenticator::new(store.clone(), &cfg));
         let code = SetupCode::start(&dir, claimed).unwrap();
         let admin = Admin::new(store, Arc::new(NoNotify))
             .with_authenticator(auth)
-            .with_setup_code(code);
+            .with_setup_code(code)
+            .with_config_file(file);
         (admin, dir)
     }
 
@@ -1026,6 +1109,8 @@ mod tests {
     fn a_plan_is_applied_whole_or_not_at_all() {
         let (a, dir) = admin(false);
         let code_file = dir.join(crate::setup::code::CODE_FILE);
+        let config_file = dir.join("facteur.toml");
+        let config = std::fs::read(&config_file).unwrap();
         // A bad field: nothing is done, and the field is named.
         let mut bad = plan();
         bad.staff[1].address = "bob@nowhere.test".into();
@@ -1044,6 +1129,7 @@ mod tests {
         assert!(a.store.account("boss@new.test").unwrap().is_none());
         assert_eq!(a.claim_state().unwrap(), ClaimState::Unclaimed);
         assert!(code_file.exists());
+        assert_eq!(std::fs::read(&config_file).unwrap(), config);
         a.store.remove_account("bob@example.test").unwrap();
         // Good: every part, the box claimed, the code gone.
         let done = a.apply_plan(plan()).unwrap();
@@ -1054,6 +1140,12 @@ mod tests {
         assert!(done.dns_records[0].1.contains("mail.new.test"), "{done:?}");
         assert_eq!(a.claim_state().unwrap(), ClaimState::Claimed);
         assert!(!code_file.exists());
+        // The settings are in the config file, its comments kept.
+        let cfg = crate::config::Config::load(&config_file).unwrap();
+        assert_eq!(cfg.server.hostname.0, "mail.new.test");
+        assert_eq!(cfg.server.domains.len(), 2);
+        let text = std::fs::read_to_string(&config_file).unwrap();
+        assert!(text.starts_with("# the box\n"), "{text}");
         let users: Vec<(String, bool)> = a
             .users()
             .unwrap()

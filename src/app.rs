@@ -58,7 +58,7 @@ pub const BLOCKING_THREADS: usize = 4;
 /// Starts every service and runs until SIGTERM or SIGINT. Every check that
 /// can fail happens before the first connection is accepted, so a bad
 /// config, data dir, certificate or busy port means no partial start.
-pub fn run(cfg: Config) -> Result<(), String> {
+pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String> {
     let cfg = Arc::new(cfg);
     crate::logger::init(cfg.log.level.filter());
     crate::stats::mark_start();
@@ -125,6 +125,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
             }),
         )
         .with_password_workers(shared.auth.password_workers())
+        .with_config_file(source.file())
         .with_authenticator(shared.auth.clone())
         .with_setup_code(setup_code),
     );

@@ -6,7 +6,7 @@
 //! high ports). Errors name the file, the line, the key and what is expected.
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,7 +17,7 @@ use std::time::Duration;
 pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Identity and data location.
@@ -61,7 +61,7 @@ pub struct Config {
 }
 
 /// `[server]`: who we are and where data lives.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     /// The host name announced in greetings and Received headers.
@@ -79,7 +79,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// `[listen]`: the addresses each service listens on. An empty list disables it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listen {
     /// SMTP for incoming mail (port 25).
@@ -117,7 +117,7 @@ impl Default for Listen {
 }
 
 /// `[tls]`: certificate paths and plaintext policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
     /// PEM certificate chain. Default: `<data_dir>/tls/cert.pem`, generated
@@ -130,7 +130,7 @@ pub struct Tls {
 }
 
 /// `[store]`: index tuning and the disk reserve.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Store {
     /// sled page cache size. Not a hard cap on memory, but the main knob.
@@ -151,7 +151,7 @@ impl Default for Store {
 }
 
 /// `[limits]`: every bound a peer could otherwise push.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Open connections over all services, shared out among them
@@ -200,7 +200,7 @@ impl Default for Limits {
 }
 
 /// `[timeouts]`: RFC 5321 §4.5.3.2, RFC 1939 §3 and RFC 9051 §5.4 defaults.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
     /// Waiting for the next SMTP command (RFC 5321 §4.5.3.2.7: 5 minutes).
@@ -238,7 +238,7 @@ impl Default for Timeouts {
 }
 
 /// `[dns]`: the stub resolver.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dns {
     /// Name servers as `IP` or `IP:PORT`; empty: those of /etc/resolv.conf.
@@ -263,7 +263,7 @@ impl Default for Dns {
 }
 
 /// `[outbound]`: the delivery queue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbound {
     /// Destination port for direct MX delivery (25; tests use others).
@@ -296,7 +296,7 @@ impl Default for Outbound {
 }
 
 /// How to reach the smarthost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayTls {
     /// STARTTLS, required.
@@ -308,7 +308,7 @@ pub enum RelayTls {
 }
 
 /// `[relay]`: send every remote message through one provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Relay {
     /// Smarthost name; empty: deliver directly to each domain's MX.
@@ -343,7 +343,7 @@ impl Default for Relay {
 }
 
 /// `[imap]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Imap {
     /// The hierarchy separator clients see: `/` or `.` (RFC 9051 §5.1).
@@ -357,7 +357,7 @@ impl Default for Imap {
 }
 
 /// `[mta]`: the MTA and submission policy (`crate::mta`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mta {
     /// Where `postmaster@` of a local domain goes when no account or alias
@@ -380,7 +380,7 @@ impl Default for Mta {
 }
 
 /// `[antispam]`: what scores mean, and the settings of the checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Antispam {
     /// Run the inbound checks at all.
@@ -528,7 +528,7 @@ impl Default for Antispam {
 }
 
 /// One DNS block list (or allow list, with a negative weight), RFC 5782.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsList {
     /// The list's zone, like `zen.spamhaus.org`.
@@ -561,7 +561,7 @@ impl DnsList {
 }
 
 /// What a DNS list is queried with (RFC 5782 §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DnsListKind {
     /// The client's address, at connection (§2.1, §2.4).
@@ -572,7 +572,7 @@ pub enum DnsListKind {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
@@ -586,7 +586,7 @@ impl Default for Log {
 }
 
 /// A log level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Errors only.

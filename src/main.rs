@@ -8,6 +8,7 @@ use facteur::auth::dkim::{key, Algorithm};
 use facteur::auth::records;
 use facteur::auth::spf;
 use facteur::config::{Config, Hostname};
+use facteur::config_edit::{self, Edit, Source};
 use facteur::net::dns::StubResolver;
 use facteur::setup::code::SetupCode;
 use std::net::{IpAddr, SocketAddr};
@@ -132,6 +133,33 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "config get",
+        text: "  config get KEY               the value of a setting, default included
+                               (KEY as table.name; a table alone: all of it)",
+        options: &[],
+    },
+    Usage {
+        words: "config set",
+        text: "  config set KEY VALUE [KEY VALUE]...
+                               change settings in the config file (VALUE as
+                               in TOML; a bare word is a string), all or none,
+                               each change validated like the whole file; the
+                               previous file is kept as FILE.bak, comments
+                               stay; a running server applies it at once",
+        options: &[],
+    },
+    Usage {
+        words: "config unset",
+        text: "  config unset KEY...          set back to the default (removes the line)",
+        options: &[],
+    },
+    Usage {
+        words: "reload",
+        text: "  reload                       re-read the config file and apply it without
+                               dropping connections (SIGHUP does the same)",
+        options: &[],
+    },
+    Usage {
         words: "dkim generate",
         text: "  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
                                make a DKIM signing key, print its DNS record;
@@ -143,7 +171,9 @@ const COMMANDS: &[Usage] = &[
     Usage {
         words: "dns-records",
         text: "  dns-records DOMAIN           print the MX, SPF, DKIM and DMARC records to
-                               publish for DOMAIN (zone file syntax)",
+                               publish for DOMAIN, and the SRV, autoconfig and
+                               autodiscover records mail clients find the
+                               server by (zone file syntax)",
         options: &[],
     },
     Usage {
@@ -191,7 +221,8 @@ const COMMANDS: &[Usage] = &[
 const USAGE_NOTES: &str = "Every command takes --config FILE. Without it, the embedded default is
 used: data in ./data and every listener on 127.0.0.1 (SMTP 2525,
 submission 2587, submissions 2465, POP3 2110, POP3S 2995, IMAP 2143,
-IMAPS 2993, web 8080).";
+IMAPS 2993, web 8080); the first `config set` writes it, changed, to
+./data/facteur.toml, which is used from then on.";
 
 /// The whole usage, every command.
 fn usage() -> String {
@@ -343,7 +374,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match facteur::app::run(cfg) {
+            match facteur::app::run(cfg, Source::new(config_path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
@@ -352,10 +383,7 @@ fn main() -> ExitCode {
             Ok(cfg) => {
                 println!(
                     "{}: ok ({} domain(s), data in {})",
-                    config_path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "embedded default".into()),
+                    Source::new(config_path).name(),
                     cfg.server.domains.len(),
                     cfg.server.data_dir.display()
                 );
@@ -387,6 +415,36 @@ fn main() -> ExitCode {
             Ok(cfg) => spam_stats(&cfg, user),
             Err(code) => code,
         },
+        ["config", "get", key] => match load(&config_path) {
+            Ok(cfg) => print_lines(config_edit::get(&cfg, key)),
+            Err(code) => code,
+        },
+        ["config", "set", pairs @ ..] if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            let edits = pairs
+                .chunks(2)
+                .map(|p| Edit::Set(p[0].to_string(), p[1].to_string()))
+                .collect();
+            config_change(&config_path, edits)
+        }
+        ["config", "set", ..] => command_error("config set", "config set needs KEY VALUE pairs"),
+        ["config", "unset", keys @ ..] if !keys.is_empty() => {
+            let edits = keys.iter().map(|k| Edit::Unset(k.to_string())).collect();
+            config_change(&config_path, edits)
+        }
+        ["reload"] => match load(&config_path) {
+            Ok(cfg) => match admin::call(&cfg.admin_socket(), &Request::Reload) {
+                Ok(Some(resp)) => print_response(resp),
+                Ok(None) => fail(&format!(
+                    "no server is running (no answer on {})",
+                    cfg.admin_socket().display()
+                )),
+                Err(e) => fail(&format!(
+                    "cannot talk to the server on {}: {e}",
+                    cfg.admin_socket().display()
+                )),
+            },
+            Err(code) => code,
+        },
         words => {
             let req = match admin_request(words, password_stdin, admin_flag) {
                 Ok(r) => r,
@@ -396,7 +454,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            admin_command(&cfg, req)
+            admin_command(&cfg, Source::new(config_path.clone()).file(), req)
         }
     }
 }
@@ -438,17 +496,13 @@ fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
     let Some(name) = Hostname::parse(domain) else {
         return command_error("dns-records", &format!("{domain:?} is not a domain name"));
     };
-    let relay = (!cfg.relay.host.is_empty()).then_some(cfg.relay.host.as_str());
-    match facteur::setup::plan::dns_records(
-        &cfg.server.data_dir,
-        &name.0,
-        &cfg.server.hostname.0,
-        relay,
-    ) {
-        Ok(text) => print!("{text}"),
-        Err(e) => return fail(&e),
+    match facteur::provision::records::domain_records(cfg, &name.0) {
+        Ok(list) => {
+            print!("{}", records::zone_text(&name.0, &list));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
-    ExitCode::SUCCESS
 }
 
 fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Request, String> {
@@ -523,7 +577,7 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
 
 /// Sends the request to the running server, or carries it out on the store
 /// directly when no server is running.
-fn admin_command(cfg: &Config, req: Request) -> ExitCode {
+fn admin_command(cfg: &Config, config_file: PathBuf, req: Request) -> ExitCode {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
         Ok(None) if req.needs_server() => {
@@ -544,6 +598,7 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                 }),
             )
             .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
+            .with_config_file(config_file)
             .handle(req)
         }
         Err(e) => {
@@ -553,14 +608,43 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
             ))
         }
     };
-    match resp {
-        Response::Ok(lines) => {
+    print_response(resp)
+}
+
+/// `facteur config set/unset`: through the running server, which writes
+/// the file and applies it, or on the file directly when none runs.
+fn config_change(config_path: &Option<PathBuf>, edits: Vec<Edit>) -> ExitCode {
+    let source = Source::new(config_path.clone());
+    let cfg = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match admin::call(&cfg.admin_socket(), &Request::ConfigSet(edits.clone())) {
+        Ok(Some(resp)) => print_response(resp),
+        Ok(None) => print_lines(config_edit::apply(&source.file(), &edits)),
+        Err(e) => fail(&format!(
+            "cannot talk to the server on {}: {e}",
+            cfg.admin_socket().display()
+        )),
+    }
+}
+
+fn print_response(resp: Response) -> ExitCode {
+    print_lines(match resp {
+        Response::Ok(lines) => Ok(lines),
+        Response::Error(e) => Err(e),
+    })
+}
+
+fn print_lines(res: Result<Vec<String>, String>) -> ExitCode {
+    match res {
+        Ok(lines) => {
             for l in lines {
                 println!("{l}");
             }
             ExitCode::SUCCESS
         }
-        Response::Error(e) => fail(&e),
+        Err(e) => fail(&e),
     }
 }
 
@@ -851,11 +935,7 @@ fn spam_stats(cfg: &Config, user: &str) -> ExitCode {
 }
 
 fn load(path: &Option<PathBuf>) -> Result<Config, ExitCode> {
-    let res = match path {
-        Some(p) => Config::load(p),
-        None => Config::parse(facteur::config::EMBEDDED_DEFAULT, "embedded default"),
-    };
-    res.map_err(|e| {
+    Source::new(path.clone()).load().map_err(|e| {
         eprintln!("facteur: config error: {e}");
         ExitCode::FAILURE
     })

@@ -47,6 +47,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("check message", "check message FILE --ip IP"),
     ("spam train", "spam train --spam|--ham DIR_OR_MBOX USER"),
     ("spam stats", "spam stats USER"),
+    ("config get", "config get KEY"),
+    ("config set", "config set KEY VALUE"),
+    ("config unset", "config unset KEY"),
+    ("reload", "reload   "),
 ];
 
 /// Issue 20: `COMMAND --help`, `COMMAND -h` and `help COMMAND` print that
