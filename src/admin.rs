@@ -154,6 +154,9 @@ pub struct Admin {
     auth: Option<Arc<Authenticator>>,
     /// The listeners, as the server bound them.
     services: std::sync::Mutex<Vec<ServiceState>>,
+    /// One plan applied at a time: a second one must not put back a
+    /// config file read before the first one wrote it.
+    applying: std::sync::Mutex<()>,
     /// The config file that settings are written to.
     config_file: Option<std::path::PathBuf>,
 }
@@ -169,6 +172,7 @@ impl Admin {
             setup_code: None,
             auth: None,
             services: std::sync::Mutex::new(Vec::new()),
+            applying: std::sync::Mutex::new(()),
         }
     }
 
@@ -704,6 +708,7 @@ impl Admin {
             return Err(PlanError::Fields(errors));
         }
         let failed = |e: String| PlanError::Failed(e);
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         if self.claim_state().map_err(failed)? == ClaimState::Claimed {
             return Err(failed("the box is already set up".into()));
         }
