@@ -13,6 +13,7 @@ use crate::setup::plan::{self, FieldError, Plan};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 /// Largest admin message accepted (a few KiB covers any real request).
@@ -150,8 +151,6 @@ pub struct Admin {
     notify: Arc<dyn Notify>,
     /// The server's password workers; `None` in a short-lived command.
     passwords: Option<Arc<password::Verifier>>,
-    /// The config file that settings are written to.
-    config_file: Option<std::path::PathBuf>,
     /// The setup code while the box is unclaimed.
     setup_code: Option<SetupCode>,
     /// The server's login checker, whose failure limiter setup codes go
@@ -159,6 +158,11 @@ pub struct Admin {
     auth: Option<Arc<Authenticator>>,
     /// The listeners, as the server bound them.
     services: std::sync::Mutex<Vec<ServiceState>>,
+    /// One plan applied at a time: a second one must not put back a
+    /// config file read before the first one wrote it.
+    applying: std::sync::Mutex<()>,
+    /// The config file that settings are written to.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Admin {
@@ -172,7 +176,21 @@ impl Admin {
             setup_code: None,
             auth: None,
             services: std::sync::Mutex::new(Vec::new()),
+            applying: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Claims the box with `code` (see [`SetupCode`]): it is forgotten,
+    /// and its file removed, once an admin account exists.
+    pub fn with_setup_code(mut self, code: SetupCode) -> Admin {
+        self.setup_code = Some(code);
+        self
+    }
+
+    /// Checks setup codes through the server's login failure limiter.
+    pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Admin {
+        self.auth = Some(auth);
+        self
     }
 
     /// Settings are changed in `file` (see [`crate::config_edit`]).
@@ -196,19 +214,6 @@ impl Admin {
     /// Re-reads the config file and applies it.
     pub fn reload(&self) -> Result<Vec<String>, String> {
         self.notify.reload()
-    }
-
-    /// Claims the box with `code` (see [`SetupCode`]): it is forgotten,
-    /// and its file removed, once an admin account exists.
-    pub fn with_setup_code(mut self, code: SetupCode) -> Admin {
-        self.setup_code = Some(code);
-        self
-    }
-
-    /// Checks setup codes through the server's login failure limiter.
-    pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Admin {
-        self.auth = Some(auth);
-        self
     }
 
     /// Hashes new passwords on the server's password workers, whose argon2
@@ -692,15 +697,14 @@ impl Admin {
         }
     }
 
-    /// Sets up an unclaimed box from a wizard's [`Plan`]: the domains, the
-    /// admin and staff accounts in one store transaction, so either all
-    /// of them exist afterwards or none. Refused once the box is claimed.
-    /// Returns the generated passwords and the DNS records to publish.
-    ///
-    /// The plan's host name and smarthost are checked but not yet written
-    /// to the configuration file: the config editor is not part of this
-    /// build, so `server.hostname`, `server.domains` and `[relay]` are set
-    /// there by hand (the domains are live from the store already).
+    /// Sets up an unclaimed box from a wizard's [`Plan`], all of it or
+    /// nothing: first the config file (`server.hostname`,
+    /// `server.domains`, `[relay]`; checked as `check-config` checks it),
+    /// then the domains, the admin and staff accounts in one store
+    /// transaction; when that fails, the config file is put back as it
+    /// was. Then the new config is applied. Refused once the box is
+    /// claimed. Returns the generated passwords and the DNS records to
+    /// publish.
     pub fn apply_plan(&self, plan: Plan) -> Result<Applied, PlanError> {
         let plan = plan.normalised();
         let errors = plan.validate();
@@ -708,6 +712,7 @@ impl Admin {
             return Err(PlanError::Fields(errors));
         }
         let failed = |e: String| PlanError::Failed(e);
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         if self.claim_state().map_err(failed)? == ClaimState::Claimed {
             return Err(failed("the box is already set up".into()));
         }
@@ -744,7 +749,43 @@ impl Admin {
                 new_domains.push(d.clone());
             }
         }
+        let file = self
+            .config_file
+            .clone()
+            .ok_or_else(|| failed("this server has no config file to write".into()))?;
+        let before = match std::fs::read(&file) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(failed(format!("cannot read {}: {e}", file.display()))),
+        };
+        let edits = plan.config_edits();
+        if let Err(msg) = crate::config_edit::apply(&file, &edits) {
+            // A value the config refuses: shown beside its field.
+            let field = edits
+                .iter()
+                .map(|e| e.key())
+                .find(|k| msg.contains(*k))
+                .map(|k| plan::field_of(k).to_string());
+            return Err(match field {
+                Some(field) => PlanError::Fields(vec![(field, msg)]),
+                None => failed(msg),
+            });
+        }
         if let Err(e) = s.setup(&plan.domains, &accounts) {
+            let restored = match &before {
+                Some(text) => {
+                    let mode =
+                        std::fs::metadata(&file).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+                    crate::config_edit::write_atomic(&file, text, mode)
+                }
+                None => std::fs::remove_file(&file).map_err(|e| e.to_string()),
+            };
+            if let Err(r) = restored {
+                log::error!(
+                    "cannot put back {} after a failed setup: {r}",
+                    file.display()
+                );
+            }
             // An account that exists already: shown beside its field.
             let msg = e.to_string();
             let field = fields
@@ -756,15 +797,18 @@ impl Admin {
             });
         }
         self.claimed();
-        let mut notes = Vec::new();
+        let mut notes = match self.reload() {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("the new settings are not applied yet: {e}")],
+        };
         for d in &new_domains {
             notes.extend(self.notify.domain_added(d));
         }
-        let relay = plan.relay.as_ref().map(|r| r.host.as_str());
+        let cfg = crate::config::Config::load(&file).map_err(|e| failed(e.to_string()))?;
         let mut dns_records = Vec::new();
         for d in &plan.domains {
-            let text = plan::dns_records(s.data_dir(), d, &plan.hostname, relay).map_err(failed)?;
-            dns_records.push((d.clone(), text));
+            let list = crate::provision::records::domain_records(&cfg, d).map_err(failed)?;
+            dns_records.push((d.clone(), crate::auth::records::zone_text(d, &list)));
         }
         Ok(Applied {
             generated_passwords: generated,
@@ -940,20 +984,20 @@ mod tests {
         let dir = crate::testing::temp_dir("admin");
         let store = Arc::new(Store::open(&dir, 1 << 20).unwrap());
         store.add_domain("example.test").unwrap();
-        let cfg = crate::config::Config::parse(
-            &format!(
-                "[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\n\
-                 [limits]\nauth_failures_before_delay = 3\nauth_failures_before_refusal = 3\n",
-                dir.display()
-            ),
-            "test",
-        )
-        .unwrap();
+        let text = format!(
+            "# the box\n[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\n\
+             [limits]\nauth_failures_before_delay = 3\nauth_failures_before_refusal = 3\n",
+            dir.display()
+        );
+        let file = dir.join("facteur.toml");
+        std::fs::write(&file, &text).unwrap();
+        let cfg = crate::config::Config::parse(&text, "test").unwrap();
         let auth = Arc::new(Authenticator::new(store.clone(), &cfg));
         let code = SetupCode::start(&dir, claimed).unwrap();
         let admin = Admin::new(store, Arc::new(NoNotify))
             .with_authenticator(auth)
-            .with_setup_code(code);
+            .with_setup_code(code)
+            .with_config_file(file);
         (admin, dir)
     }
 
@@ -1074,6 +1118,8 @@ mod tests {
     fn a_plan_is_applied_whole_or_not_at_all() {
         let (a, dir) = admin(false);
         let code_file = dir.join(crate::setup::code::CODE_FILE);
+        let config_file = dir.join("facteur.toml");
+        let config = std::fs::read(&config_file).unwrap();
         // A bad field: nothing is done, and the field is named.
         let mut bad = plan();
         bad.staff[1].address = "bob@nowhere.test".into();
@@ -1092,6 +1138,7 @@ mod tests {
         assert!(a.store.account("boss@new.test").unwrap().is_none());
         assert_eq!(a.claim_state().unwrap(), ClaimState::Unclaimed);
         assert!(code_file.exists());
+        assert_eq!(std::fs::read(&config_file).unwrap(), config);
         a.store.remove_account("bob@example.test").unwrap();
         // Good: every part, the box claimed, the code gone.
         let done = a.apply_plan(plan()).unwrap();
@@ -1102,6 +1149,12 @@ mod tests {
         assert!(done.dns_records[0].1.contains("mail.new.test"), "{done:?}");
         assert_eq!(a.claim_state().unwrap(), ClaimState::Claimed);
         assert!(!code_file.exists());
+        // The settings are in the config file, its comments kept.
+        let cfg = crate::config::Config::load(&config_file).unwrap();
+        assert_eq!(cfg.server.hostname.0, "mail.new.test");
+        assert_eq!(cfg.server.domains.len(), 2);
+        let text = std::fs::read_to_string(&config_file).unwrap();
+        assert!(text.starts_with("# the box\n"), "{text}");
         let users: Vec<(String, bool)> = a
             .users()
             .unwrap()

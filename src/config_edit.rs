@@ -319,7 +319,7 @@ fn flatten(key: &str, item: &Item, out: &mut Vec<String>) {
 
 /// Writes `file` atomically: a temporary file in the same directory,
 /// fsynced, renamed over it, then the directory fsynced.
-fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+pub fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", file.display());
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -121,6 +121,18 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "status",
+        text: "  status                       the running server's services, uptime,
+                               memory, disk, queue and today's mail",
+        options: &[],
+    },
+    Usage {
+        words: "log",
+        text: "  log [N]                      the running server's last N log lines
+                               (default 50, at most 500)",
+        options: &[],
+    },
+    Usage {
         words: "config get",
         text: "  config get KEY               the value of a setting, default included
                                (KEY as table.name; a table alone: all of it)",
@@ -145,18 +157,6 @@ const COMMANDS: &[Usage] = &[
         words: "reload",
         text: "  reload                       re-read the config file and apply it without
                                dropping connections (SIGHUP does the same)",
-        options: &[],
-    },
-    Usage {
-        words: "status",
-        text: "  status                       the running server's services, uptime,
-                               memory, disk, queue and today's mail",
-        options: &[],
-    },
-    Usage {
-        words: "log",
-        text: "  log [N]                      the running server's last N log lines
-                               (default 50, at most 500)",
         options: &[],
     },
     Usage {
@@ -513,7 +513,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            admin_command(&cfg, req)
+            admin_command(&cfg, Source::new(config_path.clone()).file(), req)
         }
     }
 }
@@ -739,7 +739,7 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
 
 /// Sends the request to the running server, or carries it out on the store
 /// directly when no server is running.
-fn admin_command(cfg: &Config, req: Request) -> ExitCode {
+fn admin_command(cfg: &Config, config_file: PathBuf, req: Request) -> ExitCode {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
         Ok(None) if req.needs_server() => {
@@ -760,6 +760,7 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
                 }),
             )
             .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
+            .with_config_file(config_file)
             .handle(req)
         }
         Err(e) => {

@@ -79,7 +79,7 @@ fn an_unclaimed_box_has_a_setup_code_until_an_admin_exists() {
 }
 
 const PROFILE: &str = r#"
-hostname = "mail.example.test"
+hostname = "mx.example.test"
 domains = ["example.test", "branch.test"]
 admin = { address = "boss@branch.test", password = "a long password" }
 [[staff]]
@@ -104,16 +104,40 @@ fn a_setup_profile_is_applied_whole_or_not_at_all() {
     assert_eq!(out.trim(), "example.test");
     assert!(srv.dir.path().join("data/setup-code").exists());
 
+    // An account that exists: found only by the store, after the config
+    // file was written; the file is put back byte for byte.
+    let config = std::fs::read(&srv.config).unwrap();
+    srv.add_user("bob@example.test", "a long password");
     std::fs::write(&profile, PROFILE.replace("BAD_STAFF", "bob@example.test")).unwrap();
+    let (ok, _, err) = srv.cli(&["setup", path], None);
+    assert!(!ok);
+    assert!(
+        err.contains("staff.1.address") && err.contains("exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&srv.config).unwrap(), config);
+    let (_, out, _) = srv.cli(&["user", "list"], None);
+    assert_eq!(out.trim(), "bob@example.test");
+    let (_, out, _) = srv.cli(&["domain", "list"], None);
+    assert_eq!(out.trim(), "example.test");
+    assert!(srv.dir.path().join("data/setup-code").exists());
+    let (ok, _, err) = srv.cli(&["user", "remove", "bob@example.test"], None);
+    assert!(ok, "{err}");
+
     let (ok, out, err) = srv.cli(&["setup", path], None);
     assert!(ok, "{err}");
     assert!(out.starts_with("the box is set up"), "{out}");
     assert!(out.contains("password of ann@example.test: "), "{out}");
     assert!(out.contains("password of bob@example.test: "), "{out}");
     assert!(
-        out.contains("branch.test. IN MX 10 mail.example.test."),
+        out.contains("branch.test. IN MX 10 mx.example.test."),
         "{out}"
     );
+    // The host name and domains are in the config file.
+    let (_, out, _) = srv.cli(&["config", "get", "server.hostname"], None);
+    assert_eq!(out.trim(), "server.hostname = \"mx.example.test\"");
+    let (_, out, _) = srv.cli(&["config", "get", "server.domains"], None);
+    assert!(out.contains("branch.test"), "{out}");
     let (_, out, _) = srv.cli(&["user", "list"], None);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),

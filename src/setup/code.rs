@@ -8,8 +8,6 @@
 //! the file deleted.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -57,8 +55,7 @@ impl SetupCode {
         let code = crate::password::random_chars(ALPHABET, CODE_LEN);
         let shown = show(&code);
         let path = this.path();
-        write_private(&path, format!("{shown}\n").as_bytes())
-            .map_err(|e| format!("cannot write the setup code to {}: {e}", path.display()))?;
+        crate::config_edit::write_atomic(&path, format!("{shown}\n").as_bytes(), 0o600)?;
         log::warn!(
             "this box is unclaimed: open the web page and give the setup code {shown} \
              (also in {})",
@@ -133,24 +130,6 @@ fn show(code: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Writes `bytes` to `path` atomically with mode 0600: a temp file,
-/// fsync, rename, and a directory fsync.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

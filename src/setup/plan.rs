@@ -8,6 +8,7 @@
 //! same value.
 
 use crate::config::Hostname;
+use crate::config_edit::Edit;
 use crate::store::normalise_address;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -227,30 +228,48 @@ fn is_domain_name(name: &str) -> bool {
     Hostname::parse(name).is_some_and(|h| h.0.contains('.'))
 }
 
-/// The zone text to publish for `domain` (MX, SPF, DKIM with the keys in
-/// `data_dir`, DMARC), as `facteur dns-records` prints it.
-pub fn dns_records(
-    data_dir: &Path,
-    domain: &str,
-    mx_host: &str,
-    relay_host: Option<&str>,
-) -> Result<String, String> {
-    use crate::auth::{dkim::key, records};
-    let keys = key::load_all(data_dir, domain).map_err(|e| e.to_string())?;
-    let dkim: Vec<records::DkimRecord> = keys
-        .iter()
-        .map(|k| records::DkimRecord {
-            selector: k.selector().to_string(),
-            text: k.record(),
-        })
-        .collect();
-    let list = records::auth_records(&records::DomainSetup {
-        domain,
-        mx_host,
-        relay_host,
-        dkim: &dkim,
-    });
-    Ok(records::zone_text(domain, &list))
+/// A TOML basic string (for [`crate::config_edit::Edit::Set`]).
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Plan {
+    /// The settings the plan writes into the config file: the host name,
+    /// the domains, and the smarthost when one is given.
+    pub fn config_edits(&self) -> Vec<Edit> {
+        let domains: Vec<String> = self.domains.iter().map(|d| toml_string(d)).collect();
+        let mut edits = vec![
+            Edit::Set("server.hostname".into(), toml_string(&self.hostname)),
+            Edit::Set("server.domains".into(), format!("[{}]", domains.join(", "))),
+        ];
+        if let Some(r) = &self.relay {
+            edits.extend([
+                Edit::Set("relay.host".into(), toml_string(&r.host)),
+                Edit::Set("relay.port".into(), r.port.to_string()),
+                Edit::Set("relay.tls".into(), toml_string(&r.tls)),
+                Edit::Set("relay.username".into(), toml_string(&r.username)),
+                Edit::Set("relay.password".into(), toml_string(&r.password)),
+            ]);
+        }
+        edits
+    }
+}
+
+/// The plan field a config setting comes from (`server.hostname` is the
+/// field `hostname`), for errors shown beside their field.
+pub fn field_of(key: &str) -> &str {
+    key.strip_prefix("server.").unwrap_or(key)
 }
 
 #[cfg(test)]
@@ -366,6 +385,26 @@ mod tests {
         );
         assert!(Plan::from_toml("hostname = 1").is_err());
         assert!(Plan::from_toml(&format!("{text}\nextra = 1")).is_err());
+    }
+
+    #[test]
+    fn the_config_edits_are_valid_toml_for_any_text() {
+        let mut p = good();
+        p.relay = Some(Relay {
+            host: "smtp.provider.test".into(),
+            port: 465,
+            tls: "tls".into(),
+            username: "me".into(),
+            password: "a \"quoted\" \\ pass\u{1}word".into(),
+        });
+        let edits = p.config_edits();
+        let (text, _) =
+            crate::config_edit::edit_text(crate::config::EMBEDDED_DEFAULT, &edits).unwrap();
+        let cfg = crate::config::Config::parse(&text, "test").unwrap();
+        assert_eq!(cfg.server.hostname.0, "mail.example.test");
+        assert_eq!(cfg.server.domains[0].0, "example.test");
+        assert_eq!(cfg.relay.port, 465);
+        assert_eq!(cfg.relay.password, "a \"quoted\" \\ pass\u{1}word");
     }
 
     #[test]
