@@ -64,6 +64,17 @@ pub enum Request {
     QueueRemove(u64),
     /// Retry every queue entry now (like flushing a queue).
     QueueRetryAll,
+    /// Make a snapshot of the data dir in a directory (see
+    /// [`crate::backup`]).
+    Backup {
+        /// The backup directory.
+        dest: String,
+        /// Snapshots kept there (0: all).
+        keep: u32,
+        /// Hard-link bodies from the data dir (a staging copy on its file
+        /// system, for `backup --stdout`).
+        link: bool,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -279,6 +290,11 @@ impl Admin {
             Request::QueueRemove(id) => {
                 s.remove_queue_entry(id).map_err(e)?;
                 Ok(vec![format!("removed queue entry {id}")])
+            }
+            Request::Backup { dest, keep, link } => {
+                let r = crate::backup::snapshot(s, dest.as_ref(), keep as usize, link)?;
+                log::info!("{}", r.line());
+                Ok(vec![r.line()])
             }
         }
     }

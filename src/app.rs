@@ -124,12 +124,25 @@ pub fn run(cfg: Config) -> Result<(), String> {
         .with_password_workers(shared.auth.password_workers()),
     );
     let socket = cfg.admin_socket();
+    let schedule = cfg
+        .backup
+        .dir
+        .clone()
+        .map(|dir| crate::backup::schedule::Schedule {
+            dir,
+            every: cfg.backup.every.0,
+            keep: cfg.backup.keep as usize,
+        });
+    let backup_store = store.clone();
     smol::block_on(async move {
         for b in bound {
             smol::spawn(net::accept_loop(b, shared.clone())).detach();
         }
         smol::spawn(admin::serve(admin_listener, admin)).detach();
         smol::spawn(queue.run()).detach();
+        if let Some(s) = schedule {
+            smol::spawn(crate::backup::schedule::run(backup_store, s)).detach();
+        }
         wait_for_signal(signals).await;
     });
     log::info!("shutting down");

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod antispam;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod delivery;
 pub mod dns;

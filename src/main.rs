@@ -1,5 +1,6 @@
 //! The `facteur` command: the server and its admin commands.
 
+mod backup_cli;
 mod spam_cli;
 
 use facteur::admin::{self, Admin, Notify, Request, Response};
@@ -146,6 +147,29 @@ const COMMANDS: &[Usage] = &[
         words: "spam stats",
         text: "  spam stats USER              trained messages and tokens of USER and of
                                the global pool",
+        options: &[],
+    },
+    Usage {
+        words: "backup",
+        text: "  backup DEST [--keep N] | backup --stdout
+                               a snapshot of the data dir (index at one point
+                               in time, bodies, keys) in DEST/facteur-DATE/,
+                               bodies of the previous snapshot hard-linked,
+                               the newest N kept (default backup.keep); or
+                               one tar stream on stdout; the server may run",
+        options: &["--stdout", "--keep"],
+    },
+    Usage {
+        words: "backup verify",
+        text: "  backup verify PATH           check every body's hash and the index copy
+                               of a snapshot, or of each snapshot in PATH",
+        options: &[],
+    },
+    Usage {
+        words: "restore",
+        text: "  restore SRC                  fill the empty data dir from a snapshot, a
+                               backup dir (its newest snapshot) or a tar
+                               stream (a file, or - for stdin)",
         options: &[],
     },
     Usage {
@@ -355,6 +379,10 @@ fn main() -> ExitCode {
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
         ["spam", "train", ..] => spam_train(args.get(2..).unwrap_or_default(), &config_path),
+        ["backup", ..] | ["restore", ..] => match load(&config_path) {
+            Ok(cfg) => backup_cli::run(&cfg, &mut args),
+            Err(code) => code,
+        },
         ["spam", "stats", user] => match load(&config_path) {
             Ok(cfg) => spam_stats(&cfg, user),
             Err(code) => code,
@@ -489,13 +517,24 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
 /// Sends the request to the running server, or carries it out on the store
 /// directly when no server is running.
 fn admin_command(cfg: &Config, req: Request) -> ExitCode {
+    match admin_answer(cfg, req) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// The answer to an admin request, from the running server or, when none
+/// runs, from the store opened here.
+fn admin_answer(cfg: &Config, req: Request) -> Result<Vec<String>, String> {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
         Ok(None) => {
-            let store = match facteur::app::open_store(cfg) {
-                Ok(s) => Arc::new(s),
-                Err(e) => return fail(&e),
-            };
+            let store = Arc::new(facteur::app::open_store(cfg)?);
             Admin::new(
                 store,
                 Arc::new(CliNotify {
@@ -505,20 +544,15 @@ fn admin_command(cfg: &Config, req: Request) -> ExitCode {
             .handle(req)
         }
         Err(e) => {
-            return fail(&format!(
+            return Err(format!(
                 "cannot talk to the server on {}: {e}",
                 cfg.admin_socket().display()
             ))
         }
     };
     match resp {
-        Response::Ok(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-            ExitCode::SUCCESS
-        }
-        Response::Error(e) => fail(&e),
+        Response::Ok(lines) => Ok(lines),
+        Response::Error(e) => Err(e),
     }
 }
 

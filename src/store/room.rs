@@ -51,6 +51,10 @@ impl Space {
 }
 
 impl Room {
+    pub(super) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub(super) fn new(dir: PathBuf) -> Room {
         Room {
             dir,
