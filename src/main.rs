@@ -170,7 +170,7 @@ const COMMANDS: &[Usage] = &[
         text: "  restore SRC                  fill the empty data dir from a snapshot, a
                                backup dir (its newest snapshot) or a tar
                                stream (a file, or - for stdin)",
-        options: &[],
+        options: &["-"],
     },
     Usage {
         words: "help",

@@ -43,6 +43,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("check message", "check message FILE --ip IP"),
     ("spam train", "spam train --spam|--ham DIR_OR_MBOX USER"),
     ("spam stats", "spam stats USER"),
+    ("backup", "backup DEST [--keep N]"),
+    ("backup verify", "backup verify PATH"),
+    ("restore", "restore SRC"),
 ];
 
 /// Issue 20: `COMMAND --help`, `COMMAND -h` and `help COMMAND` print that

@@ -28,6 +28,15 @@ pub fn wait(every: Duration, last: Option<SystemTime>, now: SystemTime) -> Durat
     }
 }
 
+/// Whether the last good backup is older than two periods (or there is
+/// none): the dashboard's and the log's warning.
+pub fn overdue(every: Duration, last: Option<SystemTime>, now: SystemTime) -> bool {
+    match last {
+        None => true,
+        Some(t) => now.duration_since(t).unwrap_or_default() > every.saturating_mul(2),
+    }
+}
+
 /// Shortest period honoured: a smaller `backup.every` would copy the
 /// index again and again.
 const MIN_PERIOD: Duration = Duration::from_secs(60);
@@ -48,6 +57,12 @@ pub async fn run(store: Arc<Store>, mut s: Schedule) {
             Ok(r) => log::info!("scheduled {}", r.line()),
             Err(e) => {
                 log::error!("scheduled backup to {} failed: {e}", s.dir.display());
+                if overdue(s.every, last_backup(&s.dir), SystemTime::now()) {
+                    log::warn!(
+                        "the last good backup in {} is older than two periods",
+                        s.dir.display()
+                    );
+                }
                 // Not at once again: a full or absent disk stays so a while.
                 smol::Timer::after(s.every.min(Duration::from_secs(3600))).await;
             }
@@ -71,5 +86,19 @@ mod tests {
         );
         assert_eq!(wait(day, Some(now - 2 * day), now), Duration::ZERO);
         assert_eq!(wait(day, Some(now + day), now), day, "a clock set back");
+    }
+
+    #[test]
+    fn overdue_after_two_periods() {
+        let day = Duration::from_secs(86_400);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10 * 86_400);
+        assert!(overdue(day, None, now));
+        assert!(!overdue(day, Some(now - day), now));
+        assert!(!overdue(day, Some(now - 2 * day), now));
+        assert!(overdue(
+            day,
+            Some(now - 2 * day - Duration::from_secs(1)),
+            now
+        ));
     }
 }
