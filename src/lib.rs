@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod dns;
 pub mod logger;
 pub mod mail;
+pub mod metrics;
 pub mod mta;
 pub mod net;
 pub mod password;

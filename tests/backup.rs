@@ -37,7 +37,12 @@ fn start() -> Server {
 }
 
 fn deliver(srv: &Server, token: &str) {
-    let r = smtp_send(srv.addr("smtp"), "bob@remote.test", &[ALICE], &message(token));
+    let r = smtp_send(
+        srv.addr("smtp"),
+        "bob@remote.test",
+        &[ALICE],
+        &message(token),
+    );
     assert!(r.starts_with("250"), "{token}: {r}");
 }
 
@@ -108,7 +113,12 @@ fn backup_while_20_deliver_and_10_read_then_restore() {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 let token = format!("t{t}-{n}");
-                let r = smtp_send(srv.addr("smtp"), "bob@remote.test", &[ALICE], &message(&token));
+                let r = smtp_send(
+                    srv.addr("smtp"),
+                    "bob@remote.test",
+                    &[ALICE],
+                    &message(&token),
+                );
                 if r.starts_with("250") {
                     acked.lock().unwrap().push((Instant::now(), token));
                 }
@@ -142,7 +152,10 @@ fn backup_while_20_deliver_and_10_read_then_restore() {
         t.join().expect("client thread");
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
-    let during = acked.iter().filter(|(t, _)| *t > started && *t < ended).count();
+    let during = acked
+        .iter()
+        .filter(|(t, _)| *t > started && *t < ended)
+        .count();
     let mut srv = Arc::into_inner(srv).expect("clients gone");
     assert!(srv.stop());
     let (validity, original) = inbox_state(&srv.dir.path().join("data"));
@@ -158,7 +171,9 @@ fn backup_while_20_deliver_and_10_read_then_restore() {
     c.cmd("s SELECT INBOX");
     let lines = c.until_ok("s");
     assert!(
-        lines.iter().any(|l| l.contains(&format!("[UIDVALIDITY {validity}]"))),
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("[UIDVALIDITY {validity}]"))),
         "{lines:?}"
     );
     c.cmd("q LOGOUT");
@@ -170,7 +185,10 @@ fn backup_while_20_deliver_and_10_read_then_restore() {
         restored.values().map(|(_, _, t)| t.as_str()).collect();
     for (at, token) in &acked {
         if *at < started {
-            assert!(tokens.contains(token.as_str()), "{token} acknowledged before the backup is missing");
+            assert!(
+                tokens.contains(token.as_str()),
+                "{token} acknowledged before the backup is missing"
+            );
         }
     }
     for i in 0..20 {
@@ -180,7 +198,10 @@ fn backup_while_20_deliver_and_10_read_then_restore() {
     for (uid, m) in &restored {
         assert_eq!(original.get(uid), Some(m), "UID {uid}");
     }
-    assert_eq!(restored[&1].0 & facteur::store::flags::FLAGGED, facteur::store::flags::FLAGGED);
+    assert_eq!(
+        restored[&1].0 & facteur::store::flags::FLAGGED,
+        facteur::store::flags::FLAGGED
+    );
     assert_eq!(restored[&1].1, ["$Work"]);
     eprintln!(
         "{} messages at the end, {} in the backup, {during} acknowledged while it ran",
@@ -214,7 +235,10 @@ fn incremental_backup_copies_only_new_bodies_and_verify_finds_a_flipped_byte() {
     assert_eq!(out.matches(": ok (").count(), 2, "{out}");
 
     // Flip one byte of a body only the newest snapshot has.
-    let newest = facteur::backup::snapshots(dest.path()).unwrap().pop().unwrap();
+    let newest = facteur::backup::snapshots(dest.path())
+        .unwrap()
+        .pop()
+        .unwrap();
     let body = std::fs::read_dir(newest.join("blobs"))
         .unwrap()
         .flatten()
@@ -246,7 +270,10 @@ fn incremental_backup_copies_only_new_bodies_and_verify_finds_a_flipped_byte() {
 /// Runs mbsync on the config; asserts success.
 fn mbsync(config: &Path) -> String {
     let (ok, out, err) = run_bounded(
-        Command::new("/usr/bin/mbsync").arg("-c").arg(config).arg("-a"),
+        Command::new("/usr/bin/mbsync")
+            .arg("-c")
+            .arg(config)
+            .arg("-a"),
         Duration::from_secs(120),
     );
     assert!(ok, "mbsync failed:\n{out}\n{err}");
@@ -257,7 +284,12 @@ fn mbsync(config: &Path) -> String {
 fn maildir_names(inbox: &Path) -> Vec<String> {
     let mut names: Vec<String> = ["cur", "new"]
         .iter()
-        .flat_map(|s| std::fs::read_dir(inbox.join(s)).into_iter().flatten().flatten())
+        .flat_map(|s| {
+            std::fs::read_dir(inbox.join(s))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
@@ -330,7 +362,11 @@ fn a_tar_stream_restores_and_mbsync_sees_no_change() {
     let cut = local.path().join("cut.tar");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let refused = TempDir::new("refused");
-    let (ok, _, err) = cli(&second_config(&refused), &["restore", cut.to_str().unwrap()], None);
+    let (ok, _, err) = cli(
+        &second_config(&refused),
+        &["restore", cut.to_str().unwrap()],
+        None,
+    );
     assert!(!ok, "a cut stream: {err}");
 
     let second = TempDir::new("restored");
