@@ -11,12 +11,11 @@
 //!
 //! let refused = Family::counter("facteur_messages_refused_total", "Messages refused.")
 //!     .with(&[("reason", "spam")], 3.0);
-//! assert_eq!(
-//!     render_prometheus(&[refused]),
-//!     "# HELP facteur_messages_refused_total Messages refused.\n\
-//!      # TYPE facteur_messages_refused_total counter\n\
-//!      facteur_messages_refused_total{reason=\"spam\"} 3\n"
-//! );
+//! let text = render_prometheus(&[refused]);
+//! let lines: Vec<&str> = text.lines().collect();
+//! assert_eq!(lines[0], "# HELP facteur_messages_refused_total Messages refused.");
+//! assert_eq!(lines[1], "# TYPE facteur_messages_refused_total counter");
+//! assert_eq!(lines[2], "facteur_messages_refused_total{reason=\"spam\"} 3");
 //! ```
 
 use crate::store::Store;
