@@ -377,3 +377,30 @@ fn a_tar_stream_restores_and_mbsync_sees_no_change() {
     let sync = mbsync(&mbsync_config(&restored, local.path(), &cert));
     assert_eq!(maildir_names(&inbox), before, "{sync}");
 }
+
+#[test]
+fn scheduled_backups_run_and_are_logged() {
+    let dest = TempDir::new("scheduled");
+    let srv = Server::start(&format!(
+        "{PLAIN}[backup]\ndir = \"{}\"\nevery = \"1h\"\nkeep = 2\n",
+        dest.path().display()
+    ));
+    srv.add_user(ALICE, PASSWORD);
+    // No snapshot yet: the first runs at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while facteur::backup::snapshots(dest.path()).unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no scheduled snapshot: {}",
+            srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !srv.log().contains("scheduled backup") {
+        assert!(Instant::now() < deadline, "not logged: {}", srv.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, out, _) = srv.cli(&["backup", "verify", dest.path().to_str().unwrap()], None);
+    assert!(ok, "{out}");
+}
