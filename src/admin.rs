@@ -92,6 +92,17 @@ pub enum Request {
     LogTail(u32),
     /// The dashboard: services, uptime, memory, disk, queue, today's mail.
     Status,
+    /// Make a snapshot of the data dir in a directory (see
+    /// [`crate::backup`]).
+    Backup {
+        /// The backup directory.
+        dest: String,
+        /// Snapshots kept there (0: all).
+        keep: u32,
+        /// Hard-link bodies from the data dir (a staging copy on its file
+        /// system, for `backup --stdout`).
+        link: bool,
+    },
 }
 
 impl Request {
@@ -417,6 +428,11 @@ impl Admin {
                 } else {
                     format!("{address} is no longer an admin")
                 }])
+            }
+            Request::Backup { dest, keep, link } => {
+                let r = crate::backup::snapshot(s, dest.as_ref(), keep as usize, link)?;
+                log::info!("{}", r.line());
+                Ok(vec![r.line()])
             }
         }
     }

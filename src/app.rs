@@ -134,10 +134,23 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     );
     admin.set_services(services(&bound));
     let socket = cfg.admin_socket();
+    let schedule = cfg
+        .backup
+        .dir
+        .clone()
+        .map(|dir| crate::backup::schedule::Schedule {
+            dir,
+            every: cfg.backup.every.0,
+            keep: cfg.backup.keep as usize,
+        });
+    let backup_store = store.clone();
     reloader.start_listeners(&cfg, bound);
     smol::block_on(async move {
         smol::spawn(admin::serve(admin_listener, admin)).detach();
         smol::spawn(queue.run()).detach();
+        if let Some(s) = schedule {
+            smol::spawn(crate::backup::schedule::run(backup_store, s)).detach();
+        }
         wait_for_signal(signals, &reloader).await;
     });
     log::info!("shutting down");

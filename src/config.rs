@@ -58,6 +58,33 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: Log,
+    /// Scheduled backups.
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+/// `[backup]`: scheduled snapshots of the data dir (`facteur backup`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    /// Where snapshots go (a USB stick, a network share); none: no
+    /// scheduled backups.
+    pub dir: Option<PathBuf>,
+    /// Time between two snapshots, e.g. `"1d"`.
+    pub every: Dur,
+    /// Snapshots kept, the newest; 0 keeps all. Also the default of
+    /// `facteur backup DEST`.
+    pub keep: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            dir: None,
+            every: Dur(Duration::from_secs(86_400)),
+            keep: 7,
+        }
+    }
 }
 
 /// `[server]`: who we are and where data lives.

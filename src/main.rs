@@ -1,5 +1,6 @@
 //! The `facteur` command: the server and its admin commands.
 
+mod backup_cli;
 mod spam_cli;
 
 use facteur::admin::{self, Admin, Notify, Request, Response};
@@ -233,6 +234,29 @@ const COMMANDS: &[Usage] = &[
         text: "  spam stats USER              trained messages and tokens of USER and of
                                the global pool",
         options: &[],
+    },
+    Usage {
+        words: "backup",
+        text: "  backup DEST [--keep N] | backup --stdout
+                               a snapshot of the data dir (index at one point
+                               in time, bodies, keys) in DEST/facteur-DATE/,
+                               bodies of the previous snapshot hard-linked,
+                               the newest N kept (default backup.keep); or
+                               one tar stream on stdout; the server may run",
+        options: &["--stdout", "--keep"],
+    },
+    Usage {
+        words: "backup verify",
+        text: "  backup verify PATH           check every body's hash and the index copy
+                               of a snapshot, or of each snapshot in PATH",
+        options: &[],
+    },
+    Usage {
+        words: "restore",
+        text: "  restore SRC                  fill the empty data dir from a snapshot, a
+                               backup dir (its newest snapshot) or a tar
+                               stream (a file, or - for stdin)",
+        options: &["-"],
     },
     Usage {
         words: "help",
@@ -469,6 +493,10 @@ fn main() -> ExitCode {
         ["check", "spf", ..] => check_spf(args.get(2..).unwrap_or_default(), &config_path),
         ["check", "message", ..] => check_message(args.get(2..).unwrap_or_default(), &config_path),
         ["spam", "train", ..] => spam_train(args.get(2..).unwrap_or_default(), &config_path),
+        ["backup", ..] | ["restore", ..] => match load(&config_path) {
+            Ok(cfg) => backup_cli::run(&cfg, &mut args),
+            Err(code) => code,
+        },
         ["spam", "stats", user] => match load(&config_path) {
             Ok(cfg) => spam_stats(&cfg, user),
             Err(code) => code,
@@ -513,7 +541,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            admin_command(&cfg, Source::new(config_path.clone()).file(), req)
+            admin_command(&cfg, Some(Source::new(config_path.clone()).file()), req)
         }
     }
 }
@@ -739,38 +767,52 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
 
 /// Sends the request to the running server, or carries it out on the store
 /// directly when no server is running.
-fn admin_command(cfg: &Config, config_file: PathBuf, req: Request) -> ExitCode {
+fn admin_command(cfg: &Config, config_file: Option<PathBuf>, req: Request) -> ExitCode {
+    print_lines(admin_answer(cfg, config_file, req))
+}
+
+/// The answer to an admin request, from the running server or, when none
+/// runs, from the store opened here. Settings are changed in
+/// `config_file` then (none: the request changes no setting).
+fn admin_answer(
+    cfg: &Config,
+    config_file: Option<PathBuf>,
+    req: Request,
+) -> Result<Vec<String>, String> {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
         Ok(None) if req.needs_server() => {
-            return fail(&format!(
+            return Err(format!(
                 "the server is not running (no admin socket at {})",
                 cfg.admin_socket().display()
             ))
         }
         Ok(None) => {
-            let store = match facteur::app::open_store(cfg) {
-                Ok(s) => Arc::new(s),
-                Err(e) => return fail(&e),
-            };
-            Admin::new(
+            let store = Arc::new(facteur::app::open_store(cfg)?);
+            let admin = Admin::new(
                 store,
                 Arc::new(CliNotify {
                     data_dir: cfg.server.data_dir.clone(),
                 }),
             )
-            .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
-            .with_config_file(config_file)
+            .with_setup_code(SetupCode::offline(&cfg.server.data_dir));
+            match config_file {
+                Some(file) => admin.with_config_file(file),
+                None => admin,
+            }
             .handle(req)
         }
         Err(e) => {
-            return fail(&format!(
+            return Err(format!(
                 "cannot talk to the server on {}: {e}",
                 cfg.admin_socket().display()
             ))
         }
     };
-    print_response(resp)
+    match resp {
+        Response::Ok(lines) => Ok(lines),
+        Response::Error(e) => Err(e),
+    }
 }
 
 /// `facteur config set/unset`: through the running server, which writes

@@ -51,6 +51,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("config set", "config set KEY VALUE"),
     ("config unset", "config unset KEY"),
     ("reload", "reload   "),
+    ("backup", "backup DEST [--keep N]"),
+    ("backup verify", "backup verify PATH"),
+    ("restore", "restore SRC"),
 ];
 
 /// Issue 20: `COMMAND --help`, `COMMAND -h` and `help COMMAND` print that

@@ -17,6 +17,8 @@ pub struct BlobDir {
     root: PathBuf,
     tmp: PathBuf,
     counter: AtomicU64,
+    /// Backups holding every file in place, and the removals put off.
+    held: std::sync::Mutex<(u32, Vec<BlobId>)>,
 }
 
 impl BlobDir {
@@ -38,6 +40,7 @@ impl BlobDir {
             root: root.to_path_buf(),
             tmp,
             counter: AtomicU64::new(0),
+            held: std::sync::Mutex::new((0, Vec::new())),
         })
     }
 
@@ -88,10 +91,34 @@ impl BlobDir {
     /// Deletes a blob whose last reference is gone. The caller holds the
     /// store's blob lock.
     pub(super) fn remove(&self, id: &BlobId) -> io::Result<()> {
+        {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if held.0 > 0 {
+                held.1.push(*id);
+                return Ok(());
+            }
+        }
         match fs::remove_file(self.path(id)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Puts off removals until [`BlobDir::release`].
+    pub(super) fn hold(&self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).0 += 1;
+    }
+
+    /// Ends one hold; after the last, returns the removals put off (the
+    /// caller removes those still unreferenced).
+    pub(super) fn release(&self) -> Vec<BlobId> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.0 = held.0.saturating_sub(1);
+        if held.0 == 0 {
+            std::mem::take(&mut held.1)
+        } else {
+            Vec::new()
         }
     }
 

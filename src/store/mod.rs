@@ -27,6 +27,7 @@
 
 mod admins;
 pub mod blobs;
+pub mod dump;
 mod imap;
 mod mailboxes;
 mod migrate;
@@ -58,7 +59,7 @@ use std::fmt;
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// The on-disk format this binary reads and writes. Raise it when the
 /// layout changes in a way older binaries cannot read.
@@ -75,6 +76,10 @@ pub const STORE_FORMAT: u32 = 3;
 const CONFLICT_RETRIES: u32 = 16;
 
 const FORMAT_KEY: &[u8] = b"format_version";
+
+/// A file in the data dir while a restore fills it: the store refuses to
+/// open a half-restored dir.
+pub const RESTORE_MARKER: &str = "restore-in-progress";
 
 /// The mailboxes every new account gets (RFC 6154 special uses).
 pub const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [
@@ -276,6 +281,9 @@ pub struct Store {
     /// cannot be removed by two changes racing (a transaction cannot
     /// count the admins).
     admin_lock: Mutex<()>,
+    /// Taken shared by every change that spans trees, and exclusively by
+    /// [`Store::dump_index`] for a copy at one point in time.
+    index_gate: RwLock<()>,
     /// Quota for accounts whose own quota is 0 (0: unlimited).
     default_quota: AtomicU64,
     /// Wakes sessions waiting on a mailbox (IDLE).
@@ -309,6 +317,12 @@ impl fmt::Debug for Store {
 impl Store {
     /// Opens (creating) the store in `data_dir` with an explicit sled cache.
     pub fn open(data_dir: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        if data_dir.join(RESTORE_MARKER).exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} holds an unfinished restore: empty it and restore again",
+                data_dir.display()
+            )));
+        }
         let index = data_dir.join("index");
         let db = sled::Config::new()
             .path(&index)
@@ -358,6 +372,7 @@ impl Store {
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
             admin_lock: Mutex::new(()),
+            index_gate: RwLock::new(()),
             default_quota: AtomicU64::new(0),
             watchers: std::sync::Arc::new(watch::Watchers::default()),
             room: room::Room::new(data_dir.to_path_buf()),
@@ -434,6 +449,7 @@ impl Store {
             &self.queue,
             &self.admins,
         );
+        let _gate = self.index_gate.read().unwrap_or_else(|p| p.into_inner());
         let r: Result<T, TransactionError<StoreError>> = trees.transaction(
             |(acc, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue, admins)| {
                 f(&Tx {
@@ -885,6 +901,7 @@ impl Store {
     pub fn remove_queue_entry(&self, id: u64) -> Result<(), StoreError> {
         let key = id.to_be_bytes();
         let _guard = self.lock_blobs();
+        let _gate = self.index_gate.read().unwrap_or_else(|p| p.into_inner());
         let freed = (&self.queue, &self.blobrefs).transaction(|(q, refs)| {
             let Some(v) = q.remove(&key)? else {
                 return abort(StoreError::NotFound(format!("queue entry {id}")));
