@@ -108,6 +108,42 @@ fn parallel_attempts_cannot_exceed_the_limit() {
     assert_eq!((failed, refused), (4, CLIENTS - 4), "{replies:?}");
 }
 
+/// Correct logins arriving together from one address, three times the
+/// failure limit, are verified a few at a time: every one succeeds, none
+/// is refused as if it were a failure.
+#[test]
+fn parallel_correct_logins_from_one_address_all_succeed() {
+    const CLIENTS: usize = 30;
+    let srv = Arc::new(Server::start(&format!(
+        "{}max_connections_per_ip = {}\n",
+        limits(10),
+        CLIENTS + 5
+    )));
+    srv.add_user(ALICE, ALICE_PW);
+    let ready = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (srv, ready) = (srv.clone(), ready.clone());
+            std::thread::spawn(move || {
+                let mut c = Lines::connect(srv.addr("imap"));
+                let greeting = c.line();
+                ready.wait();
+                assert!(greeting.starts_with("* OK"), "{greeting}");
+                c.cmd(&format!("a LOGIN {ALICE} \"{ALICE_PW}\""));
+                let reply = c.line();
+                c.cmd("b LOGOUT");
+                reply
+            })
+        })
+        .collect();
+    let replies: Vec<String> = clients
+        .into_iter()
+        .map(|t| t.join().expect("client"))
+        .collect();
+    let ok = replies.iter().filter(|r| r.starts_with("a OK")).count();
+    assert_eq!(ok, CLIENTS, "{replies:?}");
+}
+
 /// Resident memory of a process, from /proc (fails the test when it
 /// cannot be read: a memory test that cannot measure must not pass).
 fn vm_rss_kib(pid: u32) -> u64 {
