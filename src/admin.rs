@@ -64,6 +64,9 @@ pub enum Request {
     QueueRemove(u64),
     /// Retry every queue entry now (like flushing a queue).
     QueueRetryAll,
+    /// The memory of the process that answers: resident set and malloc
+    /// arenas (only the running server's is of interest).
+    Memory,
 }
 
 /// The answer to a [`Request`].
@@ -280,6 +283,7 @@ impl Admin {
                 s.remove_queue_entry(id).map_err(e)?;
                 Ok(vec![format!("removed queue entry {id}")])
             }
+            Request::Memory => Ok(memory_report()),
         }
     }
 }
@@ -341,6 +345,36 @@ pub async fn serve(listener: smol::net::unix::UnixListener, admin: Arc<Admin>) {
         })
         .detach();
     }
+}
+
+/// `facteur memory`: this process's resident set (from /proc) and what
+/// the allocator holds, in arenas and bytes.
+fn memory_report() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let mut lines = Vec::new();
+    for (label, name) in [("resident", "VmRSS:"), ("peak resident", "VmHWM:")] {
+        if let Some(v) = field(name) {
+            lines.push(format!("{label}: {v}"));
+        }
+    }
+    match crate::malloc::info().and_then(|r| crate::malloc::usage(&r)) {
+        Some(u) => {
+            lines.push(format!(
+                "malloc arenas: {} (at most {})",
+                u.arenas,
+                crate::malloc::ARENAS
+            ));
+            lines.push(format!("malloc held: {} kB", u.held / 1024));
+        }
+        None => lines.push("malloc arenas: unknown (not glibc)".to_string()),
+    }
+    lines
 }
 
 /// A log line for a request, without passwords.

@@ -105,6 +105,12 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "memory",
+        text: "  memory                       the running server's memory: resident set,
+                               malloc arenas and what they hold",
+        options: &[],
+    },
+    Usage {
         words: "dkim generate",
         text: "  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
                                make a DKIM signing key, print its DNS record;
@@ -277,6 +283,8 @@ fn command_error(words: &str, msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: arenas made earlier would stay.
+    facteur::malloc::cap_arenas();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let config_path = match take_option(&mut args, "--config") {
         Ok(p) => p.map(PathBuf::from),
@@ -482,6 +490,7 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
         ["queue", "retry", "all"] => Request::QueueRetryAll,
         ["queue", "retry", n] => Request::QueueRetry(id(n)?),
         ["queue", "remove", n] => Request::QueueRemove(id(n)?),
+        ["memory"] => Request::Memory,
         _ => return Err(format!("unknown command: {}", words.join(" "))),
     })
 }
@@ -491,6 +500,9 @@ fn admin_request(words: &[&str], password_stdin: bool) -> Result<Request, String
 fn admin_command(cfg: &Config, req: Request) -> ExitCode {
     let resp = match admin::call(&cfg.admin_socket(), &req) {
         Ok(Some(resp)) => resp,
+        Ok(None) if req == Request::Memory => {
+            return fail("no server is running (`facteur memory` asks the running server)")
+        }
         Ok(None) => {
             let store = match facteur::app::open_store(cfg) {
                 Ok(s) => Arc::new(s),
