@@ -103,6 +103,9 @@ pub enum Request {
         /// system, for `backup --stdout`).
         link: bool,
     },
+    /// The memory of the process that answers: resident set and malloc
+    /// arenas (only the running server's is of interest).
+    Memory,
 }
 
 impl Request {
@@ -110,7 +113,10 @@ impl Request {
     /// listeners), so that a command run while it is stopped cannot
     /// answer it from the store.
     pub fn needs_server(&self) -> bool {
-        matches!(self, Request::LogTail(_) | Request::Status)
+        matches!(
+            self,
+            Request::LogTail(_) | Request::Status | Request::Memory
+        )
     }
 }
 
@@ -434,6 +440,7 @@ impl Admin {
                 log::info!("{}", r.line());
                 Ok(vec![r.line()])
             }
+            Request::Memory => Ok(memory_report()),
         }
     }
 }
@@ -934,6 +941,36 @@ pub async fn serve(listener: smol::net::unix::UnixListener, admin: Arc<Admin>) {
         })
         .detach();
     }
+}
+
+/// `facteur memory`: this process's resident set (from /proc) and what
+/// the allocator holds, in arenas and bytes.
+fn memory_report() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let mut lines = Vec::new();
+    for (label, name) in [("resident", "VmRSS:"), ("peak resident", "VmHWM:")] {
+        if let Some(v) = field(name) {
+            lines.push(format!("{label}: {v}"));
+        }
+    }
+    match crate::malloc::info().and_then(|r| crate::malloc::usage(&r)) {
+        Some(u) => {
+            lines.push(format!(
+                "malloc arenas: {} (at most {})",
+                u.arenas,
+                crate::malloc::ARENAS
+            ));
+            lines.push(format!("malloc held: {} kB", u.held / 1024));
+        }
+        None => lines.push("malloc arenas: unknown (not glibc)".to_string()),
+    }
+    lines
 }
 
 /// A log line for a request, without passwords.

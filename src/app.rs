@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Prepares the data dir: created if missing (mode 0700: it holds mail and
 /// password hashes), and checked writable.
@@ -151,6 +152,7 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         if let Some(s) = schedule {
             smol::spawn(crate::backup::schedule::run(backup_store, s)).detach();
         }
+        smol::spawn(trim_when_quiet()).detach();
         wait_for_signal(signals, &reloader).await;
     });
     log::info!("shutting down");
@@ -360,6 +362,51 @@ impl Reloader {
         log::info!("reload: {}", lines.join("; "));
         Ok(lines)
     }
+}
+
+/// How often the server looks whether it has gone quiet.
+const QUIET_CHECK: Duration = Duration::from_secs(10);
+
+/// CPU time (in clock ticks, 1/100 s on Linux) under which a
+/// [`QUIET_CHECK`] period counts as quiet: 0.5% of one core.
+const QUIET_TICKS: u64 = 5;
+
+/// Gives the allocator's free memory back to the system once the server
+/// has been quiet for a whole [`QUIET_CHECK`] after being busy, so that
+/// idle RSS returns near where it started after a burst. The trim walks
+/// every arena under its lock, so it runs only when nothing is going on,
+/// never on a request's path.
+async fn trim_when_quiet() {
+    let mut last = cpu_ticks();
+    let mut busy = false;
+    loop {
+        smol::Timer::after(QUIET_CHECK).await;
+        let now = cpu_ticks();
+        let used = now.saturating_sub(last);
+        last = now;
+        if used > QUIET_TICKS {
+            busy = true;
+        } else if busy {
+            busy = false;
+            crate::malloc::trim();
+            // The trim's own work is not activity.
+            last = cpu_ticks();
+            log::debug!("quiet: free memory given back to the system");
+        }
+    }
+}
+
+/// CPU time used by this process so far, user and system, in clock ticks
+/// (proc(5): fields 14 and 15 of /proc/self/stat); 0 when unreadable.
+fn cpu_ticks() -> u64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum()
 }
 
 /// What the running server does after admin changes.

@@ -161,6 +161,12 @@ const COMMANDS: &[Usage] = &[
         options: &[],
     },
     Usage {
+        words: "memory",
+        text: "  memory                       the running server's memory: resident set,
+                               malloc arenas and what they hold",
+        options: &[],
+    },
+    Usage {
         words: "dkim generate",
         text: "  dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]
                                make a DKIM signing key, print its DNS record;
@@ -388,6 +394,8 @@ fn command_error(words: &str, msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: arenas made earlier would stay.
+    facteur::malloc::cap_arenas();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let config_path = match take_option(&mut args, "--config") {
         Ok(p) => p.map(PathBuf::from),
@@ -761,6 +769,7 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
         ["queue", "retry", "all"] => Request::QueueRetryAll,
         ["queue", "retry", n] => Request::QueueRetry(id(n)?),
         ["queue", "remove", n] => Request::QueueRemove(id(n)?),
+        ["memory"] => Request::Memory,
         _ => return Err(format!("unknown command: {}", words.join(" "))),
     })
 }

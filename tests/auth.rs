@@ -108,6 +108,42 @@ fn parallel_attempts_cannot_exceed_the_limit() {
     assert_eq!((failed, refused), (4, CLIENTS - 4), "{replies:?}");
 }
 
+/// Correct logins arriving together from one address, three times the
+/// failure limit, are verified a few at a time: every one succeeds, none
+/// is refused as if it were a failure.
+#[test]
+fn parallel_correct_logins_from_one_address_all_succeed() {
+    const CLIENTS: usize = 30;
+    let srv = Arc::new(Server::start(&format!(
+        "{}max_connections_per_ip = {}\n",
+        limits(10),
+        CLIENTS + 5
+    )));
+    srv.add_user(ALICE, ALICE_PW);
+    let ready = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (srv, ready) = (srv.clone(), ready.clone());
+            std::thread::spawn(move || {
+                let mut c = Lines::connect(srv.addr("imap"));
+                let greeting = c.line();
+                ready.wait();
+                assert!(greeting.starts_with("* OK"), "{greeting}");
+                c.cmd(&format!("a LOGIN {ALICE} \"{ALICE_PW}\""));
+                let reply = c.line();
+                c.cmd("b LOGOUT");
+                reply
+            })
+        })
+        .collect();
+    let replies: Vec<String> = clients
+        .into_iter()
+        .map(|t| t.join().expect("client"))
+        .collect();
+    let ok = replies.iter().filter(|r| r.starts_with("a OK")).count();
+    assert_eq!(ok, CLIENTS, "{replies:?}");
+}
+
 /// Resident memory of a process, from /proc (fails the test when it
 /// cannot be read: a memory test that cannot measure must not pass).
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -144,4 +180,57 @@ fn adding_users_through_the_server_does_not_grow_its_memory() {
         after <= before + 2048,
         "idle RSS went from {before} KiB to {after} KiB after 50 user adds"
     );
+}
+
+/// The number in a `facteur memory` line such as `malloc arenas: 2 (at
+/// most 2)`.
+fn memory_figure(report: &str, label: &str) -> usize {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {label:?} in {report:?}"))
+}
+
+/// The arena cap is in force in the running server: after logins and
+/// deliveries in parallel have run on every kind of thread (executor,
+/// pool, password workers), the allocator has at most two arenas (glibc
+/// alone makes one per thread that allocates, up to 8 per core).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_running_server_keeps_to_its_malloc_arena_cap() {
+    let srv = Arc::new(Server::start(&limits(10)));
+    srv.add_user(ALICE, ALICE_PW);
+    const CLIENTS: usize = 12;
+    let ready = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (srv, ready) = (srv.clone(), ready.clone());
+            std::thread::spawn(move || {
+                ready.wait();
+                if i % 2 == 0 {
+                    let body = format!("Subject: {i}\r\n\r\n{}\r\n", "text ".repeat(4000));
+                    common::server::smtp_send(srv.addr("smtp"), "x@example.net", &[ALICE], &body)
+                } else {
+                    let mut c = Lines::connect(srv.addr("imap"));
+                    c.line();
+                    c.cmd(&format!("a LOGIN {ALICE} \"{ALICE_PW}\""));
+                    c.line();
+                    c.cmd("b SELECT INBOX");
+                    c.until_ok("b");
+                    c.cmd("c LOGOUT");
+                    String::new()
+                }
+            })
+        })
+        .collect();
+    for t in clients {
+        t.join().expect("client");
+    }
+    let (ok, report, err) = srv.cli(&["memory"], None);
+    assert!(ok, "{report} {err}");
+    let arenas = memory_figure(&report, "malloc arenas:");
+    assert!((1..=2).contains(&arenas), "{report}");
+    assert!(memory_figure(&report, "resident:") > 0, "{report}");
 }

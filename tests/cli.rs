@@ -38,6 +38,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("queue list", "queue list"),
     ("queue retry", "queue retry ID|all"),
     ("queue remove", "queue remove ID"),
+    ("memory", "memory   "),
     (
         "dkim generate",
         "dkim generate DOMAIN [--algorithm rsa|ed25519]",

@@ -2,6 +2,9 @@
 # IMAP performance and memory, with Python's imaplib as the client:
 #  1. a mailbox of MESSAGES messages (APPENDed): SELECT, FETCH 1:* (FLAGS
 #     UID) and SEARCH BODY, each timed;
+#  1b. RSS before and after each bulk command on that mailbox: SELECT,
+#     STORE 1:* +FLAGS (\Seen), COPY 1:* to another mailbox, and
+#     STORE 1:* +FLAGS (\Deleted) then EXPUNGE there;
 #  2. IDLERS connections logged in and IDLE at once: facteur's RSS;
 #  3. CLIENTS clients doing FETCH/STORE/SEARCH/APPEND for SECONDS seconds:
 #     operations per second and facteur's peak RSS.
@@ -9,6 +12,7 @@
 #   scripts/bench/imap.sh [MESSAGES] [IDLERS] [CLIENTS] [SECONDS]
 #                         (default 10000 200 20 60)
 #
+# FACTEUR_BIN=path uses that binary instead of building the release one.
 # Results go in docs/BENCHMARKS.md (budget: under 48 MiB RSS with 200 IDLE
 # clients and the mixed load).
 set -euo pipefail
@@ -18,8 +22,12 @@ IDLERS="${2:-200}"
 CLIENTS="${3:-20}"
 SECONDS_="${4:-60}"
 
-cargo build --release --quiet
-BIN="$PWD/target/release/facteur"
+if [ -n "${FACTEUR_BIN:-}" ]; then
+    BIN="$FACTEUR_BIN"
+else
+    cargo build --release --quiet
+    BIN="$PWD/target/release/facteur"
+fi
 WORK="$(mktemp -d)"
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -101,6 +109,29 @@ c.logout()
 print(f"{messages} messages: APPEND {append_s:.1f} s ({messages/append_s:.0f}/s); "
       f"SELECT {select_s*1000:.0f} ms; FETCH 1:* (FLAGS UID) {fetch_s*1000:.0f} ms; "
       f"SEARCH BODY {search_s*1000:.0f} ms ({found} found)")
+
+# 1b. Bulk commands: what each adds to the resident set (goal: < 4 MiB).
+def step(name, fn):
+    before = rss()[0]
+    t = time.time()
+    typ, data = fn()
+    assert typ == "OK", (name, typ, data)
+    after = rss()[0]
+    print(f"  {name:<34} {(time.time() - t)*1000:7.0f} ms   RSS {before:6.1f} -> {after:6.1f} MiB "
+          f"({after - before:+.1f})")
+time.sleep(1)
+c = login()
+print(f"bulk commands on {messages} messages:")
+step("SELECT INBOX", lambda: c.select("INBOX"))
+step("STORE 1:* +FLAGS (\\Seen)", lambda: c.store("1:*", "+FLAGS", "(\\Seen)"))
+c.create("Copy")
+step("COPY 1:* Copy", lambda: c.copy("1:*", "Copy"))
+step("SELECT Copy", lambda: c.select("Copy"))
+step("STORE 1:* +FLAGS.SILENT (\\Deleted)", lambda: c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)"))
+step("EXPUNGE", lambda: c.expunge())
+c.logout()
+time.sleep(1)
+print(f"  after logout: RSS {rss()[0]:.1f} MiB")
 
 # 2. Idle connections.
 conns = []

@@ -6,11 +6,17 @@
 //! exists.
 
 use crate::config::Config;
-use crate::proto::authlimit::{Attempt, AuthLimiter, LimitConfig};
+use crate::proto::authlimit::{Attempt, AuthLimiter, Denied, LimitConfig};
 use crate::store::Store;
+use event_listener::Event;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Longest wait for a verification slot while other attempts from the same
+/// address or on the same account are verified; past it the login gets a
+/// temporary failure. Slots free as fast as the password workers verify.
+const MAX_SLOT_WAIT: Duration = Duration::from_secs(60);
 
 /// The outcome of a login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +36,8 @@ pub enum Login {
 pub struct Authenticator {
     store: Arc<Store>,
     limiter: Mutex<AuthLimiter>,
+    /// Notified whenever an attempt settles and frees its slot.
+    settled: Event,
     verifier: Arc<crate::password::Verifier>,
 }
 
@@ -46,6 +54,7 @@ impl Authenticator {
         Authenticator {
             store,
             limiter: Mutex::new(AuthLimiter::new(limits)),
+            settled: Event::new(),
             verifier: Arc::new(crate::password::Verifier::new(
                 crate::password::Verifier::default_workers(),
             )),
@@ -64,16 +73,21 @@ impl Authenticator {
 
     /// Checks `username`/`password` for a client at `ip`, sleeping the
     /// limiter's delays. `authzid` must be empty or name the same user.
-    /// The attempt is reserved in the limiter before the password is
-    /// verified, so parallel attempts cannot get past the limit.
+    /// The attempt takes a slot in the limiter before the password is
+    /// verified, so parallel attempts cannot get past the limit; when all
+    /// slots are taken it waits for one.
     pub async fn login(&self, ip: IpAddr, authzid: &str, username: &str, password: &str) -> Login {
         // A user may type the domain in U-labels; the store keeps A-labels.
         let username = crate::mail::idna::address_to_ascii(username.trim()).to_lowercase();
-        let attempt = match self.limiter().begin(ip, &username, Instant::now()) {
+        let attempt = match self.slot(ip, &username).await {
             Ok(a) => a,
-            Err(_) => {
+            Err(Denied::Refused(_)) => {
                 log::info!("refused login for {username:?} from {ip}: too many failures");
                 return Login::Throttled;
+            }
+            Err(Denied::Busy) => {
+                log::info!("login for {username:?} from {ip}: no verification slot in time");
+                return Login::TempFail;
             }
         };
         let authz_ok = authzid.is_empty()
@@ -89,11 +103,52 @@ impl Authenticator {
             Err(e) => Err(e),
         };
         match ok {
-            Ok(ok) => self.settle(attempt, ok && authz_ok, ip, username).await,
+            Ok(true) if authz_ok => {
+                attempt.settle(Verdict::Succeeded);
+                Login::Ok(username)
+            }
+            Ok(_) => {
+                let delay = attempt.settle(Verdict::Failed);
+                log::info!("failed login for {username:?} from {ip}");
+                if !delay.is_zero() {
+                    smol::Timer::after(delay).await;
+                }
+                Login::Failed
+            }
             Err(e) => {
-                self.limiter().abandon(attempt);
+                attempt.settle(Verdict::Abandoned);
                 log::error!("login check failed: {e}");
                 Login::TempFail
+            }
+        }
+    }
+
+    /// Begins an attempt, waiting (at most [`MAX_SLOT_WAIT`]) while every
+    /// slot of the address or account is being verified.
+    async fn slot(&self, ip: IpAddr, username: &str) -> Result<Pending<'_>, Denied> {
+        let deadline = Instant::now() + MAX_SLOT_WAIT;
+        loop {
+            // Listen before trying, so a settlement in between is not missed.
+            let listener = self.settled.listen();
+            match self.limiter().begin(ip, username, Instant::now()) {
+                Err(Denied::Busy) => {}
+                other => {
+                    return other.map(|attempt| Pending {
+                        auth: self,
+                        attempt: Some(attempt),
+                    })
+                }
+            }
+            let wait = async {
+                listener.await;
+                true
+            };
+            let timeout = async {
+                smol::Timer::at(deadline).await;
+                false
+            };
+            if !smol::future::or(wait, timeout).await {
+                return Err(Denied::Busy);
             }
         }
     }
@@ -108,27 +163,75 @@ impl Authenticator {
         name: &str,
         check: impl FnOnce() -> bool,
     ) -> Login {
-        let attempt = match self.limiter().begin(ip, name, Instant::now()) {
+        let attempt = match self.slot(ip, name).await {
             Ok(a) => a,
-            Err(_) => {
+            Err(Denied::Refused(_)) => {
                 log::info!("refused {name} from {ip}: too many failures");
                 return Login::Throttled;
             }
+            Err(Denied::Busy) => return Login::TempFail,
         };
-        self.settle(attempt, check(), ip, name.to_string()).await
-    }
-
-    /// Settles a verified attempt, sleeping the failure delay.
-    async fn settle(&self, attempt: Attempt, ok: bool, ip: IpAddr, username: String) -> Login {
-        if ok {
-            self.limiter().succeeded(attempt, Instant::now());
-            return Login::Ok(username);
+        if check() {
+            attempt.settle(Verdict::Succeeded);
+            return Login::Ok(name.to_string());
         }
-        let delay = self.limiter().failed(attempt, Instant::now());
-        log::info!("failed login for {username:?} from {ip}");
+        let delay = attempt.settle(Verdict::Failed);
+        log::info!("wrong {name} from {ip}");
         if !delay.is_zero() {
             smol::Timer::after(delay).await;
         }
         Login::Failed
+    }
+}
+
+/// The verdict on an attempt.
+enum Verdict {
+    Succeeded,
+    Failed,
+    /// No verdict: the check could not be made.
+    Abandoned,
+}
+
+/// An attempt holding its slot in the limiter. Settling it, or dropping it
+/// unsettled (the client went away while it was verified: counted as a
+/// failure), frees the slot and wakes the logins waiting for one.
+struct Pending<'a> {
+    auth: &'a Authenticator,
+    attempt: Option<Attempt>,
+}
+
+impl Pending<'_> {
+    /// Settles the attempt; returns how long to wait before replying.
+    fn settle(mut self, verdict: Verdict) -> Duration {
+        self.finish(verdict)
+    }
+
+    fn finish(&mut self, verdict: Verdict) -> Duration {
+        let Some(attempt) = self.attempt.take() else {
+            return Duration::ZERO;
+        };
+        let now = Instant::now();
+        let delay = {
+            let mut limiter = self.auth.limiter();
+            match verdict {
+                Verdict::Succeeded => {
+                    limiter.succeeded(attempt, now);
+                    Duration::ZERO
+                }
+                Verdict::Failed => limiter.failed(attempt, now),
+                Verdict::Abandoned => {
+                    limiter.abandon(attempt);
+                    Duration::ZERO
+                }
+            }
+        };
+        self.auth.settled.notify(usize::MAX);
+        delay
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.finish(Verdict::Failed);
     }
 }

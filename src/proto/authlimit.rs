@@ -18,15 +18,18 @@
 //! longest ago.
 //!
 //! How a protocol uses it:
-//! 1. before verifying credentials, [`AuthLimiter::begin`]. It reserves the
-//!    attempt as a failure on both counts at once, so attempts running in
-//!    parallel cannot get past the limit between the check and the verdict;
-//!    on [`Refused`] answer with a temporary failure (SMTP 454 4.7.0)
-//!    without verifying anything;
+//! 1. before verifying credentials, [`AuthLimiter::begin`]. Attempts being
+//!    verified are counted apart from confirmed failures, and at most as
+//!    many run at once as failures remain before the limit, so attempts
+//!    running in parallel cannot get past the limit between the check and
+//!    the verdict. On [`Denied::Refused`] answer with a temporary failure
+//!    (SMTP 454 4.7.0) without verifying anything; on [`Denied::Busy`]
+//!    (every remaining slot is being verified) wait for an attempt to
+//!    settle and begin again: correct logins arriving together are
+//!    verified a few at a time, never refused;
 //! 2. after a failure, [`AuthLimiter::failed`] and wait the returned delay
 //!    before sending the failure reply;
-//! 3. after a success, [`AuthLimiter::succeeded`], which gives the
-//!    reservation back.
+//! 3. after a success, [`AuthLimiter::succeeded`].
 //!
 //! Unknown and existing accounts are counted alike, so the limiter's
 //! answers cannot reveal whether an account exists.
@@ -90,16 +93,25 @@ pub struct Refused {
     pub until: Instant,
 }
 
-/// A reserved attempt, to be settled with [`AuthLimiter::failed`],
+/// Why an attempt may not be verified now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// Too many failures: refused without verifying anything.
+    Refused(Refused),
+    /// As many attempts are being verified as failures remain before the
+    /// limit: begin again once one of them settles.
+    Busy,
+}
+
+/// An attempt being verified, to be settled with [`AuthLimiter::failed`],
 /// [`AuthLimiter::succeeded`] or [`AuthLimiter::abandon`]. One dropped
-/// unsettled (the client went away while it was verified) stays counted
-/// as a failure.
+/// unsettled (the client went away while it was verified) keeps its slot
+/// until the entry is forgotten.
 #[derive(Debug)]
-#[must_use = "an attempt stays counted as a failure until it is settled"]
+#[must_use = "an attempt holds a verification slot until it is settled"]
 pub struct Attempt {
     addr: Addr,
     account: String,
-    delay: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,8 +135,10 @@ impl Addr {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     window_start: Instant,
-    /// Failures in the window, attempts being verified included.
+    /// Confirmed failures in the window.
     failures: u32,
+    /// Attempts being verified.
+    pending: u32,
     refused_until: Option<Instant>,
     last_seen: Instant,
 }
@@ -134,9 +148,14 @@ impl Entry {
         Entry {
             window_start: now,
             failures: 0,
+            pending: 0,
             refused_until: None,
             last_seen: now,
         }
+    }
+
+    fn with_pending(self, pending: u32) -> Entry {
+        Entry { pending, ..self }
     }
 }
 
@@ -154,71 +173,79 @@ impl<K: Hash + Eq + Clone> Counts<K> {
     }
 
     /// The refusal in force for `key`, forgetting an expired window or
-    /// cool-off on the way.
+    /// cool-off on the way (attempts being verified stay counted).
     fn refusal(&mut self, key: &K, cfg: &LimitConfig, now: Instant) -> Option<Refused> {
-        let entry = self.entries.get(key)?;
+        let entry = self.entries.get_mut(key)?;
         match entry.refused_until {
             Some(until) if now < until => return Some(Refused { until }),
-            Some(_) => {
-                // Cool-off over: start afresh.
-                self.entries.remove(key);
-                return None;
+            Some(_) => *entry = Entry::fresh(now).with_pending(entry.pending),
+            None if now.saturating_duration_since(entry.window_start) >= cfg.window => {
+                *entry = Entry::fresh(now).with_pending(entry.pending);
             }
             None => {}
         }
-        if now.saturating_duration_since(entry.window_start) >= cfg.window {
-            self.entries.remove(key);
-            return None;
-        }
-        // Every allowed attempt is in flight; it settles within moments.
-        (entry.failures >= cfg.refuse_after).then_some(Refused {
-            until: now + cfg.delay_step,
-        })
+        self.drop_if_empty(key);
+        None
     }
 
-    /// Counts one more failure (or reservation); returns the new count.
-    fn add(&mut self, key: &K, cfg: &LimitConfig, now: Instant) -> u32 {
+    /// True when every failure left before the limit is being verified.
+    fn busy(&self, key: &K, cfg: &LimitConfig) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|e| e.failures.saturating_add(e.pending) >= cfg.refuse_after)
+    }
+
+    /// Counts one more attempt being verified.
+    fn begin(&mut self, key: &K, cfg: &LimitConfig, now: Instant) {
         if !self.entries.contains_key(key) && self.entries.len() >= cfg.max_entries {
             evict_oldest(&mut self.entries, |e| e.last_seen);
         }
         let entry = self.entries.entry(key.clone()).or_insert(Entry::fresh(now));
         entry.last_seen = now;
-        entry.failures = entry.failures.saturating_add(1);
-        entry.failures
+        entry.pending = entry.pending.saturating_add(1);
     }
 
-    /// Confirms a reserved failure: the count reaching the limit starts
-    /// the cool-off.
-    fn confirm(&mut self, key: &K, cfg: &LimitConfig, now: Instant) {
-        let entry = self.entries.entry(key.clone()).or_insert(Entry {
-            failures: 1,
-            ..Entry::fresh(now)
-        });
+    /// Turns an attempt being verified into a failure; returns the new
+    /// count. The count reaching the limit starts the cool-off.
+    fn confirm(&mut self, key: &K, cfg: &LimitConfig, now: Instant) -> u32 {
+        let entry = self.entries.entry(key.clone()).or_insert(Entry::fresh(now));
         entry.last_seen = now;
+        entry.pending = entry.pending.saturating_sub(1);
+        entry.failures = entry.failures.saturating_add(1);
         if entry.failures >= cfg.refuse_after && entry.refused_until.is_none() {
             entry.refused_until = Some(now + cfg.cool_off);
         }
+        entry.failures
     }
 
-    /// Gives a reservation back.
+    /// Ends an attempt being verified without a failure.
     fn release(&mut self, key: &K) {
         if let Some(entry) = self.entries.get_mut(key) {
-            entry.failures = entry.failures.saturating_sub(1);
-            if entry.failures == 0 && entry.refused_until.is_none() {
-                self.entries.remove(key);
-            }
+            entry.pending = entry.pending.saturating_sub(1);
         }
+        self.drop_if_empty(key);
     }
 
-    /// Forgets `key`, unless it is in its cool-off (a right password does
-    /// not lift a refusal).
+    /// Ends an attempt being verified and forgets the failures of `key`,
+    /// unless it is in its cool-off (a right password does not lift a
+    /// refusal).
     fn clear(&mut self, key: &K, now: Instant) {
-        match self.entries.get(key) {
-            Some(e) if e.refused_until.is_some_and(|u| now < u) => self.release(key),
-            Some(_) => {
-                self.entries.remove(key);
+        if let Some(entry) = self.entries.get_mut(key) {
+            if entry.refused_until.is_none_or(|u| now >= u) {
+                *entry = Entry::fresh(now).with_pending(entry.pending);
             }
-            None => {}
+        }
+        self.release(key);
+    }
+
+    /// Forgets an entry that holds nothing any more.
+    fn drop_if_empty(&mut self, key: &K) {
+        let empty = self
+            .entries
+            .get(key)
+            .is_some_and(|e| e.failures == 0 && e.pending == 0 && e.refused_until.is_none());
+        if empty {
+            self.entries.remove(key);
         }
     }
 }
@@ -265,15 +292,17 @@ impl AuthLimiter {
         self.len() == 0
     }
 
-    /// Reserves an attempt from `ip` on `account` (compared as given:
-    /// the caller normalises it), or refuses it when the address or the
-    /// account has reached its limit. The reservation counts as a failure
-    /// until it is settled.
-    pub fn begin(&mut self, ip: IpAddr, account: &str, now: Instant) -> Result<Attempt, Refused> {
+    /// Begins an attempt from `ip` on `account` (compared as given:
+    /// the caller normalises it). Refused when the address or the account
+    /// has reached its limit; busy when as many attempts are being
+    /// verified as failures remain before it.
+    pub fn begin(&mut self, ip: IpAddr, account: &str, now: Instant) -> Result<Attempt, Denied> {
         let cfg = &self.config;
         let addr = Addr::of(ip);
         let account = account_key(account);
         let by_addr = self.addrs.refusal(&addr, cfg, now);
+        // An address that logged in to the account is spared the
+        // account's limit, its refusal and its busy slots alike.
         let known = self
             .known
             .get(&(addr, account.clone()))
@@ -284,37 +313,36 @@ impl AuthLimiter {
             .chain(by_account)
             .max_by_key(|r| r.until)
         {
-            return Err(r);
+            return Err(Denied::Refused(r));
         }
-        let failures = self
-            .addrs
-            .add(&addr, cfg, now)
-            .max(self.accounts.add(&account, cfg, now));
-        let delay = if failures >= cfg.delay_after {
-            let steps = failures - cfg.delay_after + 1;
-            cfg.delay_step.saturating_mul(steps).min(cfg.max_delay)
-        } else {
-            Duration::ZERO
-        };
-        Ok(Attempt {
-            addr,
-            account,
-            delay,
-        })
+        if self.addrs.busy(&addr, cfg) || (!known && self.accounts.busy(&account, cfg)) {
+            return Err(Denied::Busy);
+        }
+        self.addrs.begin(&addr, cfg, now);
+        self.accounts.begin(&account, cfg, now);
+        Ok(Attempt { addr, account })
     }
 
     /// Settles an attempt as failed; returns how long to wait before
     /// replying. The failure that reaches the limit starts the cool-off of
     /// the address, the account, or both.
     pub fn failed(&mut self, attempt: Attempt, now: Instant) -> Duration {
-        self.addrs.confirm(&attempt.addr, &self.config, now);
-        self.accounts.confirm(&attempt.account, &self.config, now);
-        attempt.delay
+        let cfg = &self.config;
+        let failures = self
+            .addrs
+            .confirm(&attempt.addr, cfg, now)
+            .max(self.accounts.confirm(&attempt.account, cfg, now));
+        if failures >= cfg.delay_after {
+            let steps = failures - cfg.delay_after + 1;
+            cfg.delay_step.saturating_mul(steps).min(cfg.max_delay)
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Settles an attempt as successful: the account's failures are
-    /// forgotten (unless it is in its cool-off), and the address gets its
-    /// reservation back but keeps its failures against other accounts.
+    /// forgotten (unless it is in its cool-off), and the address keeps its
+    /// failures against other accounts.
     pub fn succeeded(&mut self, attempt: Attempt, now: Instant) {
         self.addrs.release(&attempt.addr);
         self.accounts.clear(&attempt.account, now);
@@ -363,12 +391,16 @@ mod tests {
     }
 
     /// One failed attempt; its delay, or the refusal.
-    fn fail(l: &mut AuthLimiter, a: &str, user: &str, now: Instant) -> Result<u64, Refused> {
+    fn refused(until: Instant) -> Denied {
+        Denied::Refused(Refused { until })
+    }
+
+    fn fail(l: &mut AuthLimiter, a: &str, user: &str, now: Instant) -> Result<u64, Denied> {
         let attempt = l.begin(ip(a), user, now)?;
         Ok(l.failed(attempt, now).as_secs())
     }
 
-    fn succeed(l: &mut AuthLimiter, a: &str, user: &str, now: Instant) -> Result<(), Refused> {
+    fn succeed(l: &mut AuthLimiter, a: &str, user: &str, now: Instant) -> Result<(), Denied> {
         let attempt = l.begin(ip(a), user, now)?;
         l.succeeded(attempt, now);
         Ok(())
@@ -383,9 +415,9 @@ mod tests {
         assert_eq!(delays, [Ok(0), Ok(1), Ok(2), Ok(3), Ok(3)]);
         let until = t0 + Duration::from_secs(1800);
         let at = |s| t0 + Duration::from_secs(s);
-        assert_eq!(fail(&mut l, a, "bob", at(1799)), Err(Refused { until }));
+        assert_eq!(fail(&mut l, a, "bob", at(1799)), Err(refused(until)));
         // A correct password does not lift the refusal.
-        assert_eq!(succeed(&mut l, a, "bob", at(10)), Err(Refused { until }));
+        assert_eq!(succeed(&mut l, a, "bob", at(10)), Err(refused(until)));
         assert_eq!(fail(&mut l, a, "bob", until), Ok(0));
     }
 
@@ -402,11 +434,11 @@ mod tests {
         }
         assert_eq!(fail(&mut l, a, "bob", t0), Ok(3), "the fifth failure");
         let until = t0 + Duration::from_secs(1800);
-        assert_eq!(succeed(&mut l, a, "alice", t0), Err(Refused { until }));
-        assert_eq!(fail(&mut l, a, "carol", t0), Err(Refused { until }));
+        assert_eq!(succeed(&mut l, a, "alice", t0), Err(refused(until)));
+        assert_eq!(fail(&mut l, a, "carol", t0), Err(refused(until)));
         // Another address may still log in as alice, but not guess bob.
         assert_eq!(succeed(&mut l, "192.0.2.2", "alice", t0), Ok(()));
-        assert_eq!(fail(&mut l, "192.0.2.2", "bob", t0), Err(Refused { until }));
+        assert_eq!(fail(&mut l, "192.0.2.2", "bob", t0), Err(refused(until)));
     }
 
     #[test]
@@ -447,19 +479,78 @@ mod tests {
         let t0 = Instant::now();
         let mut l = AuthLimiter::new(small());
         let mut pending = Vec::new();
-        let mut refused = 0;
+        let mut denied = 0;
         for _ in 0..21 {
             match l.begin(ip("192.0.2.1"), "bob", t0) {
                 Ok(a) => pending.push(a),
-                Err(_) => refused += 1,
+                Err(_) => denied += 1,
             }
         }
-        assert_eq!((pending.len(), refused), (5, 16));
+        assert_eq!((pending.len(), denied), (5, 16));
         for a in pending {
             l.failed(a, t0);
         }
         let until = t0 + Duration::from_secs(1800);
-        assert_eq!(fail(&mut l, "192.0.2.1", "x", t0), Err(Refused { until }));
+        assert_eq!(fail(&mut l, "192.0.2.1", "x", t0), Err(refused(until)));
+    }
+
+    /// Correct logins arriving together from one address, more than the
+    /// limit, are verified a few at a time and never refused.
+    #[test]
+    fn parallel_correct_attempts_wait_for_a_slot_and_all_succeed() {
+        let t0 = Instant::now();
+        let mut l = AuthLimiter::new(small());
+        let mut waiting = 30;
+        let mut rounds = 0;
+        while waiting > 0 {
+            let mut batch = Vec::new();
+            for _ in 0..waiting {
+                match l.begin(ip("192.0.2.1"), "bob", t0) {
+                    Ok(a) => batch.push(a),
+                    Err(d) => assert_eq!(d, Denied::Busy),
+                }
+            }
+            assert_eq!(batch.len(), 5.min(waiting));
+            waiting -= batch.len();
+            for a in batch {
+                l.succeeded(a, t0);
+            }
+            rounds += 1;
+        }
+        assert_eq!(rounds, 6);
+        assert_eq!(l.len(), 0, "nothing counted against the address");
+        // Failures already confirmed leave fewer slots.
+        for _ in 0..3 {
+            fail(&mut l, "192.0.2.1", "eve", t0).unwrap();
+        }
+        let slots: Vec<_> = (0..5)
+            .map_while(|_| l.begin(ip("192.0.2.1"), "bob", t0).ok())
+            .collect();
+        assert_eq!(slots.len(), 2);
+    }
+
+    /// Waiting attempts are refused once the ones being verified fail.
+    #[test]
+    fn waiting_attempts_are_refused_when_the_verified_ones_fail() {
+        let t0 = Instant::now();
+        let mut l = AuthLimiter::new(small());
+        let pending: Vec<_> = (0..5)
+            .map(|_| l.begin(ip("192.0.2.1"), "bob", t0).unwrap())
+            .collect();
+        assert_eq!(
+            l.begin(ip("192.0.2.1"), "bob", t0).unwrap_err(),
+            Denied::Busy
+        );
+        let mut last = 0;
+        for a in pending {
+            last = l.failed(a, t0).as_secs();
+        }
+        assert_eq!(last, 3, "delays grow with the confirmed failures");
+        let until = t0 + Duration::from_secs(1800);
+        assert_eq!(
+            l.begin(ip("192.0.2.1"), "bob", t0).unwrap_err(),
+            refused(until)
+        );
     }
 
     /// Guessing an account's password from elsewhere does not lock out
@@ -479,7 +570,7 @@ mod tests {
         let until = t0 + Duration::from_secs(1800);
         assert_eq!(
             succeed(&mut l, "198.51.100.9", "alice", t0),
-            Err(Refused { until })
+            Err(refused(until))
         );
         assert_eq!(succeed(&mut l, home, "alice", t0), Ok(()));
         // Only for that account, and not for ever.

@@ -414,6 +414,44 @@ fn flags_get_one_new_modseq_per_store_and_only_when_they_change() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A STORE over more messages than a batch changes every one of them,
+/// each batch with its own new modseq above everything before it, and
+/// the mailbox ends at the last one.
+#[test]
+fn a_store_over_several_batches_changes_every_message() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let n = 2 * super::imap::BATCH + 3;
+    let uids = deliver_n(&s, ALICE, n);
+    let before = mbox(&s, ALICE, "INBOX");
+    let r = s
+        .store_flags(
+            before.id,
+            &uids,
+            &update(FlagOp::Add, flags::SEEN, &[], None),
+        )
+        .unwrap();
+    assert_eq!(r.results.len(), n);
+    assert!(r
+        .results
+        .iter()
+        .all(|m| m.changed && m.flags == flags::SEEN));
+    let modseqs: Vec<u64> = r.results.iter().map(|m| m.modseq).collect();
+    assert!(modseqs.windows(2).all(|w| w[0] <= w[1]), "UID order");
+    assert_eq!(modseqs[0], before.highestmodseq + 1);
+    assert_eq!(modseqs[n - 1], before.highestmodseq + 3, "three batches");
+    let after = mbox(&s, ALICE, "INBOX");
+    assert_eq!((after.unseen, after.highestmodseq), (0, r.highestmodseq));
+    assert_eq!(r.highestmodseq, before.highestmodseq + 3);
+    for (res, uid) in r.results.iter().zip(&uids) {
+        assert_eq!(
+            s.summary(before.id, *uid).unwrap().unwrap().modseq,
+            res.modseq
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn unchangedsince_fails_newer_messages_and_leaves_them_alone() {
     let dir = tmp();
