@@ -446,6 +446,11 @@ impl Session {
             if job.changed_since.is_some_and(|c| summary.modseq <= c) {
                 continue;
             }
+            if job.attrs.contains(&FetchAttr::Flags) {
+                if let State::Selected(sel) = &mut self.state {
+                    sel.announce(&summary.keywords, &mut self.out);
+                }
+            }
             let (structure, prefix, blob) = if job.needs_structure {
                 match structure_of(&self.store, id, uid) {
                     Some((s, p, b)) => (s, p, Some(b)),
@@ -544,6 +549,9 @@ impl Session {
                 .map_or(0, |x| x.0)
         };
         let mut out = Vec::new();
+        for r in &res.results {
+            sel.announce(&r.keywords, &mut out);
+        }
         for r in &res.results {
             if r.changed && sel.own_modseqs.last() != Some(&r.modseq) {
                 sel.own_modseqs.push(r.modseq);
