@@ -78,3 +78,68 @@ fn keywords_of_new_messages_are_announced() {
         "{r}"
     );
 }
+
+/// The `MODSEQ (n)` of message `seq` in `r`.
+fn modseq_of(r: &str, seq: u32) -> u64 {
+    let at = r.find(&format!("* {seq} FETCH (")).expect(r);
+    let m = r[at..].find("MODSEQ (").expect(r) + at + 8;
+    r[m..].split(')').next().unwrap().parse().unwrap()
+}
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling FETCH of a session with a
+/// mailbox selected tells the mailbox's HIGHESTMODSEQ; §3.1.5: with MIN or
+/// MAX alone, the ESEARCH MODSEQ is that of the message returned.
+#[test]
+fn condstore_enabling_fetch_and_min_max_modseq() {
+    let st = store();
+    for _ in 0..3 {
+        deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    }
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s SELECT INBOX\r\nt STORE 3 +FLAGS.SILENT (\\Flagged)\r\n");
+    let r = c.run(b"f FETCH 1:3 (MODSEQ)\r\n");
+    let (first, last) = (modseq_of(&r, 1), modseq_of(&r, 3));
+    assert!(first < last, "{r}");
+    assert!(
+        r.ends_with(&format!("f OK [HIGHESTMODSEQ {last}] FETCH completed\r\n")),
+        "{r}"
+    );
+    // Only the first enabling command carries it.
+    let r = c.run(b"g FETCH 1 (MODSEQ)\r\n");
+    assert!(r.ends_with("g OK FETCH completed\r\n"), "{r}");
+    let r = c.run(b"m SEARCH RETURN (MIN) MODSEQ 1\r\n");
+    assert!(
+        r.starts_with(&format!("* ESEARCH (TAG \"m\") MIN 1 MODSEQ {first}\r\n")),
+        "{r}"
+    );
+    let r = c.run(b"x SEARCH RETURN (MAX) MODSEQ 1\r\n");
+    assert!(
+        r.starts_with(&format!("* ESEARCH (TAG \"x\") MAX 3 MODSEQ {last}\r\n")),
+        "{r}"
+    );
+    let r = c.run(b"y UID SEARCH RETURN (MIN MAX) MODSEQ 1\r\n");
+    assert!(r.contains(&format!("MIN 1 MAX 3 MODSEQ {last}\r\n")), "{r}");
+    let r = c.run(b"a SEARCH RETURN (MIN COUNT) MODSEQ 1\r\n");
+    assert!(
+        r.contains(&format!("MIN 1 COUNT 3 MODSEQ {last}\r\n")),
+        "{r}"
+    );
+}
+
+/// RFC 7162 §3.1: a STORE with UNCHANGEDSINCE that enables CONDSTORE tells
+/// HIGHESTMODSEQ too.
+#[test]
+fn condstore_enabling_store_tells_highestmodseq() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"t STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n");
+    let m = modseq_of(&r, 1);
+    assert!(
+        r.ends_with(&format!("t OK [HIGHESTMODSEQ {m}] STORE completed\r\n")),
+        "{r}"
+    );
+}
