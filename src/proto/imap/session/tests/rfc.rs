@@ -143,3 +143,25 @@ fn condstore_enabling_store_tells_highestmodseq() {
         "{r}"
     );
 }
+
+/// RFC 3516 §4.2 with RFC 2045 §6.7 rule 3: BINARY gives the decoded
+/// content, whose lines lose their trailing white space; BINARY.SIZE and
+/// partial fetches agree with it.
+#[test]
+fn binary_of_quoted_printable_drops_trailing_white_space() {
+    let st = store();
+    deliver(
+        &st,
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+          line one  \r\nx=3Dy\t\r\n",
+    );
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s EXAMINE INBOX\r\n");
+    let r = c.run(b"f FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<5.6>)\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\nline one\r\nx=y\r\n \
+         BINARY[1]<5> {6}\r\none\r\nx)\r\nf OK FETCH completed\r\n"
+    );
+}
