@@ -841,3 +841,39 @@ print("done")
 "#,
     );
 }
+
+/// RFC 3501 §7.2.6, RFC 9051 §7.3.5: a keyword new to the mailbox, stored
+/// by one session, reaches another session with the mailbox selected as
+/// `FLAGS` before the `FETCH` that shows it.
+#[test]
+fn new_keyword_reaches_other_session_as_flags_before_fetch() {
+    let srv = start("");
+    python(
+        &srv,
+        r#"
+def lines_until_tagged(M, cmd):
+    tag = M._new_tag()
+    M.send(tag + b' ' + cmd + b'\r\n')
+    out = []
+    while True:
+        line = M.readline()
+        if line.startswith(tag + b' '):
+            assert line.startswith(tag + b' OK'), line
+            return out
+        out.append(line)
+A = implicit(); B = implicit()
+ok(A.append('INBOX', None, None, MSG))
+ok(A.select('INBOX')); ok(B.select('INBOX'))
+got = lines_until_tagged(B, b'STORE 1 +FLAGS ($hello)')
+assert got[0].startswith(b'* FLAGS (') and b'$hello' in got[0], got
+assert got[1].startswith(b'* OK [PERMANENTFLAGS (') and b'$hello' in got[1], got
+assert got[2].startswith(b'* 1 FETCH'), got
+got = lines_until_tagged(A, b'NOOP')
+flags = [i for i, l in enumerate(got) if l.startswith(b'* FLAGS (') and b'$hello' in l]
+fetch = [i for i, l in enumerate(got) if b'FETCH' in l and b'$hello' in l]
+assert flags and fetch and flags[0] < fetch[0], got
+A.logout(); B.logout()
+print("done")
+"#,
+    );
+}

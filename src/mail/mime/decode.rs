@@ -45,24 +45,52 @@ impl Base64Decoder {
 }
 
 /// Quoted-printable (RFC 2045 §6.7) decoder. `=XX` gives a byte, `=` at a
-/// line end is a soft line break; a malformed `=` is kept as written.
+/// line end is a soft line break; a malformed `=` is kept as written;
+/// white space at the end of a line is deleted (rule 3).
 #[derive(Debug, Default, Clone)]
 pub struct QpDecoder {
     /// Bytes after a pending `=` (a few: white space, CR, hex digits).
     pending: Vec<u8>,
     in_escape: bool,
+    /// Literal white space (then perhaps a CR) held until it is known
+    /// whether a line break follows it.
+    held: Vec<u8>,
 }
+
+/// White space a [`QpDecoder`] holds at most; a longer run is written out
+/// (RFC 2045 §6.7 rule 5 keeps encoded lines to 76 characters, so a run
+/// this long is not an encoder's trailing space).
+const MAX_HELD_SPACE: usize = 1024;
 
 impl QpDecoder {
     /// Decodes `input`, appending bytes to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         for &b in input {
             if !self.in_escape {
-                if b == b'=' {
-                    self.in_escape = true;
-                    self.pending.clear();
-                } else {
-                    out.push(b);
+                let cr = self.held.last() == Some(&b'\r');
+                match b {
+                    b' ' | b'\t' if !cr && self.held.len() < MAX_HELD_SPACE => self.held.push(b),
+                    b'\r' if !cr => self.held.push(b),
+                    // RFC 2045 §6.7 rule 3: trailing white space is deleted
+                    // when decoding (a bare LF ends a line too).
+                    b'\n' => {
+                        self.held.clear();
+                        if cr {
+                            out.push(b'\r');
+                        }
+                        out.push(b'\n');
+                    }
+                    _ => {
+                        out.append(&mut self.held);
+                        match b {
+                            b'\r' => self.held.push(b),
+                            b'=' => {
+                                self.in_escape = true;
+                                self.pending.clear();
+                            }
+                            _ => out.push(b),
+                        }
+                    }
                 }
                 continue;
             }
@@ -216,6 +244,21 @@ mod tests {
             },
         );
         assert_eq!(out, "caf\u{e9} = oksoftbare =zz endx\r\n".as_bytes());
+    }
+
+    /// RFC 2045 §6.7 rule 3: white space at the end of an encoded line is
+    /// deleted when decoding; encoded or inner white space is kept.
+    #[test]
+    fn quoted_printable_drops_trailing_white_space() {
+        let out = every_split(b"a \t \r\nb  \nc=20 \r\nd e\r \rf\r\r\ng", |chunks| {
+            let mut d = QpDecoder::default();
+            let mut out = Vec::new();
+            for c in chunks {
+                d.feed(c, &mut out);
+            }
+            out
+        });
+        assert_eq!(out, b"a\r\nb\nc \r\nd e\r \rf\r\r\ng");
     }
 
     #[test]

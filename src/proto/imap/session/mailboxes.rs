@@ -1,15 +1,14 @@
 //! Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
 //! LIST, LSUB, STATUS and the commit of APPEND.
 
-use super::{response, store_flags, write_flags_fetch, Selected, Session, State};
+use super::{
+    learn_keywords, response, store_flags, write_flags, write_flags_fetch, Selected, Session, State,
+};
 use crate::mail::mime;
 use crate::proto::imap::command::{
     AppendMessage, ListCommand, Mailbox as MailboxArg, SelectParams, StatusItem,
 };
 use crate::store::{Mailbox, NewMessage, SpecialUse, StoreError, SEPARATOR};
-
-/// Flags every mailbox supports (RFC 9051 §7.3.5 FLAGS).
-const FLAGS: &str = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk)";
 
 /// Mailboxes listed at most by one LIST (each costs a name): bounds the
 /// work a client can ask.
@@ -57,6 +56,8 @@ impl Session {
         let mut uids = super::UidList::new();
         let mut unseen = None;
         let mut changed = Vec::new();
+        // RFC 9051 §7.3.5: FLAGS names the keywords the messages carry.
+        let mut keywords = Vec::new();
         for s in self.store.walk_summaries(m.id) {
             let s = match s {
                 Ok(s) => s,
@@ -66,6 +67,7 @@ impl Session {
                 continue;
             }
             let seq = uids.len() as u32;
+            learn_keywords(&mut keywords, &s.keywords);
             if unseen.is_none() && s.flags & crate::store::flags::SEEN == 0 {
                 unseen = Some(seq);
             }
@@ -81,14 +83,7 @@ impl Session {
         }
         uids.shrink();
         let last_uid = m.uidnext.saturating_sub(1).max(uids.last().unwrap_or(0));
-        self.line(&format!("* FLAGS {FLAGS}"));
-        if read_only {
-            self.line("* OK [PERMANENTFLAGS ()] Read-only mailbox");
-        } else {
-            self.line(
-                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted",
-            );
-        }
+        write_flags(&mut self.out, &keywords, read_only);
         self.line(&format!("* {} EXISTS", uids.len()));
         if !self.rev2 {
             self.line("* 0 RECENT");
@@ -121,6 +116,7 @@ impl Session {
             pending_expunge: Vec::new(),
             own_modseqs: Vec::new(),
             saved: Vec::new(),
+            keywords,
             watch,
         };
         if let Some(q) = qresync {

@@ -49,6 +49,8 @@ pub(super) struct FetchJob {
     items: Vec<(u32, u32)>,
     pos: usize,
     changed_since: Option<u64>,
+    /// This FETCH enabled CONDSTORE: its OK tells HIGHESTMODSEQ.
+    enabling: bool,
     needs_structure: bool,
     needs_bytes: bool,
 }
@@ -128,6 +130,8 @@ struct Found {
     uids: Vec<u32>,
     /// The highest modseq of the matches, when a MODSEQ key was used.
     modseq: Option<u64>,
+    /// The modseqs of the first and of the last match, with `modseq`.
+    ends: Option<(u64, u64)>,
 }
 
 /// Why a SEARCH failed.
@@ -162,6 +166,7 @@ fn search_view(
         numbers: Vec::new(),
         uids: Vec::new(),
         modseq: None,
+        ends: None,
     };
     let mut view = sel.uids.iter().zip(1u32..).peekable();
     for s in store.walk_summaries(sel.id) {
@@ -191,6 +196,8 @@ fn search_view(
             }
             if modseq_key {
                 found.modseq = found.modseq.max(Some(s.modseq));
+                let first = found.ends.map_or(s.modseq, |e| e.0);
+                found.ends = Some((first, s.modseq));
             }
         }
     }
@@ -270,6 +277,7 @@ impl Session {
 
     fn search(&mut self, tag: &str, cmd: &SearchCommand) {
         let modseq_key = has_modseq(&cmd.criteria);
+        let enabling = modseq_key && !self.condstore;
         if modseq_key {
             self.condstore = true;
         }
@@ -310,7 +318,19 @@ impl Session {
             numbers,
             uids,
             modseq,
+            ends,
         } = found;
+        // RFC 7162 §3.1.5: with MIN or MAX and neither ALL nor COUNT, the
+        // MODSEQ is that of the message(s) returned.
+        let modseq = match (&cmd.ret, ends) {
+            (Some(r), Some((first, last))) if !r.all && !r.count => match (r.min, r.max) {
+                (true, false) => Some(first),
+                (false, true) => Some(last),
+                (true, true) => Some(first.max(last)),
+                (false, false) => modseq,
+            },
+            _ => modseq,
+        };
         if let Some(r) = &cmd.ret {
             if r.save {
                 // RFC 5182 §2.1: `$` now names these messages.
@@ -326,12 +346,15 @@ impl Session {
             self.out.extend_from_slice(&resp);
         }
         self.sync(cmd.uid);
-        self.line(&format!("{tag} OK SEARCH completed"));
+        let code = self.highestmodseq_code(enabling);
+        self.line(&format!("{tag} OK {code}SEARCH completed"));
     }
 
     fn fetch(&mut self, tag: &str, f: FetchCommand) {
+        let mut enabling = false;
         if f.changed_since.is_some() || f.attrs.contains(&FetchAttr::ModSeq) {
             // RFC 7162 §3.1: CONDSTORE enabling.
+            enabling = !self.condstore;
             self.condstore = true;
         }
         if f.vanished && (!self.qresync || !f.uid || f.changed_since.is_none()) {
@@ -413,6 +436,7 @@ impl Session {
             items,
             pos: 0,
             changed_since: f.changed_since,
+            enabling,
         }));
     }
 
@@ -445,6 +469,11 @@ impl Session {
             };
             if job.changed_since.is_some_and(|c| summary.modseq <= c) {
                 continue;
+            }
+            if job.attrs.contains(&FetchAttr::Flags) {
+                if let State::Selected(sel) = &mut self.state {
+                    sel.announce(&summary.keywords, &mut self.out);
+                }
             }
             let (structure, prefix, blob) = if job.needs_structure {
                 match structure_of(&self.store, id, uid) {
@@ -492,7 +521,17 @@ impl Session {
             }
         }
         self.sync(job.uid);
-        self.line(&format!("{} OK FETCH completed", job.tag));
+        let code = self.highestmodseq_code(job.enabling);
+        self.line(&format!("{} OK {code}FETCH completed", job.tag));
+    }
+
+    /// `[HIGHESTMODSEQ n] ` for the tagged OK of the command that enabled
+    /// CONDSTORE with a mailbox selected (RFC 7162 §3.1), or nothing.
+    fn highestmodseq_code(&self, enabling: bool) -> String {
+        match &self.state {
+            State::Selected(sel) if enabling => format!("[HIGHESTMODSEQ {}] ", sel.modseq),
+            _ => String::new(),
+        }
     }
 
     /// Ends a FETCH whose BINARY item cannot be answered.
@@ -504,6 +543,7 @@ impl Session {
     }
 
     fn store_cmd(&mut self, tag: &str, s: &StoreCommand) {
+        let enabling = s.unchanged_since.is_some() && !self.condstore;
         if s.unchanged_since.is_some() {
             self.condstore = true;
         }
@@ -545,6 +585,9 @@ impl Session {
         };
         let mut out = Vec::new();
         for r in &res.results {
+            sel.announce(&r.keywords, &mut out);
+        }
+        for r in &res.results {
             if r.changed && sel.own_modseqs.last() != Some(&r.modseq) {
                 sel.own_modseqs.push(r.modseq);
             }
@@ -585,7 +628,15 @@ impl Session {
         };
         self.out.extend_from_slice(&out);
         self.sync(s.uid);
-        self.line(&format!("{tag} OK {modified}STORE completed"));
+        let mut code = self.highestmodseq_code(enabling);
+        if !modified.is_empty() && !code.is_empty() {
+            // One response code per response: HIGHESTMODSEQ goes untagged.
+            self.line(&format!("* OK {code}Highest"));
+            code = modified;
+        } else {
+            code.push_str(&modified);
+        }
+        self.line(&format!("{tag} OK {code}STORE completed"));
     }
 
     fn copy(

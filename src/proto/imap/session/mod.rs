@@ -196,7 +196,71 @@ struct Selected {
     own_modseqs: Vec<u64>,
     /// SEARCHRES `$` (RFC 5182), as UIDs.
     saved: Vec<u32>,
+    /// Keywords the client was told of in FLAGS, beyond [`BASE_FLAGS`].
+    keywords: Vec<String>,
     watch: MailboxWatch,
+}
+
+/// Flags every mailbox supports (RFC 9051 §7.3.5 FLAGS); keywords the
+/// mailbox's messages carry follow them.
+const BASE_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk";
+
+/// The keywords among [`BASE_FLAGS`].
+const BASE_KEYWORDS: [&str; 3] = ["$Forwarded", "$Junk", "$NotJunk"];
+
+/// Keywords one mailbox view names in FLAGS beyond [`BASE_FLAGS`]. Each
+/// costs its length (at most [`crate::store::MAX_KEYWORD_LEN`]) in every
+/// session that has the mailbox selected, so this bounds a view at about
+/// 64 KiB; keywords beyond it are shown in FETCH without an announcement.
+const MAX_VIEW_KEYWORDS: usize = 256;
+
+impl Selected {
+    /// Adds the keywords of `kws` the client was not told of to the view
+    /// and, if there were any, writes the new `FLAGS` and `PERMANENTFLAGS`
+    /// to `out`. RFC 3501 §7.2.6 and RFC 9051 §7.3.5: a client must see a
+    /// keyword in FLAGS before any response that shows it.
+    fn announce(&mut self, kws: &[String], out: &mut Vec<u8>) {
+        if learn_keywords(&mut self.keywords, kws) {
+            write_flags(out, &self.keywords, self.read_only);
+        }
+    }
+}
+
+/// Adds the keywords of `kws` that `known` lacks (and [`BASE_FLAGS`]
+/// does not name), up to [`MAX_VIEW_KEYWORDS`]; whether there were any.
+fn learn_keywords(known: &mut Vec<String>, kws: &[String]) -> bool {
+    let mut new = false;
+    for k in kws {
+        // RFC 9051 §2.3.2: keywords compare without case.
+        let seen = BASE_KEYWORDS
+            .iter()
+            .copied()
+            .chain(known.iter().map(String::as_str))
+            .any(|x| x.eq_ignore_ascii_case(k));
+        if !seen && known.len() < MAX_VIEW_KEYWORDS {
+            known.push(k.clone());
+            new = true;
+        }
+    }
+    new
+}
+
+/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` of a view with these
+/// keywords (RFC 9051 §7.3.5, §7.1).
+fn write_flags(out: &mut Vec<u8>, keywords: &[String], read_only: bool) {
+    let mut list = String::from(BASE_FLAGS);
+    for k in keywords {
+        list.push(' ');
+        list.push_str(k);
+    }
+    out.extend_from_slice(format!("* FLAGS ({list})\r\n").as_bytes());
+    if read_only {
+        out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+    } else {
+        out.extend_from_slice(
+            format!("* OK [PERMANENTFLAGS ({list} \\*)] Flags permitted\r\n").as_bytes(),
+        );
+    }
 }
 
 /// What a pending literal or line belongs to.
@@ -1036,6 +1100,12 @@ impl Session {
         let before = sel.uids.len();
         for s in &ch.added {
             sel.uids.push(s.uid);
+        }
+        let kws = fetches.iter().map(|(_, s)| s).chain(&ch.added);
+        if kws.fold(false, |new, s| {
+            learn_keywords(&mut sel.keywords, &s.keywords) | new
+        }) {
+            write_flags(&mut out, &sel.keywords, sel.read_only);
         }
         if sel.uids.len() != before {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.uids.len()).as_bytes());

@@ -2,6 +2,8 @@
 //! conversations, and a short script fed split at every byte.
 
 use super::*;
+
+mod rfc;
 use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -213,7 +215,10 @@ fn select_append_fetch_store_search_expunge() {
     let r = c.run(b"i STORE 1 +FLAGS (\\Deleted $Work)\r\n");
     assert_eq!(
         r,
-        "* 1 FETCH (FLAGS (\\Seen \\Deleted $Work))\r\ni OK STORE completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk $Work)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk \
+         $Work \\*)] Flags permitted\r\n\
+         * 1 FETCH (FLAGS (\\Seen \\Deleted $Work))\r\ni OK STORE completed\r\n"
     );
     let r = c.run(b"j UID SEARCH DELETED\r\nk SEARCH RETURN (COUNT ALL) ALL\r\n");
     assert_eq!(

@@ -1,0 +1,167 @@
+//! Conformance cases taken from the RFCs' rules, each naming its section.
+
+use super::*;
+
+/// The `* FLAGS` line of `r`, if any.
+fn flags_line(r: &str) -> Option<&str> {
+    r.lines().find(|l| l.starts_with("* FLAGS "))
+}
+
+/// RFC 3501 §7.2.6, RFC 9051 §7.3.5: a keyword new to the mailbox is
+/// announced with FLAGS (and PERMANENTFLAGS) to every session that has it
+/// selected, before any FETCH that shows it.
+#[test]
+fn new_keyword_is_announced_before_fetch_shows_it() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    let mut a = client(&st);
+    let mut b = client(&st);
+    a.login();
+    b.login();
+    let r = a.run(b"s SELECT INBOX\r\n");
+    assert!(!flags_line(&r).unwrap().contains("$hello"), "{r}");
+    b.run(b"s SELECT INBOX\r\n");
+    // The storing session: FLAGS first, then its own FETCH.
+    let r = b.run(b"x STORE 1 +FLAGS ($hello)\r\n");
+    let flags = r.find("* FLAGS (").expect(&r);
+    let perm = r.find("* OK [PERMANENTFLAGS (").expect(&r);
+    let fetch = r.find("* 1 FETCH").expect(&r);
+    assert!(flags < fetch && perm < fetch, "{r}");
+    assert!(flags_line(&r).unwrap().contains("$hello"), "{r}");
+    assert!(r.contains("$hello \\*)]"), "{r}");
+    // The other session learns it at its next command.
+    let r = a.run(b"n NOOP\r\n");
+    let flags = r.find("* FLAGS (").expect(&r);
+    let fetch = r.find("* 1 FETCH (UID 1 FLAGS ($hello))").expect(&r);
+    assert!(flags < fetch, "{r}");
+    // Announced once only.
+    let r = a.run(b"f FETCH 1 FLAGS\r\n");
+    assert_eq!(r, "* 1 FETCH (FLAGS ($hello))\r\nf OK FETCH completed\r\n");
+    let r = b.run(b"y STORE 1 -FLAGS ($HELLO)\r\nz STORE 1 +FLAGS ($Hello)\r\n");
+    assert!(flags_line(&r).is_none(), "{r}");
+}
+
+/// RFC 3501 §7.2.6: keywords that come with APPEND, COPY or new mail are
+/// announced too, and SELECT lists those the mailbox already has.
+#[test]
+fn keywords_of_new_messages_are_announced() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    let mut a = client(&st);
+    let mut b = client(&st);
+    a.login();
+    b.login();
+    a.run(b"s SELECT INBOX\r\n");
+    b.run(b"c CREATE Other\r\n");
+    let msg = b"Subject: b\r\n\r\nb\r\n";
+    for (mailbox, kw) in [("Other", "$Label1"), ("INBOX", "$Label2")] {
+        let mut cmd = format!("a APPEND {mailbox} ({kw}) {{{}+}}\r\n", msg.len()).into_bytes();
+        cmd.extend_from_slice(msg);
+        cmd.extend_from_slice(b"\r\n");
+        let r = b.run(&cmd);
+        assert!(r.contains("a OK [APPENDUID"), "{r}");
+    }
+    let r = a.run(b"n NOOP\r\n");
+    assert!(flags_line(&r).unwrap().contains("$Label2"), "{r}");
+    let r = a.run(b"e EXAMINE Other\r\n");
+    let flags = flags_line(&r).unwrap();
+    assert!(
+        flags.contains("$Label1") && !flags.contains("$Label2"),
+        "{r}"
+    );
+    let r = b.run(b"s SELECT Other\r\nc UID COPY 1 INBOX\r\n");
+    assert!(r.contains("c OK [COPYUID"), "{r}");
+    let r = a.run(b"s SELECT INBOX\r\n");
+    let flags = flags_line(&r).unwrap();
+    assert!(
+        flags.contains("$Label1") && flags.contains("$Label2"),
+        "{r}"
+    );
+}
+
+/// The `MODSEQ (n)` of message `seq` in `r`.
+fn modseq_of(r: &str, seq: u32) -> u64 {
+    let at = r.find(&format!("* {seq} FETCH (")).expect(r);
+    let m = r[at..].find("MODSEQ (").expect(r) + at + 8;
+    r[m..].split(')').next().unwrap().parse().unwrap()
+}
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling FETCH of a session with a
+/// mailbox selected tells the mailbox's HIGHESTMODSEQ; §3.1.5: with MIN or
+/// MAX alone, the ESEARCH MODSEQ is that of the message returned.
+#[test]
+fn condstore_enabling_fetch_and_min_max_modseq() {
+    let st = store();
+    for _ in 0..3 {
+        deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    }
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s SELECT INBOX\r\nt STORE 3 +FLAGS.SILENT (\\Flagged)\r\n");
+    let r = c.run(b"f FETCH 1:3 (MODSEQ)\r\n");
+    let (first, last) = (modseq_of(&r, 1), modseq_of(&r, 3));
+    assert!(first < last, "{r}");
+    assert!(
+        r.ends_with(&format!("f OK [HIGHESTMODSEQ {last}] FETCH completed\r\n")),
+        "{r}"
+    );
+    // Only the first enabling command carries it.
+    let r = c.run(b"g FETCH 1 (MODSEQ)\r\n");
+    assert!(r.ends_with("g OK FETCH completed\r\n"), "{r}");
+    let r = c.run(b"m SEARCH RETURN (MIN) MODSEQ 1\r\n");
+    assert!(
+        r.starts_with(&format!("* ESEARCH (TAG \"m\") MIN 1 MODSEQ {first}\r\n")),
+        "{r}"
+    );
+    let r = c.run(b"x SEARCH RETURN (MAX) MODSEQ 1\r\n");
+    assert!(
+        r.starts_with(&format!("* ESEARCH (TAG \"x\") MAX 3 MODSEQ {last}\r\n")),
+        "{r}"
+    );
+    let r = c.run(b"y UID SEARCH RETURN (MIN MAX) MODSEQ 1\r\n");
+    assert!(r.contains(&format!("MIN 1 MAX 3 MODSEQ {last}\r\n")), "{r}");
+    let r = c.run(b"a SEARCH RETURN (MIN COUNT) MODSEQ 1\r\n");
+    assert!(
+        r.contains(&format!("MIN 1 COUNT 3 MODSEQ {last}\r\n")),
+        "{r}"
+    );
+}
+
+/// RFC 7162 §3.1: a STORE with UNCHANGEDSINCE that enables CONDSTORE tells
+/// HIGHESTMODSEQ too.
+#[test]
+fn condstore_enabling_store_tells_highestmodseq() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s SELECT INBOX\r\n");
+    let r = c.run(b"t STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n");
+    let m = modseq_of(&r, 1);
+    assert!(
+        r.ends_with(&format!("t OK [HIGHESTMODSEQ {m}] STORE completed\r\n")),
+        "{r}"
+    );
+}
+
+/// RFC 3516 §4.2 with RFC 2045 §6.7 rule 3: BINARY gives the decoded
+/// content, whose lines lose their trailing white space; BINARY.SIZE and
+/// partial fetches agree with it.
+#[test]
+fn binary_of_quoted_printable_drops_trailing_white_space() {
+    let st = store();
+    deliver(
+        &st,
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+          line one  \r\nx=3Dy\t\r\n",
+    );
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s EXAMINE INBOX\r\n");
+    let r = c.run(b"f FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<5.6>)\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\nline one\r\nx=y\r\n \
+         BINARY[1]<5> {6}\r\none\r\nx)\r\nf OK FETCH completed\r\n"
+    );
+}
