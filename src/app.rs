@@ -92,23 +92,6 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         log::info!("antispam checks: {}", pipeline.check_names().join(", "));
         shared.antispam = Some(Arc::new(pipeline));
     }
-    let shared = Arc::new(shared);
-    let signals = watch_signals();
-    {
-        let mut out = std::io::stdout().lock();
-        for b in &bound {
-            let _ = writeln!(out, "{} listening on {}", b.service, b.addr);
-        }
-        let _ = writeln!(
-            out,
-            "facteur {} ready (data in {})",
-            env!("CARGO_PKG_VERSION"),
-            cfg.server.data_dir.display()
-        );
-        let _ = out.flush();
-    }
-    log::info!("started with {} listener(s)", bound.len());
-
     // Domains without a DKIM key get one, in the background.
     let domains = store.domains().map_err(|e| e.to_string())?;
     let keys = KeyMaker::start(
@@ -130,6 +113,33 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         .with_setup_code(setup_code),
     );
     admin.set_services(services(&bound));
+    if bound
+        .iter()
+        .any(|b| matches!(b.service, net::Service::Web | net::Service::WebPlain))
+    {
+        shared.web = Some(Arc::new(crate::web::Web::new(
+            admin.clone(),
+            cfg.clone(),
+            source.clone(),
+        )));
+    }
+    let shared = Arc::new(shared);
+    let signals = watch_signals();
+    {
+        let mut out = std::io::stdout().lock();
+        for b in &bound {
+            let _ = writeln!(out, "{} listening on {}", b.service, b.addr);
+        }
+        let _ = writeln!(
+            out,
+            "facteur {} ready (data in {})",
+            env!("CARGO_PKG_VERSION"),
+            cfg.server.data_dir.display()
+        );
+        let _ = out.flush();
+    }
+    log::info!("started with {} listener(s)", bound.len());
+
     let socket = cfg.admin_socket();
     smol::block_on(async move {
         for b in bound {
