@@ -183,6 +183,14 @@ fn assert_security_headers(path: &str, r: &Resp) {
 fn every_route_answers_with_its_type_and_the_security_headers() {
     let (_srv, addr) = start("");
     let admin = Browser::login(addr, ADMIN, PASSWORD);
+    let dash = admin.get("/").body;
+    for fact in ["Outbound queue", "Sent to Junk", "imaps", "web_plain"] {
+        assert!(dash.contains(fact), "dashboard lacks {fact}: {dash}");
+    }
+    assert!(
+        admin.get("/log").body.contains("signed in"),
+        "the log page shows the log"
+    );
     for path in [
         "/", "/domains", "/users", "/aliases", "/queue", "/account", "/logout",
     ] {
@@ -413,7 +421,9 @@ fn what_a_user_typed_is_shown_escaped() {
 fn a_staff_account_cannot_open_the_admin_pages() {
     let (_srv, addr) = start("");
     let staff = Browser::login(addr, STAFF, PASSWORD);
-    for path in ["/", "/domains", "/users", "/aliases", "/queue"] {
+    for path in [
+        "/", "/domains", "/users", "/aliases", "/queue", "/relay", "/spam", "/log",
+    ] {
         let r = staff.get(path);
         assert_eq!(r.status, 403, "{path}");
         assert_security_headers(path, &r);

@@ -47,6 +47,8 @@ pub enum Route {
     Relay,
     /// `/spam`: the spam filter settings.
     Spam,
+    /// `/log`: the last lines of the log.
+    Log,
     /// `/account`: one's own password and client settings.
     Account,
     /// `/account/mobileconfig`: one's Apple configuration profile.
@@ -72,6 +74,7 @@ impl Route {
             "/queue" => Route::Queue,
             "/relay" => Route::Relay,
             "/spam" => Route::Spam,
+            "/log" => Route::Log,
             "/account" => Route::Account,
             "/account/mobileconfig" => Route::MobileConfig,
             "/.well-known/autoconfig/mail/config-v1.1.xml" | "/mail/config-v1.1.xml" => {
@@ -95,6 +98,7 @@ impl Route {
                 | Route::Queue
                 | Route::Relay
                 | Route::Spam
+                | Route::Log
         )
     }
 
@@ -121,6 +125,7 @@ pub async fn dispatch(
         Route::Queue => queue::page(web, ctx, req).await,
         Route::Relay => settings::relay(web, ctx, req).await,
         Route::Spam => settings::spam(web, ctx, req).await,
+        Route::Log => dashboard::log(web, ctx).await,
         Route::Account => account::page(web, ctx, req, pw).await,
         Route::MobileConfig => account::mobileconfig(web, ctx).await,
         Route::Style | Route::Setup | Route::Login | Route::Autoconfig | Route::Autodiscover => {
@@ -154,6 +159,7 @@ pub fn layout(ctx: Option<&Ctx>, title: &str, body: Markup) -> Markup {
                                 a href="/queue" { "Queue" }
                                 a href="/relay" { "Relay" }
                                 a href="/spam" { "Spam" }
+                                a href="/log" { "Log" }
                             }
                             a href="/account" { "My account" }
                         }
