@@ -13,7 +13,9 @@ set -euo pipefail
 # Debian packages the end-to-end tests use. postfix is here only for its
 # smtp-source and smtp-sink load tools; its service is never run.
 # swaks needs the Perl TLS and SASL modules for STARTTLS and AUTH.
-APT_PACKAGES="swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postfix curl fetchmail isync python3-dkim python3-dnslib python3-nacl"
+# chromium, chromium-driver and python3-selenium drive the web pages in a
+# headless browser (tests/web/browser.py).
+APT_PACKAGES="swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postfix curl fetchmail isync python3-dkim python3-dnslib python3-nacl chromium chromium-driver python3-selenium"
 
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,9 @@ have_pkg() {
         python3-dkim) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 ;;
         python3-dnslib) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dnslib' >/dev/null 2>&1 ;;
         python3-nacl) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import nacl' >/dev/null 2>&1 ;;
+        chromium) [ -x /usr/bin/chromium ] ;;
+        chromium-driver) [ -x /usr/bin/chromedriver ] ;;
+        python3-selenium) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import selenium' >/dev/null 2>&1 ;;
         *) dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' ;;
     esac
 }

@@ -134,6 +134,21 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         .with_setup_code(setup_code),
     );
     admin.set_services(services(&bound));
+    if bound
+        .iter()
+        .any(|b| matches!(b.service, net::Service::Web | net::Service::WebPlain))
+    {
+        // The pages follow reloads: they read the config in force.
+        let live = reloader.live.clone();
+        let web = crate::web::Web::new(
+            admin.clone(),
+            Box::new(move || live.get().config.clone()),
+            reloader.source.clone(),
+        );
+        let _ = shared.web.set(Arc::new(web));
+    }
+    log::info!("started with {} listener(s)", bound.len());
+
     let socket = cfg.admin_socket();
     let schedule = cfg
         .backup

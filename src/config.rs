@@ -61,6 +61,9 @@ pub struct Config {
     /// Scheduled backups.
     #[serde(default)]
     pub backup: Backup,
+    /// The web pages: sessions and HTTP timeouts.
+    #[serde(default)]
+    pub web: Web,
 }
 
 /// `[backup]`: scheduled snapshots of the data dir (`facteur backup`).
@@ -123,8 +126,11 @@ pub struct Listen {
     pub imap: Addrs,
     /// IMAP over implicit TLS (port 993).
     pub imaps: Addrs,
-    /// The web setup page.
+    /// The web pages over HTTPS, with the box's certificate.
     pub web: Addrs,
+    /// The web pages over plain HTTP: loopback addresses only (tests, a
+    /// reverse proxy on the same host).
+    pub web_plain: Addrs,
 }
 
 impl Default for Listen {
@@ -138,7 +144,8 @@ impl Default for Listen {
             pop3s: any(995),
             imap: any(143),
             imaps: any(993),
-            web: Addrs(vec![SocketAddr::from(([127, 0, 0, 1], 8080))]),
+            web: any(443),
+            web_plain: Addrs(Vec::new()),
         }
     }
 }
@@ -598,6 +605,35 @@ pub enum DnsListKind {
     Domain,
 }
 
+/// `[web]`: the web pages' sessions and HTTP timeouts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Most signed-in sessions at once; a login past it ends the oldest.
+    /// Each costs about 200 bytes.
+    pub max_sessions: u32,
+    /// A session unused this long is signed out.
+    pub session_idle: Dur,
+    /// A session ends this long after its login, used or not.
+    pub session_lifetime: Dur,
+    /// A client must send a request's headers within this time.
+    pub header_timeout: Dur,
+    /// A connection with no request in progress is closed after this time.
+    pub idle_timeout: Dur,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            max_sessions: 64,
+            session_idle: Dur(Duration::from_secs(30 * 60)),
+            session_lifetime: Dur(Duration::from_secs(12 * 3600)),
+            header_timeout: Dur(Duration::from_secs(10)),
+            idle_timeout: Dur(Duration::from_secs(60)),
+        }
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1017,6 +1053,36 @@ impl Config {
                 "expected relay.username and relay.password to be set together".into(),
             ));
         }
+        // Passwords and session cookies cross a plain-HTTP listener in
+        // clear: only this host may reach one.
+        if let Some(a) = self
+            .listen
+            .web_plain
+            .0
+            .iter()
+            .find(|a| !a.ip().is_loopback())
+        {
+            return Err((
+                "listen.web_plain".into(),
+                format!(
+                    "{a} is not a loopback address: plain HTTP is only allowed on \
+                     127.0.0.1 or ::1; use listen.web for HTTPS"
+                ),
+            ));
+        }
+        if self.web.max_sessions == 0 {
+            return Err(("web.max_sessions".into(), "expected at least 1".into()));
+        }
+        for (key, d) in [
+            ("session_idle", self.web.session_idle),
+            ("session_lifetime", self.web.session_lifetime),
+            ("header_timeout", self.web.header_timeout),
+            ("idle_timeout", self.web.idle_timeout),
+        ] {
+            if d.0.is_zero() {
+                return Err((format!("web.{key}"), "expected at least 1s".into()));
+            }
+        }
         if self.dns.attempts == 0 {
             return Err(("dns.attempts".into(), "expected at least 1".into()));
         }
@@ -1114,6 +1180,7 @@ mod tests {
             &c.listen.imap,
             &c.listen.imaps,
             &c.listen.web,
+            &c.listen.web_plain,
         ]
         .iter()
         .map(|a| {
@@ -1121,7 +1188,10 @@ mod tests {
             a.0[0].port()
         })
         .collect();
-        assert_eq!(ports, [2525, 2587, 2465, 2110, 2995, 2143, 2993, 8080]);
+        assert_eq!(
+            ports,
+            [2525, 2587, 2465, 2110, 2995, 2143, 2993, 8443, 8080]
+        );
         assert_eq!(c.store.cache_capacity, Size(4 << 20));
         assert_eq!(c.limits.max_message_size, Size(25 << 20));
         let trusted: Vec<String> = c
@@ -1331,5 +1401,19 @@ mod tests {
         assert_eq!(c.listen.smtp.0.len(), 2);
         assert!(c.listen.imap.0.is_empty());
         assert_eq!(c.listen.pop3.0[0].port(), 110);
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let e = err("[server]\nhostname = \"m.example\"\n[listen]\nweb_plain = \"0.0.0.0:80\"\n");
+        assert!(e.contains("listen.web_plain"), "{e}");
+        assert!(e.contains("0.0.0.0:80 is not a loopback address"), "{e}");
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[listen]\nweb_plain = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.listen.web_plain.0.len(), 2);
+        assert_eq!(c.listen.web.0[0].port(), 443);
     }
 }

@@ -33,3 +33,4 @@ pub mod store;
 mod testing;
 pub mod time;
 pub mod tls;
+pub mod web;

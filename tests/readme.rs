@@ -59,6 +59,7 @@ fn default_ports() -> Vec<u16> {
         &l.imap,
         &l.imaps,
         &l.web,
+        &l.web_plain,
     ]
     .into_iter()
     .flat_map(|a| a.0.iter().map(|s| s.port()))

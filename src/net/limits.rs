@@ -38,7 +38,7 @@ impl Pool {
             Service::Submission | Service::Submissions => Pool::Submission,
             Service::Imap | Service::Imaps => Pool::Imap,
             Service::Pop3 | Service::Pop3s => Pool::Pop3,
-            Service::Web => Pool::Web,
+            Service::Web | Service::WebPlain => Pool::Web,
         }
     }
 

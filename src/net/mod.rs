@@ -6,11 +6,11 @@ pub mod conn;
 pub mod dns;
 pub mod imap;
 pub mod limits;
-pub mod placeholder;
 pub mod pop3;
 pub mod relay_test;
 pub mod smtp;
 pub mod smtp_client;
+pub mod web;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -37,13 +37,15 @@ pub enum Service {
     Imap,
     /// IMAP over implicit TLS.
     Imaps,
-    /// Web setup page.
+    /// The web pages over HTTPS.
     Web,
+    /// The web pages over plain HTTP, on loopback only.
+    WebPlain,
 }
 
 impl Service {
     /// Every service, in config order.
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 9] = [
         Service::Smtp,
         Service::Submission,
         Service::Submissions,
@@ -52,6 +54,7 @@ impl Service {
         Service::Imap,
         Service::Imaps,
         Service::Web,
+        Service::WebPlain,
     ];
 
     /// The config key and log name.
@@ -65,12 +68,16 @@ impl Service {
             Service::Imap => "imap",
             Service::Imaps => "imaps",
             Service::Web => "web",
+            Service::WebPlain => "web_plain",
         }
     }
 
     /// Whether TLS starts before the first byte (RFC 8314).
     pub fn implicit_tls(self) -> bool {
-        matches!(self, Service::Submissions | Service::Pop3s | Service::Imaps)
+        matches!(
+            self,
+            Service::Submissions | Service::Pop3s | Service::Imaps | Service::Web
+        )
     }
 
     /// The configured addresses.
@@ -85,6 +92,7 @@ impl Service {
             Service::Imap => &l.imap,
             Service::Imaps => &l.imaps,
             Service::Web => &l.web,
+            Service::WebPlain => &l.web_plain,
         };
         &a.0
     }
@@ -129,6 +137,8 @@ pub struct Shared {
     pub antispam: Option<Arc<crate::antispam::pipeline::Pipeline>>,
     /// The MTA and submission policy.
     pub mta: Arc<crate::mta::Policy>,
+    /// The web pages, when the server runs them.
+    pub web: std::sync::OnceLock<Arc<crate::web::Web>>,
 }
 
 impl Shared {
@@ -155,6 +165,7 @@ impl Shared {
                 config.server.data_dir.clone(),
                 &config.mta,
             )),
+            web: std::sync::OnceLock::new(),
             config,
             store,
             tls,
@@ -192,6 +203,10 @@ impl Shared {
             antispam,
             mta: self.mta.clone(),
             store: self.store.clone(),
+            web: match self.web.get() {
+                Some(web) => std::sync::OnceLock::from(web.clone()),
+                None => std::sync::OnceLock::new(),
+            },
             config,
             tls,
         }
@@ -322,7 +337,7 @@ async fn handle(service: Service, stream: TcpStream, peer: SocketAddr, shared: &
         }
         Service::Pop3 | Service::Pop3s => pop3::serve(service, stream, peer, shared).await,
         Service::Imap | Service::Imaps => imap::serve(service, stream, peer, shared).await,
-        _ => placeholder::serve(service, stream, peer, shared).await,
+        Service::Web | Service::WebPlain => web::serve(service, stream, peer, shared).await,
     }
 }
 
@@ -334,8 +349,8 @@ async fn refuse(service: Service, mut stream: TcpStream, why: &str) {
         Service::Smtp | Service::Submission => format!("421 4.7.0 {why}, try again later\r\n"),
         Service::Pop3 => format!("-ERR [SYS/TEMP] {why}, try again later\r\n"),
         Service::Imap => format!("* BYE [UNAVAILABLE] {why}, try again later\r\n"),
-        Service::Web => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n".to_string(),
-        Service::Submissions | Service::Pop3s | Service::Imaps => return,
+        Service::WebPlain => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n".to_string(),
+        Service::Submissions | Service::Pop3s | Service::Imaps | Service::Web => return,
     };
     let _ = stream.write_all(msg.as_bytes()).await;
     let _ = stream.flush().await;

@@ -57,7 +57,7 @@ pub fn test_config(dir: &Path, extra: &str) -> String {
         "[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{}\"\ndomains = [\"example.test\"]\n\n\
          [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
          pop3 = \"127.0.0.1:0\"\npop3s = \"127.0.0.1:0\"\nimap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\n\
-         web = \"127.0.0.1:0\"\n\n{antispam}\n{extra}\n",
+         web = \"127.0.0.1:0\"\nweb_plain = \"127.0.0.1:0\"\n\n{antispam}\n{extra}\n",
         dir.join("data").display()
     )
 }
