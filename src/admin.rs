@@ -233,6 +233,19 @@ impl Admin {
         self.notify.reload()
     }
 
+    /// Checks an uploaded PEM chain and key (they match, and are valid at
+    /// `now`) and installs them where `cfg` reads them; the server then
+    /// presents them on new connections. Refused, nothing changes.
+    pub fn install_certificate(
+        &self,
+        cfg: &crate::config::Config,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+        now: i64,
+    ) -> Result<crate::provision::cert::CertInfo, String> {
+        crate::provision::cert::install(cfg, chain_pem, key_pem, now, self.notify.as_ref())
+    }
+
     /// Hashes new passwords on the server's password workers, whose argon2
     /// memory is allocated once and reused: hashing on whichever thread
     /// ran the request left each of them with its own 8 MiB.

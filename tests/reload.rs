@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::server::{have_tool, run_bounded, smtp_send, Lines, Server};
+use common::server::{pem_body, presented, smtp_send, Lines, Server};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -197,35 +197,6 @@ fn an_invalid_file_changes_nothing() {
     assert!(!ok);
     assert!(err.contains("limits.max_connections"), "{err}");
     assert_eq!(std::fs::read(&srv.config).unwrap(), before);
-}
-
-/// The certificate an IMAPS connection presents, as base64 DER (Python's
-/// ssl module), or `None` without python3.
-fn presented(srv: &Server) -> Option<String> {
-    if !have_tool("python3") {
-        common::missing("python3");
-        return None;
-    }
-    let addr = srv.addr("imaps");
-    let (ok, out, err) = run_bounded(
-        Command::new("python3").arg("-c").arg(format!(
-            "import ssl; print(ssl.get_server_certificate(('{}', {})))",
-            addr.ip(),
-            addr.port()
-        )),
-        Duration::from_secs(30),
-    );
-    assert!(ok, "{err}");
-    Some(pem_body(&out))
-}
-
-/// The first PEM block's base64, without line breaks.
-fn pem_body(pem: &str) -> String {
-    pem.lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect()
 }
 
 #[test]

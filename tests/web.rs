@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::server::{Lines, Server};
+use common::server::{pem_body, presented, Lines, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -192,7 +192,7 @@ fn every_route_answers_with_its_type_and_the_security_headers() {
         "the log page shows the log"
     );
     for path in [
-        "/", "/domains", "/users", "/aliases", "/queue", "/account", "/logout",
+        "/", "/domains", "/users", "/aliases", "/queue", "/tls", "/account", "/logout",
     ] {
         let r = admin.get(path);
         assert_eq!(r.status, 200, "{path}: {r:?}");
@@ -422,7 +422,7 @@ fn a_staff_account_cannot_open_the_admin_pages() {
     let (_srv, addr) = start("");
     let staff = Browser::login(addr, STAFF, PASSWORD);
     for path in [
-        "/", "/domains", "/users", "/aliases", "/queue", "/relay", "/spam", "/log",
+        "/", "/domains", "/users", "/aliases", "/queue", "/relay", "/spam", "/tls", "/log",
     ] {
         let r = staff.get(path);
         assert_eq!(r.status, 403, "{path}");
@@ -830,4 +830,45 @@ fn the_wizard_checks_each_step_and_applies_the_plan_at_the_end() {
     assert_eq!(r.header("location"), Some("/"));
     let admin = Browser::login(addr, "boss@shop.example", "a fine long password");
     assert_eq!(admin.get("/users").status, 200);
+}
+
+#[test]
+fn an_uploaded_certificate_is_presented_by_new_imaps_connections() {
+    let (srv, addr) = start("");
+    let a = Browser::login(addr, ADMIN, PASSWORD);
+    let cert_file = srv.dir.path().join("data/tls/cert.pem");
+    let old = std::fs::read_to_string(&cert_file).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["new.example.test".to_string()]).unwrap();
+    let (chain, key) = (made.cert.pem(), made.signing_key.serialize_pem());
+    // A key that does not match: refused, the files unchanged.
+    let other = rcgen::generate_simple_self_signed(vec!["x.test".to_string()]).unwrap();
+    let r = a.post(
+        "/tls",
+        &[
+            ("chain", &chain),
+            ("key", &other.signing_key.serialize_pem()),
+        ],
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("does not belong"), "{}", r.body);
+    assert_eq!(std::fs::read_to_string(&cert_file).unwrap(), old);
+    // Up to 1 MiB is read for this page (garbage: refused, not 413);
+    // beyond, 413.
+    let r = a.post("/tls", &[("chain", &"a".repeat(100 * 1024)), ("key", "x")]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let big = format!("csrf={}&chain={}", a.csrf(), "a".repeat(1024 * 1024));
+    assert_eq!(a.post_raw("/tls", &big).status, 413);
+    assert_eq!(std::fs::read_to_string(&cert_file).unwrap(), old);
+    let Some(before) = presented(&srv) else {
+        return;
+    };
+    assert_eq!(before, pem_body(&old));
+    let r = a.post("/tls", &[("chain", &chain), ("key", &key)]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(presented(&srv).unwrap(), pem_body(&chain));
+    let page = a.get("/tls").body;
+    assert!(page.contains("new.example.test"), "{page}");
+    // rcgen's default end of validity, on the dashboard too.
+    let dash = a.get("/").body;
+    assert!(dash.contains("4096-01-01T00:00:00Z"), "{dash}");
 }

@@ -436,3 +436,31 @@ pub fn smtp_send(addr: SocketAddr, from: &str, to: &[&str], body: &str) -> Strin
     c.cmd("QUIT");
     r
 }
+
+/// The certificate an IMAPS connection presents, as base64 DER (Python's
+/// ssl module), or `None` without python3.
+pub fn presented(srv: &Server) -> Option<String> {
+    if !have_tool("python3") {
+        return None;
+    }
+    let addr = srv.addr("imaps");
+    let (ok, out, err) = run_bounded(
+        Command::new("python3").arg("-c").arg(format!(
+            "import ssl; print(ssl.get_server_certificate(('{}', {})))",
+            addr.ip(),
+            addr.port()
+        )),
+        Duration::from_secs(30),
+    );
+    assert!(ok, "{err}");
+    Some(pem_body(&out))
+}
+
+/// The first PEM block's base64, without line breaks.
+pub fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect()
+}

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod login;
 pub mod queue;
 pub mod settings;
+pub mod tls;
 pub mod users;
 pub mod wizard;
 
@@ -47,6 +48,8 @@ pub enum Route {
     Relay,
     /// `/spam`: the spam filter settings.
     Spam,
+    /// `/tls`: the certificate, and the upload of a new one.
+    Tls,
     /// `/log`: the last lines of the log.
     Log,
     /// `/account`: one's own password and client settings.
@@ -74,6 +77,7 @@ impl Route {
             "/queue" => Route::Queue,
             "/relay" => Route::Relay,
             "/spam" => Route::Spam,
+            "/tls" => Route::Tls,
             "/log" => Route::Log,
             "/account" => Route::Account,
             "/account/mobileconfig" => Route::MobileConfig,
@@ -98,13 +102,14 @@ impl Route {
                 | Route::Queue
                 | Route::Relay
                 | Route::Spam
+                | Route::Tls
                 | Route::Log
         )
     }
 
     /// Whether its POST carries a certificate upload (larger body limit).
     pub fn is_upload(self) -> bool {
-        false
+        self == Route::Tls
     }
 }
 
@@ -125,6 +130,7 @@ pub async fn dispatch(
         Route::Queue => queue::page(web, ctx, req).await,
         Route::Relay => settings::relay(web, ctx, req).await,
         Route::Spam => settings::spam(web, ctx, req).await,
+        Route::Tls => tls::page(web, ctx, req).await,
         Route::Log => dashboard::log(web, ctx).await,
         Route::Account => account::page(web, ctx, req, pw).await,
         Route::MobileConfig => account::mobileconfig(web, ctx).await,
@@ -159,6 +165,7 @@ pub fn layout(ctx: Option<&Ctx>, title: &str, body: Markup) -> Markup {
                                 a href="/queue" { "Queue" }
                                 a href="/relay" { "Relay" }
                                 a href="/spam" { "Spam" }
+                                a href="/tls" { "TLS" }
                                 a href="/log" { "Log" }
                             }
                             a href="/account" { "My account" }
