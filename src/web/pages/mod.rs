@@ -37,6 +37,9 @@ pub enum Route {
     Dashboard,
     /// `/domains` and its actions.
     Domains,
+    /// `/domains/dns?domain=D`: the records of D to publish, and their
+    /// live check (`&check=1`).
+    DomainDns,
     /// `/users` and its actions.
     Users,
     /// `/aliases` and its actions.
@@ -45,6 +48,8 @@ pub enum Route {
     Queue,
     /// `/relay`: the smarthost settings.
     Relay,
+    /// `/relay/test` (POST): a test connection to the smarthost.
+    RelayTest,
     /// `/spam`: the spam filter settings.
     Spam,
     /// `/log`: the last lines of the log.
@@ -69,10 +74,12 @@ impl Route {
             "/logout" => Route::Logout,
             "/" => Route::Dashboard,
             "/domains" => Route::Domains,
+            "/domains/dns" => Route::DomainDns,
             "/users" => Route::Users,
             "/aliases" => Route::Aliases,
             "/queue" => Route::Queue,
             "/relay" => Route::Relay,
+            "/relay/test" => Route::RelayTest,
             "/spam" => Route::Spam,
             "/log" => Route::Log,
             "/account" => Route::Account,
@@ -93,10 +100,12 @@ impl Route {
             self,
             Route::Dashboard
                 | Route::Domains
+                | Route::DomainDns
                 | Route::Users
                 | Route::Aliases
                 | Route::Queue
                 | Route::Relay
+                | Route::RelayTest
                 | Route::Spam
                 | Route::Log
         )
@@ -120,10 +129,12 @@ pub async fn dispatch(
         Route::Logout => login::logout(web, ctx, req),
         Route::Dashboard => dashboard::page(web, ctx).await,
         Route::Domains => domains::page(web, ctx, req).await,
+        Route::DomainDns => domains::dns(web, ctx, req).await,
         Route::Users => users::page(web, ctx, req).await,
         Route::Aliases => aliases::page(web, ctx, req).await,
         Route::Queue => queue::page(web, ctx, req).await,
         Route::Relay => settings::relay(web, ctx, req).await,
+        Route::RelayTest => settings::relay_test(web, ctx, req).await,
         Route::Spam => settings::spam(web, ctx, req).await,
         Route::Log => dashboard::log(web, ctx).await,
         Route::Account => account::page(web, ctx, req, pw).await,
