@@ -832,6 +832,11 @@ fn the_wizard_checks_each_step_and_applies_the_plan_at_the_end() {
     assert_eq!(admin.get("/users").status, 200);
 }
 
+/// A `[dns]` table that sends every query to the test server at `addr`.
+fn dns_config(addr: SocketAddr) -> String {
+    format!("[dns]\nnameservers = [\"{addr}\"]\ntimeout = \"2s\"\nattempts = 1\n")
+}
+
 /// The (record, verdict) rows of a DNS check page.
 fn checks_of(page: &str) -> Vec<(String, String)> {
     page.split("<tr class=\"check\">")
@@ -860,10 +865,7 @@ fn the_dns_page_lists_the_records_and_checks_them_through_our_resolver() {
         z
     };
     let dns = DnsServer::start(Zone::new());
-    let (srv, addr) = start(&format!(
-        "[dns]\nnameservers = [\"{}\"]\ntimeout = \"2s\"\nattempts = 1\n",
-        dns.addr()
-    ));
+    let (srv, addr) = start(&dns_config(dns.addr()));
     let key = facteur::auth::dkim::key::generate(
         &srv.dir.path().join("data"),
         "example.test",
@@ -952,10 +954,9 @@ fn the_relay_test_button_shows_the_conversation_without_the_password() {
         },
     );
     let (_srv, addr) = start(&format!(
-        "[dns]\nnameservers = [\"{}\"]\ntimeout = \"2s\"\nattempts = 1\n\
-         [relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
+        "{}[relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
          username = \"office\"\npassword = \"s3cret-relay-pw\"\nca_file = \"{}\"\n",
-        dns.addr(),
+        dns_config(dns.addr()),
         peer.addr().port(),
         ca.display()
     ));
