@@ -937,21 +937,16 @@ fn the_dns_page_lists_the_records_and_checks_them_through_our_resolver() {
 #[test]
 fn the_relay_test_button_shows_the_conversation_without_the_password() {
     use common::dns::{DnsServer, Zone};
-    use common::smtp_peer::{self, Script, SmtpPeer};
+    use common::smtp_peer;
     let mut zone = Zone::new();
     zone.a("relay.example.test", "127.0.0.1");
     let dns = DnsServer::start(zone);
-    let (server_tls, ca_pem) = smtp_peer::tls_for("relay.example.test");
     let ca_dir = common::server::TempDir::new("relayca");
-    let ca = ca_dir.path().join("relay-ca.pem");
-    std::fs::write(&ca, ca_pem).expect("ca");
-    let peer = SmtpPeer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        Script {
-            tls: Some(server_tls),
-            auth: Some(("office".into(), "s3cret-relay-pw".into())),
-            ..Script::accept("relay.example.test")
-        },
+    let (peer, ca) = smtp_peer::login_relay(
+        ca_dir.path(),
+        "relay.example.test",
+        "office",
+        "s3cret-relay-pw",
     );
     let (_srv, addr) = start(&format!(
         "{}[relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
