@@ -405,9 +405,39 @@ impl Serialize for crate::antispam::trusted::Network {
     }
 }
 
+/// `s` as a TOML basic string, quoted and escaped (TOML 1.0, "Basic
+/// strings"), for an [`Edit::Set`] value.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_string_reads_back_as_itself() {
+        for s in [
+            "plain",
+            "with \"quotes\" and \\ backslash",
+            "tab\tnew\nline\u{7f}",
+            "été",
+        ] {
+            let t: toml::Table = toml::from_str(&format!("k = {}", toml_string(s))).unwrap();
+            assert_eq!(t["k"].as_str(), Some(s));
+        }
+    }
 
     const TEXT: &str = "# top comment\n[server]\n# the name\nhostname = \"mail.example.com\"  # trailing\ndata_dir = \"/tmp/x\"\n\n[limits]\n# connections\nmax_connections = 256\n# per ip\nmax_connections_per_ip = 20\n";
 

@@ -632,13 +632,8 @@ fn dns_check(args: &[String], config_path: &Option<PathBuf>) -> ExitCode {
     ));
     let mut failed = false;
     for c in &checks {
-        let label = match (c.ok, c.informational) {
-            (true, _) => "ok",
-            (false, true) => "info",
-            (false, false) => "WRONG",
-        };
         failed |= !c.ok && !c.informational;
-        println!("{label:<6}{}", c.record);
+        println!("{:<6}{}", c.label(), c.record);
         println!("      expected: {}", c.expected);
         println!("      found:    {}", c.found);
     }

@@ -6,7 +6,7 @@ mod common;
 
 use common::dns::{DnsServer, Zone};
 use common::server::{cli, TempDir};
-use common::smtp_peer::{self, Script, SmtpPeer};
+use common::smtp_peer;
 use facteur::auth::dkim::{key, Algorithm};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -222,16 +222,11 @@ fn relay_test_authenticates_without_sending() {
     let mut zone = Zone::new();
     zone.a("relay.example.test", "127.0.0.1");
     let dns = DnsServer::start(zone);
-    let (server_tls, ca_pem) = smtp_peer::tls_for("relay.example.test");
-    let ca = dir.path().join("relay-ca.pem");
-    std::fs::write(&ca, ca_pem).expect("ca");
-    let peer = SmtpPeer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        Script {
-            tls: Some(server_tls),
-            auth: Some(("office".into(), "s3cret-relay-pw".into())),
-            ..Script::accept("relay.example.test")
-        },
+    let (peer, ca) = smtp_peer::login_relay(
+        dir.path(),
+        "relay.example.test",
+        "office",
+        "s3cret-relay-pw",
     );
     let config = |password: &str| {
         write_config(

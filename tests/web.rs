@@ -872,3 +872,158 @@ fn an_uploaded_certificate_is_presented_by_new_imaps_connections() {
     let dash = a.get("/").body;
     assert!(dash.contains("4096-01-01T00:00:00Z"), "{dash}");
 }
+
+/// A `[dns]` table that sends every query to the test server at `addr`.
+fn dns_config(addr: SocketAddr) -> String {
+    format!("[dns]\nnameservers = [\"{addr}\"]\ntimeout = \"2s\"\nattempts = 1\n")
+}
+
+/// The (record, verdict) rows of a DNS check page.
+fn checks_of(page: &str) -> Vec<(String, String)> {
+    page.split("<tr class=\"check\">")
+        .skip(1)
+        .map(|row| {
+            let between = |from: &str| {
+                let at = row.find(from).expect(from) + from.len();
+                row[at..].split('<').next().unwrap_or_default().to_string()
+            };
+            (between("<code>"), between("class=\"verdict\">"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_dns_page_lists_the_records_and_checks_them_through_our_resolver() {
+    use common::dns::{DnsServer, Zone};
+    let zone = |mx: &str, dkim: &str| {
+        let mut z = Zone::new();
+        z.mx("example.test", 10, mx)
+            .txt("example.test", "v=spf1 mx -all")
+            .txt("ed1._domainkey.example.test", dkim)
+            .txt("_dmarc.example.test", "v=DMARC1; p=none")
+            .a("mail.example.test", "192.0.2.10")
+            .ptr("192.0.2.10", "mail.example.test");
+        z
+    };
+    let dns = DnsServer::start(Zone::new());
+    let (srv, addr) = start(&dns_config(dns.addr()));
+    let key = facteur::auth::dkim::key::generate(
+        &srv.dir.path().join("data"),
+        "example.test",
+        facteur::auth::dkim::Algorithm::Ed25519Sha256,
+        Some("ed1"),
+        0,
+    )
+    .expect("key");
+    let dkim = key.record();
+    dns.set_zone(zone("mail.example.test", &dkim));
+
+    let a = Browser::login(addr, ADMIN, PASSWORD);
+    let list = a.get("/domains").body;
+    assert!(
+        list.contains("href=\"/domains/dns?domain=example.test\""),
+        "{list}"
+    );
+    let r = a.get("/domains/dns?domain=example.test");
+    assert_eq!(r.status, 200, "{}", r.body);
+    for shown in [
+        "<td>MX</td>",
+        "10 mail.example.test.",
+        "v=spf1 mx -all",
+        "ed1._domainkey.example.test",
+        "v=DKIM1; k=ed25519",
+        "_dmarc.example.test",
+        "<td>SRV</td>",
+        "_imaps._tcp.example.test",
+        "_submissions._tcp.example.test",
+        "autoconfig.example.test",
+    ] {
+        assert!(r.body.contains(shown), "{shown} missing: {}", r.body);
+    }
+    assert!(checks_of(&r.body).is_empty(), "no check before asked");
+
+    let r = a.get("/domains/dns?domain=example.test&check=1");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rows = checks_of(&r.body);
+    let verdict = |rows: &[(String, String)], record: &str| {
+        rows.iter()
+            .find(|(r, _)| r == record)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{record} not checked: {rows:?}"))
+    };
+    for record in [
+        "MX example.test",
+        "SPF example.test",
+        "DKIM ed1._domainkey.example.test",
+        "DMARC _dmarc.example.test",
+        "PTR 192.0.2.10",
+    ] {
+        assert_eq!(verdict(&rows, record), "ok", "{record}: {}", r.body);
+    }
+
+    // DNS changes: the next check sees it (nothing cached across checks).
+    dns.set_zone(zone("mx.elsewhere.test", "v=DKIM1; k=ed25519; p=b2xk"));
+    let r = a.get("/domains/dns?domain=example.test&check=1");
+    let rows = checks_of(&r.body);
+    assert_eq!(verdict(&rows, "MX example.test"), "WRONG", "{}", r.body);
+    assert_eq!(verdict(&rows, "DKIM ed1._domainkey.example.test"), "WRONG");
+    assert_eq!(verdict(&rows, "SPF example.test"), "ok");
+    assert!(r.body.contains("10 mx.elsewhere.test."), "{}", r.body);
+
+    assert_eq!(a.get("/domains/dns?domain=other.test").status, 404);
+    let staff = Browser::login(addr, STAFF, PASSWORD);
+    assert_eq!(staff.get("/domains/dns?domain=example.test").status, 403);
+}
+
+#[test]
+fn the_relay_test_button_shows_the_conversation_without_the_password() {
+    use common::dns::{DnsServer, Zone};
+    use common::smtp_peer;
+    let mut zone = Zone::new();
+    zone.a("relay.example.test", "127.0.0.1");
+    let dns = DnsServer::start(zone);
+    let ca_dir = common::server::TempDir::new("relayca");
+    let (peer, ca) = smtp_peer::login_relay(
+        ca_dir.path(),
+        "relay.example.test",
+        "office",
+        "s3cret-relay-pw",
+    );
+    let (_srv, addr) = start(&format!(
+        "{}[relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
+         username = \"office\"\npassword = \"s3cret-relay-pw\"\nca_file = \"{}\"\n",
+        dns_config(dns.addr()),
+        peer.addr().port(),
+        ca.display()
+    ));
+    let a = Browser::login(addr, ADMIN, PASSWORD);
+    let page = a.get("/relay").body;
+    assert!(page.contains("action=\"/relay/test\""), "{page}");
+
+    let r = a.post("/relay/test", &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    for shown in [
+        "S: 220 ",
+        "C: STARTTLS",
+        "-- TLS established",
+        "C: AUTH PLAIN (credentials of office)",
+        "S: 235",
+        "The relay works.",
+    ] {
+        assert!(r.body.contains(shown), "{shown} missing: {}", r.body);
+    }
+    assert!(!r.body.contains("s3cret"), "{}", r.body);
+
+    // A wrong password saved from the form: the test says so, and does
+    // not show it either.
+    let r = a.post("/relay", &[("relay.password", "wrong-relay-pw")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = a.post("/relay/test", &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("S: 535"), "{}", r.body);
+    assert!(r.body.contains("The relay test failed."), "{}", r.body);
+    assert!(!r.body.contains("wrong-relay-pw"), "{}", r.body);
+    assert!(peer.accepted().is_empty(), "no mail was sent");
+    // A check with no token is refused like every POST.
+    assert_eq!(a.post_raw("/relay/test", "").status, 403);
+}

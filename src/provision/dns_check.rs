@@ -23,6 +23,18 @@ pub struct Check {
     pub informational: bool,
 }
 
+impl Check {
+    /// Its verdict in a word: `ok`, `info` (not needed for mail) or
+    /// `WRONG`.
+    pub fn label(&self) -> &'static str {
+        match (self.ok, self.informational) {
+            (true, _) => "ok",
+            (false, true) => "info",
+            (false, false) => "WRONG",
+        }
+    }
+}
+
 /// Checks what DNS has for the `expected` records of a domain (those of
 /// [`super::records::domain_records`]), and the PTR of
 /// each address `host` resolves to (RFC 1912 §2.1: the reverse name should

@@ -228,38 +228,38 @@ fn is_domain_name(name: &str) -> bool {
     Hostname::parse(name).is_some_and(|h| h.0.contains('.'))
 }
 
-/// A TOML basic string (for [`crate::config_edit::Edit::Set`]).
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl Plan {
     /// The settings the plan writes into the config file: the host name,
     /// the domains, and the smarthost when one is given.
     pub fn config_edits(&self) -> Vec<Edit> {
-        let domains: Vec<String> = self.domains.iter().map(|d| toml_string(d)).collect();
+        let domains: Vec<String> = self
+            .domains
+            .iter()
+            .map(|d| crate::config_edit::toml_string(d))
+            .collect();
         let mut edits = vec![
-            Edit::Set("server.hostname".into(), toml_string(&self.hostname)),
+            Edit::Set(
+                "server.hostname".into(),
+                crate::config_edit::toml_string(&self.hostname),
+            ),
             Edit::Set("server.domains".into(), format!("[{}]", domains.join(", "))),
         ];
         if let Some(r) = &self.relay {
             edits.extend([
-                Edit::Set("relay.host".into(), toml_string(&r.host)),
+                Edit::Set(
+                    "relay.host".into(),
+                    crate::config_edit::toml_string(&r.host),
+                ),
                 Edit::Set("relay.port".into(), r.port.to_string()),
-                Edit::Set("relay.tls".into(), toml_string(&r.tls)),
-                Edit::Set("relay.username".into(), toml_string(&r.username)),
-                Edit::Set("relay.password".into(), toml_string(&r.password)),
+                Edit::Set("relay.tls".into(), crate::config_edit::toml_string(&r.tls)),
+                Edit::Set(
+                    "relay.username".into(),
+                    crate::config_edit::toml_string(&r.username),
+                ),
+                Edit::Set(
+                    "relay.password".into(),
+                    crate::config_edit::toml_string(&r.password),
+                ),
             ]);
         }
         edits

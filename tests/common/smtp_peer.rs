@@ -410,6 +410,29 @@ fn serve(
     }
 }
 
+/// A relay on loopback named `name` that offers STARTTLS and wants
+/// `user`'s `password` before MAIL; returns it and its certificate as PEM,
+/// written into `dir` as `relay-ca.pem` (for the client to trust).
+pub fn login_relay(
+    dir: &std::path::Path,
+    name: &str,
+    user: &str,
+    password: &str,
+) -> (SmtpPeer, std::path::PathBuf) {
+    let (server_tls, ca_pem) = tls_for(name);
+    let ca = dir.join("relay-ca.pem");
+    std::fs::write(&ca, ca_pem).expect("ca");
+    let peer = SmtpPeer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Script {
+            tls: Some(server_tls),
+            auth: Some((user.into(), password.into())),
+            ..Script::accept(name)
+        },
+    );
+    (peer, ca)
+}
+
 /// A self-signed certificate for `name` and a TLS server config using it;
 /// returns the config and the certificate as PEM (for a client to trust).
 pub fn tls_for(name: &str) -> (Arc<rustls::ServerConfig>, String) {

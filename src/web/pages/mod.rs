@@ -38,6 +38,9 @@ pub enum Route {
     Dashboard,
     /// `/domains` and its actions.
     Domains,
+    /// `/domains/dns?domain=D`: the records of D to publish, and their
+    /// live check (`&check=1`).
+    DomainDns,
     /// `/users` and its actions.
     Users,
     /// `/aliases` and its actions.
@@ -46,6 +49,8 @@ pub enum Route {
     Queue,
     /// `/relay`: the smarthost settings.
     Relay,
+    /// `/relay/test` (POST): a test connection to the smarthost.
+    RelayTest,
     /// `/spam`: the spam filter settings.
     Spam,
     /// `/tls`: the certificate, and the upload of a new one.
@@ -72,10 +77,12 @@ impl Route {
             "/logout" => Route::Logout,
             "/" => Route::Dashboard,
             "/domains" => Route::Domains,
+            "/domains/dns" => Route::DomainDns,
             "/users" => Route::Users,
             "/aliases" => Route::Aliases,
             "/queue" => Route::Queue,
             "/relay" => Route::Relay,
+            "/relay/test" => Route::RelayTest,
             "/spam" => Route::Spam,
             "/tls" => Route::Tls,
             "/log" => Route::Log,
@@ -97,10 +104,12 @@ impl Route {
             self,
             Route::Dashboard
                 | Route::Domains
+                | Route::DomainDns
                 | Route::Users
                 | Route::Aliases
                 | Route::Queue
                 | Route::Relay
+                | Route::RelayTest
                 | Route::Spam
                 | Route::Tls
                 | Route::Log
@@ -125,10 +134,12 @@ pub async fn dispatch(
         Route::Logout => login::logout(web, ctx, req),
         Route::Dashboard => dashboard::page(web, ctx).await,
         Route::Domains => domains::page(web, ctx, req).await,
+        Route::DomainDns => domains::dns(web, ctx, req).await,
         Route::Users => users::page(web, ctx, req).await,
         Route::Aliases => aliases::page(web, ctx, req).await,
         Route::Queue => queue::page(web, ctx, req).await,
         Route::Relay => settings::relay(web, ctx, req).await,
+        Route::RelayTest => settings::relay_test(web, ctx, req).await,
         Route::Spam => settings::spam(web, ctx, req).await,
         Route::Tls => tls::page(web, ctx, req).await,
         Route::Log => dashboard::log(web, ctx).await,

@@ -5,6 +5,7 @@
 use super::{csrf, field_error, layout, reply, Ctx, Reply, Req, Web};
 use crate::admin::Request;
 use crate::config_edit::Edit;
+use crate::net::dns::StubResolver;
 use hyper::{Method, StatusCode};
 use maud::{html, Markup};
 
@@ -152,7 +153,7 @@ fn edits(fields: &[Field], form: &crate::web::form::Form) -> Vec<Edit> {
                 if !form.has(f.key) {
                     continue;
                 }
-                quote(typed.trim())
+                crate::config_edit::toml_string(typed.trim())
             }
             Kind::Number => {
                 if !form.has(f.key) {
@@ -163,28 +164,12 @@ fn edits(fields: &[Field], form: &crate::web::form::Form) -> Vec<Edit> {
                 if t.parse::<f64>().is_ok() {
                     t.to_string()
                 } else {
-                    quote(t)
+                    crate::config_edit::toml_string(t)
                 }
             }
         };
         out.push(Edit::Set(f.key.to_string(), value));
     }
-    out
-}
-
-/// A TOML basic string.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 
@@ -237,6 +222,10 @@ pub async fn relay(web: &Web, ctx: &Ctx, req: &Req<'_>) -> Reply {
     ];
     let intro = html! {
         p { "Send outgoing mail through your provider's server (a smarthost) instead of delivering it to each domain directly." }
+        form method="post" action="/relay/test" {
+            (csrf(ctx))
+            button.secondary type="submit" { "Test the saved settings" }
+        }
     };
     page(
         web,
@@ -248,6 +237,45 @@ pub async fn relay(web: &Web, ctx: &Ctx, req: &Req<'_>) -> Reply {
         &fields,
     )
     .await
+}
+
+/// `/relay/test` (POST): connects to the relay as saved in the config
+/// file, starts TLS and logs in, sends no mail, and shows the
+/// conversation. The password is never in it.
+pub async fn relay_test(web: &Web, ctx: &Ctx, req: &Req<'_>) -> Reply {
+    if req.method != Method::POST {
+        return super::redirect("/relay");
+    }
+    let cfg = match web.settings().await {
+        Ok(c) => c,
+        Err(e) => return super::status(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let report = if cfg.relay.host.is_empty() {
+        None
+    } else {
+        let resolver = StubResolver::from_config(&cfg.dns);
+        Some(
+            crate::net::relay_test::relay_test(&cfg.relay, &cfg.server.hostname.0, &resolver).await,
+        )
+    };
+    let secret = cfg.relay.password.as_str();
+    let body = html! {
+        @match &report {
+            None => p.problem { "No relay is set: mail is delivered to each domain directly." },
+            Some(r) => {
+                @if r.ok { p.flash { "The relay works." } }
+                @else { p.problem { "The relay test failed." } }
+                pre.transcript {
+                    @for line in &r.transcript {
+                        @if secret.is_empty() { (line) } @else { (line.replace(secret, "********")) }
+                        "\n"
+                    }
+                }
+            },
+        }
+        p { a href="/relay" { "Back to the relay settings" } }
+    };
+    reply(StatusCode::OK, layout(Some(ctx), "Relay test", body))
 }
 
 /// `/spam`: the spam filter's thresholds and switches.
