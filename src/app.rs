@@ -147,7 +147,6 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         );
         let _ = shared.web.set(Arc::new(web));
     }
-    log::info!("started with {} listener(s)", bound.len());
 
     let socket = cfg.admin_socket();
     let schedule = cfg
