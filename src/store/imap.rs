@@ -18,7 +18,9 @@
 //! have. A merged record has at most one range per live message below it
 //! plus one, so the bound holds however often the mailbox is expunged.
 
-use super::records::{decode, encode, flags, BlobId, MessageBody, MessageMeta, Tombstone};
+use super::records::{
+    decode, encode, flags, BlobId, MessageBody, MessageMeta, PendingCopy, Tombstone,
+};
 use super::{
     abort, add_ref, message_key, modseq_key, next_modseq, uid_of_key, unref_blobs, vanished_key,
     FinishedBlob, Store, StoreError,
@@ -293,6 +295,43 @@ fn sorted(uids: &[u32]) -> Vec<u32> {
     v
 }
 
+/// `uids` in batches of [`BATCH`]; one empty batch when there are none
+/// (a command on no message still answers with the mailbox's state).
+fn batches(uids: &[u32]) -> impl Iterator<Item = &[u32]> {
+    uids.chunks(BATCH).chain(uids.is_empty().then_some(&[][..]))
+}
+
+/// The first `n` UIDs of ascending ranges, and the ranges left after them.
+pub(super) fn split_ranges(r: &[UidRange], n: usize) -> (Vec<u32>, Vec<UidRange>) {
+    let mut take = Vec::with_capacity(n);
+    let mut rest = Vec::new();
+    for &(lo, hi) in r {
+        let room = n - take.len();
+        if room == 0 || lo > hi {
+            if lo <= hi {
+                rest.push((lo, hi));
+            }
+            continue;
+        }
+        let end = hi.min(lo.saturating_add((room - 1) as u32));
+        take.extend(lo..=end);
+        if end < hi {
+            rest.push((end + 1, hi));
+        }
+    }
+    (take, rest)
+}
+
+impl Copied {
+    /// Appends a later batch's outcome.
+    fn extend(&mut self, batch: Copied) {
+        self.mailbox = batch.mailbox;
+        self.uidvalidity = batch.uidvalidity;
+        self.source.extend(batch.source);
+        self.dest.extend(batch.dest);
+    }
+}
+
 impl Store {
     /// The messages of a mailbox as SELECT needs them (UID, flags,
     /// keywords, modseq, date, size), ascending by UID. Reads only the
@@ -370,16 +409,11 @@ impl Store {
             failed: Vec::new(),
             highestmodseq: 0,
         };
-        for batch in uids.chunks(BATCH) {
+        for batch in batches(&uids) {
             let r = self.store_flags_batch(mailbox, batch, update, &keywords)?;
             out.results.extend(r.results);
             out.failed.extend(r.failed);
             out.highestmodseq = r.highestmodseq;
-        }
-        if uids.is_empty() {
-            out.highestmodseq = self
-                .store_flags_batch(mailbox, &[], update, &keywords)?
-                .highestmodseq;
         }
         Ok(out)
     }
@@ -535,32 +569,134 @@ impl Store {
     /// the same flags, keywords, internal date and cache; bodies are
     /// shared. Checks the quota. UIDs that do not exist are skipped; with
     /// none left nothing changes. A missing destination is
-    /// [`StoreError::NotFound`] (NO [TRYCREATE]).
+    /// [`StoreError::NotFound`] (NO [TRYCREATE]). Durable when it returns.
+    ///
+    /// Works in batches of [`BATCH`] messages, one transaction each, so
+    /// its memory does not grow with the set; each batch gives its
+    /// messages one new modseq of the destination. RFC 9051 §6.4.7 asks a
+    /// failed COPY to leave the destination as it was: the quota is
+    /// checked for the whole set first, and a COPY of more than one batch
+    /// keeps a [`PendingCopy`] record of the UIDs it added, written in
+    /// each batch's transaction and removed by the last one. When a batch
+    /// fails, or at the next open after a crash, the messages it lists are
+    /// removed again (as an expunge: other sessions may have seen them).
     pub fn copy(&self, mailbox: u64, uids: &[u32], dest: &str) -> Result<Copied, StoreError> {
-        let (copied, _) = self.transfer(mailbox, uids, dest, false)?;
+        let uids = sorted(uids);
+        let journal = if uids.len() > BATCH {
+            self.check_copy_quota(mailbox, &uids)?;
+            Some(self.db.generate_id()?.to_be_bytes())
+        } else {
+            None
+        };
+        let mut copied = Copied {
+            mailbox: 0,
+            uidvalidity: 0,
+            source: Vec::with_capacity(uids.len()),
+            dest: Vec::with_capacity(uids.len()),
+        };
+        let last = uids.len().saturating_sub(1) / BATCH;
+        for (i, batch) in batches(&uids).enumerate() {
+            let batch =
+                self.transfer_batch(mailbox, batch, dest, false, journal.as_ref(), i == last);
+            match batch {
+                Ok((c, _, _)) => copied.extend(c),
+                Err(e) => {
+                    if let Some(j) = journal {
+                        self.undo_copy(&j)?;
+                    }
+                    if !copied.source.is_empty() {
+                        self.notify(&[copied.mailbox]);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if !copied.source.is_empty() {
+            self.notify(&[copied.mailbox]);
+        }
         Ok(copied)
     }
 
     /// MOVE (RFC 6851): [`Store::copy`] and the expunge of the source
-    /// messages in one transaction. Needs no quota (the account's usage
-    /// does not change). Returns the copy and the expunge.
+    /// messages. Needs no quota (the account's usage does not change).
+    /// Returns the copy and the expunge. Durable when it returns.
+    ///
+    /// Works in batches of [`BATCH`] messages: each batch copies its
+    /// messages and expunges them from the source in one transaction, so
+    /// every message is either moved or left where it was, never lost nor
+    /// in both mailboxes (RFC 6851 §3.3), also when a later batch fails or
+    /// the process stops; a failure leaves the batches before it done.
     pub fn move_messages(
         &self,
         mailbox: u64,
         uids: &[u32],
         dest: &str,
     ) -> Result<(Copied, Expunged), StoreError> {
-        self.transfer(mailbox, uids, dest, true)
+        let uids = sorted(uids);
+        let mut copied = Copied {
+            mailbox: 0,
+            uidvalidity: 0,
+            source: Vec::with_capacity(uids.len()),
+            dest: Vec::with_capacity(uids.len()),
+        };
+        let mut expunged = Expunged {
+            uids: Vec::with_capacity(uids.len()),
+            highestmodseq: 0,
+        };
+        let mut touched: Vec<u64> = Vec::new();
+        let mut result = Ok(());
+        for batch in batches(&uids) {
+            match self.transfer_batch(mailbox, batch, dest, true, None, true) {
+                Ok((c, e, t)) => {
+                    copied.extend(c);
+                    expunged.uids.extend(e.uids);
+                    expunged.highestmodseq = e.highestmodseq;
+                    for id in t {
+                        if !touched.contains(&id) {
+                            touched.push(id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if !touched.is_empty() {
+            self.notify(&touched);
+            self.compact_tombstones(mailbox)?;
+        }
+        result.map(|()| (copied, expunged))
     }
 
-    fn transfer(
+    /// Fails with [`StoreError::OverQuota`] when copying `uids` (ascending)
+    /// of a mailbox would take its account over its quota.
+    fn check_copy_quota(&self, mailbox: u64, uids: &[u32]) -> Result<(), StoreError> {
+        let Some(m) = self.mailbox_by_id(mailbox)? else {
+            return Err(StoreError::NotFound(format!("mailbox {mailbox}")));
+        };
+        let mut bytes = 0u64;
+        for &uid in uids {
+            if let Some(v) = self.messages.get(message_key(mailbox, uid))? {
+                bytes = bytes.saturating_add(decode::<MessageMeta>(&v)?.size);
+            }
+        }
+        self.check_quota(&m.account, bytes)
+    }
+
+    /// One batch of COPY or MOVE, in one transaction, flushed. For a COPY
+    /// with a `journal`, records the new UIDs in it, or removes it when
+    /// this is the `last` batch. Returns the mailboxes changed.
+    fn transfer_batch(
         &self,
         mailbox: u64,
         uids: &[u32],
         dest: &str,
         is_move: bool,
-    ) -> Result<(Copied, Expunged), StoreError> {
-        let uids = sorted(uids);
+        journal: Option<&[u8; 8]>,
+        last: bool,
+    ) -> Result<(Copied, Expunged, Vec<u64>), StoreError> {
         let default_quota = self.default_quota();
         let (copied, expunged, touched) = self.transact(|tx| {
             let Some((skey, mut src)) = tx.mailbox_by_id(mailbox)? else {
@@ -583,11 +719,11 @@ impl Store {
             } else {
                 dmodseq
             };
-            let mut source = Vec::new();
-            let mut new_uids = Vec::new();
+            let mut source = Vec::with_capacity(uids.len());
+            let mut new_uids = Vec::with_capacity(uids.len());
             let mut bytes = 0u64;
             let mut refs: BTreeMap<BlobId, u64> = BTreeMap::new();
-            for &uid in &uids {
+            for &uid in uids {
                 let (meta, body) = if is_move {
                     let from = if same { &mut dst } else { &mut src };
                     match tx.remove_message(from, uid)? {
@@ -614,6 +750,9 @@ impl Store {
                 };
                 new_uids.push(tx.add_message(&mut dst, &meta, &body)?);
                 source.push(uid);
+            }
+            if let Some(j) = journal {
+                tx.note_copy(j, dst.id, &new_uids, last)?;
             }
             let copied = Copied {
                 mailbox: dst.id,
@@ -654,14 +793,50 @@ impl Store {
             };
             Ok((copied, expunged, touched))
         })?;
-        if !touched.is_empty() {
+        if !touched.is_empty() || journal.is_some() {
             self.flush()?;
-            self.notify(&touched);
-            if is_move {
-                self.compact_tombstones(mailbox)?;
-            }
         }
-        Ok((copied, expunged))
+        Ok((copied, expunged, touched))
+    }
+
+    /// Removes what an unfinished COPY added to its destination (see
+    /// [`PendingCopy`]), [`BATCH`] messages per transaction, each of which
+    /// shortens the record; the last removes it. Safe to run again after
+    /// a crash part way.
+    fn undo_copy(&self, journal: &[u8; 8]) -> Result<(), StoreError> {
+        while let Some(v) = self.copies.get(journal)? {
+            let p: PendingCopy = decode(&v)?;
+            let (take, rest) = split_ranges(&p.uids, BATCH);
+            if take.is_empty() || self.mailbox_by_id(p.mailbox)?.is_none() {
+                self.copies.remove(journal)?;
+                self.flush()?;
+                break;
+            }
+            let rest = PendingCopy {
+                mailbox: p.mailbox,
+                uids: rest,
+            };
+            match self.remove_batch(p.mailbox, &take, false, Some((journal, &rest))) {
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.notify(&[p.mailbox]);
+        }
+        Ok(())
+    }
+
+    /// Undoes the COPYs a crash interrupted (see [`PendingCopy`]), at open.
+    pub(super) fn undo_unfinished_copies(&self) -> Result<(), StoreError> {
+        let keys = self.copies.iter().keys().collect::<Result<Vec<_>, _>>()?;
+        for k in keys {
+            let Ok(j) = <[u8; 8]>::try_from(k.as_ref()) else {
+                self.copies.remove(&k)?;
+                continue;
+            };
+            log::info!("removing the messages of an unfinished COPY");
+            self.undo_copy(&j)?;
+        }
+        Ok(())
     }
 
     /// Expunges messages of a mailbox (by id), whatever their flags (POP3
@@ -704,19 +879,66 @@ impl Store {
         self.remove_messages(mailbox, &uids, true)
     }
 
+    /// Removes messages in batches of [`BATCH`], one transaction and one
+    /// new modseq each (RFC 7162 §3.2: the tombstones of each batch keep
+    /// its modseq). A failure leaves the batches before it done: each
+    /// message is either expunged or kept, and the UIDs it removed are
+    /// reported to the sessions through the change feed.
     fn remove_messages(
         &self,
         mailbox: u64,
         uids: &[u32],
         only_deleted: bool,
     ) -> Result<Expunged, StoreError> {
+        let mut out = Expunged {
+            uids: Vec::with_capacity(uids.len()),
+            highestmodseq: 0,
+        };
+        let mut result = Ok(());
+        for batch in batches(uids) {
+            match self.remove_batch(mailbox, batch, only_deleted, None) {
+                Ok(e) => {
+                    out.uids.extend(e.uids);
+                    out.highestmodseq = e.highestmodseq;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if !out.uids.is_empty() {
+            self.notify(&[mailbox]);
+            self.compact_tombstones(mailbox)?;
+        }
+        result.map(|()| out)
+    }
+
+    /// One batch of [`Store::remove_messages`] in one transaction,
+    /// flushed before the bodies it frees are deleted. With a `journal`,
+    /// also replaces that [`PendingCopy`] record by what is left of it
+    /// (removing it when nothing is). Does not notify.
+    fn remove_batch(
+        &self,
+        mailbox: u64,
+        uids: &[u32],
+        only_deleted: bool,
+        journal: Option<(&[u8; 8], &PendingCopy)>,
+    ) -> Result<Expunged, StoreError> {
         let _guard = self.lock_blobs();
         let (out, freed) = self.transact(|tx| {
             let Some((key, mut m)) = tx.mailbox_by_id(mailbox)? else {
                 return abort(StoreError::NotFound(format!("mailbox {mailbox}")));
             };
+            if let Some((j, rest)) = journal {
+                if rest.uids.is_empty() {
+                    tx.copies.remove(j)?;
+                } else {
+                    tx.copies.insert(j, encode(rest))?;
+                }
+            }
             let modseq = m.highestmodseq + 1;
-            let mut removed = Vec::new();
+            let mut removed = Vec::with_capacity(uids.len());
             let mut unref: BTreeMap<BlobId, u64> = BTreeMap::new();
             let mut bytes = 0u64;
             for &uid in uids {
@@ -757,11 +979,9 @@ impl Store {
                 freed,
             ))
         })?;
-        if !out.uids.is_empty() {
+        if !out.uids.is_empty() || journal.is_some() {
             self.flush()?;
             self.remove_blob_files(&freed);
-            self.notify(&[mailbox]);
-            self.compact_tombstones(mailbox)?;
         }
         Ok(out)
     }

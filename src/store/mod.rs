@@ -22,6 +22,8 @@
 //! - `admins`: account → nothing: the accounts that may administer the box
 //!   (a tree of its own, so account records written before it stay as
 //!   they are; see `admins.rs`).
+//! - `copies`: copy id → [`records::PendingCopy`]: a COPY that spans
+//!   several transactions and has not finished; undone at open.
 //!
 //! Everything that changes several trees does so in one sled transaction.
 
@@ -273,6 +275,7 @@ pub struct Store {
     blobrefs: sled::Tree,
     queue: sled::Tree,
     admins: sled::Tree,
+    copies: sled::Tree,
     blobs: blobs::BlobDir,
     /// Serialises reference-count changes with blob file creation and
     /// removal, so a body being re-delivered is never deleted under it.
@@ -306,6 +309,7 @@ struct Tx<'a> {
     refs: &'a TransactionalTree,
     queue: &'a TransactionalTree,
     admins: &'a TransactionalTree,
+    copies: &'a TransactionalTree,
 }
 
 impl fmt::Debug for Store {
@@ -369,6 +373,7 @@ impl Store {
             blobrefs: db.open_tree("blobrefs")?,
             queue: db.open_tree("queue")?,
             admins: db.open_tree("admins")?,
+            copies: db.open_tree("copies")?,
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
             admin_lock: Mutex::new(()),
@@ -381,6 +386,7 @@ impl Store {
         if found < STORE_FORMAT {
             store.migrate(found)?;
         }
+        store.undo_unfinished_copies()?;
         store.sweep_blobs()?;
         Ok(store)
     }
@@ -448,10 +454,11 @@ impl Store {
             &self.blobrefs,
             &self.queue,
             &self.admins,
+            &self.copies,
         );
         let _gate = self.index_gate.read().unwrap_or_else(|p| p.into_inner());
         let r: Result<T, TransactionError<StoreError>> = trees.transaction(
-            |(acc, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue, admins)| {
+            |(acc, mbx, ids, msg, body, mods, gone, usage, subs, refs, queue, admins, copies)| {
                 f(&Tx {
                     acc,
                     mbx,
@@ -465,6 +472,7 @@ impl Store {
                     refs,
                     queue,
                     admins,
+                    copies,
                 })
             },
         );
@@ -1137,6 +1145,31 @@ impl Tx<'_> {
         let ranges = imap::merge_ranges(ranges);
         self.gone
             .insert(&key, encode(&records::Tombstone { uids: ranges }))?;
+        Ok(())
+    }
+
+    /// Adds the UIDs a COPY batch gave (`uids`, ascending) to the
+    /// COPY's [`records::PendingCopy`] record, or removes the record after
+    /// the `last` batch. Aborts when the destination is no longer the
+    /// mailbox the first batch wrote to (deleted and created again).
+    fn note_copy(&self, key: &[u8; 8], mailbox: u64, uids: &[u32], last: bool) -> TxResult<()> {
+        let mut p = match self.copies.get(key)? {
+            Some(v) => tx_decode::<records::PendingCopy>(&v)?,
+            None => records::PendingCopy {
+                mailbox,
+                uids: Vec::new(),
+            },
+        };
+        if p.mailbox != mailbox {
+            return abort(StoreError::NotFound(format!("mailbox {}", p.mailbox)));
+        }
+        if last {
+            self.copies.remove(key)?;
+        } else if !uids.is_empty() {
+            p.uids.extend(imap::ranges(uids));
+            p.uids = imap::merge_ranges(p.uids);
+            self.copies.insert(key, encode(&p))?;
+        }
         Ok(())
     }
 

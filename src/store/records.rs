@@ -317,6 +317,23 @@ pub struct Tombstone {
 
 impl Record for Tombstone {}
 
+/// A COPY that spans several transactions and has not finished (tree
+/// `copies`, key: an id of the copy). Each batch of the copy adds its new
+/// UIDs here in its own transaction, and the last batch removes the
+/// record; one left at open is a COPY that never completed, whose
+/// messages are removed again (RFC 9051 §6.4.7: an unsuccessful COPY
+/// leaves the destination as it was).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCopy {
+    /// The destination mailbox's id.
+    pub mailbox: u64,
+    /// The UIDs copied there so far, as ascending, disjoint, inclusive
+    /// ranges.
+    pub uids: Vec<(u32, u32)>,
+}
+
+impl Record for PendingCopy {}
+
 /// DSN RET parameter (RFC 3461 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ret {

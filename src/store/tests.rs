@@ -452,6 +452,279 @@ fn a_store_over_several_batches_changes_every_message() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `n` messages in alice's INBOX, more than two batches' worth: UIDs 1..=n.
+fn over_two_batches(s: &Store) -> (Mailbox, usize) {
+    let n = 2 * super::imap::BATCH + 3;
+    let uids = deliver_n(s, ALICE, n);
+    assert_eq!(uids, (1..=n as u32).collect::<Vec<_>>());
+    (mbox(s, ALICE, "INBOX"), n)
+}
+
+/// The modseq of each message of a mailbox, by UID.
+fn modseqs(s: &Store, id: u64) -> Vec<(u32, u64)> {
+    s.summaries(id)
+        .unwrap()
+        .iter()
+        .map(|m| (m.uid, m.modseq))
+        .collect()
+}
+
+/// Each batch of a bulk command gives its messages one new modseq: UIDs
+/// `first..` in batches of [`super::imap::BATCH`], from `base + 1` on.
+fn batch_modseqs(first: u32, n: usize, base: u64) -> Vec<(u32, u64)> {
+    (0..n)
+        .map(|i| (first + i as u32, base + 1 + (i / super::imap::BATCH) as u64))
+        .collect()
+}
+
+#[test]
+fn a_copy_over_several_batches_copies_every_message_once() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let used = usage(&s, ALICE);
+    let before = mbox(&s, ALICE, "Archive");
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let c = s.copy(inbox.id, &all, "Archive").unwrap();
+    assert_eq!(c.source, all);
+    assert_eq!(c.dest, all, "new UIDs contiguous across batches");
+    let after = mbox(&s, ALICE, "Archive");
+    assert_eq!((after.messages, after.uidnext), (n as u32, n as u32 + 1));
+    assert_eq!(
+        after.highestmodseq,
+        before.highestmodseq + 3,
+        "three batches"
+    );
+    assert_eq!(
+        modseqs(&s, after.id),
+        batch_modseqs(1, n, before.highestmodseq)
+    );
+    assert_eq!(usage(&s, ALICE), 2 * used);
+    assert_eq!(mbox(&s, ALICE, "INBOX"), inbox, "the source is left alone");
+    let blob = s.message(inbox.id, n as u32).unwrap().unwrap().blob;
+    assert_eq!(s.blob_refs(&blob).unwrap(), 2);
+    assert_eq!(s.copies.len(), 0, "the finished copy keeps no record");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_copy_over_quota_is_refused_before_its_first_batch() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let used = usage(&s, ALICE);
+    // Room for the first batches but not for the whole set.
+    s.set_quota(ALICE, used + used / 2).unwrap();
+    let archive = mbox(&s, ALICE, "Archive");
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let err = s.copy(inbox.id, &all, "Archive").unwrap_err();
+    assert!(matches!(err, StoreError::OverQuota(_)), "{err}");
+    assert_eq!(mbox(&s, ALICE, "Archive"), archive, "nothing was copied");
+    assert_eq!(usage(&s, ALICE), used);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_copy_failing_in_a_later_batch_takes_back_the_batches_before() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let used = usage(&s, ALICE);
+    let blob = s.message(inbox.id, 1).unwrap().unwrap().blob;
+    // A message of the second batch without its body record.
+    let broken = super::imap::BATCH as u32 + 5;
+    s.bodies.remove(message_key(inbox.id, broken)).unwrap();
+    let archive = mbox(&s, ALICE, "Archive");
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let err = s.copy(inbox.id, &all, "Archive").unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    // RFC 9051 §6.4.7: the destination holds what it held before; the
+    // first batch's UIDs are gone for good and reported as expunged.
+    let after = mbox(&s, ALICE, "Archive");
+    assert_eq!((after.messages, after.size, after.unseen), (0, 0, 0));
+    assert_eq!(after.uidnext, super::imap::BATCH as u32 + 1);
+    assert!(s.summaries(after.id).unwrap().is_empty());
+    assert_eq!(
+        s.vanished_since(after.id, archive.highestmodseq).unwrap(),
+        [(1, super::imap::BATCH as u32)]
+    );
+    assert_eq!(usage(&s, ALICE), used);
+    assert_eq!(s.blob_refs(&blob).unwrap(), 1);
+    assert_eq!(s.copies.len(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_copy_a_crash_interrupted_is_taken_back_at_open() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    deliver_n(&s, ALICE, 3);
+    let inbox = mbox(&s, ALICE, "INBOX");
+    let used = usage(&s, ALICE);
+    let blob = s.message(inbox.id, 2).unwrap().unwrap().blob;
+    s.copy(inbox.id, &[1], "Archive").unwrap();
+    // What a copy stopped after its first batches leaves: its messages,
+    // and its record of them.
+    let c = s.copy(inbox.id, &[2, 3], "Archive").unwrap();
+    assert_eq!(c.dest, [2, 3]);
+    let archive = mbox(&s, ALICE, "Archive");
+    let pending = records::PendingCopy {
+        mailbox: archive.id,
+        uids: vec![(2, 3)],
+    };
+    s.copies
+        .insert(7u64.to_be_bytes(), encode(&pending))
+        .unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let s = Store::open(&dir, 1 << 20).unwrap();
+    let after = mbox(&s, ALICE, "Archive");
+    assert_eq!(after.messages, 1, "the earlier, finished copy stays");
+    assert!(s.message(archive.id, 1).unwrap().is_some());
+    assert_eq!(
+        s.vanished_since(archive.id, archive.highestmodseq).unwrap(),
+        [(2, 3)]
+    );
+    assert_eq!(
+        usage(&s, ALICE),
+        used + s.message(inbox.id, 1).unwrap().unwrap().size
+    );
+    assert_eq!(s.blob_refs(&blob).unwrap(), 1);
+    assert_eq!(s.copies.len(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_move_over_several_batches_moves_each_message_once() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let used = usage(&s, ALICE);
+    let trash = mbox(&s, ALICE, "Trash");
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let (c, e) = s.move_messages(inbox.id, &all, "Trash").unwrap();
+    assert_eq!(
+        (c.source.clone(), c.dest.clone()),
+        (all.clone(), all.clone())
+    );
+    assert_eq!(e.uids, all);
+    let src = mbox(&s, ALICE, "INBOX");
+    let dst = mbox(&s, ALICE, "Trash");
+    assert_eq!((src.messages, dst.messages), (0, n as u32));
+    assert_eq!(src.highestmodseq, inbox.highestmodseq + 3);
+    assert_eq!(e.highestmodseq, src.highestmodseq);
+    assert_eq!(dst.highestmodseq, trash.highestmodseq + 3);
+    assert_eq!(
+        modseqs(&s, dst.id),
+        batch_modseqs(1, n, trash.highestmodseq)
+    );
+    // Each batch's expunge under its own modseq.
+    let b = super::imap::BATCH as u32;
+    assert_eq!(
+        s.vanished_since(inbox.id, inbox.highestmodseq).unwrap(),
+        [(1, n as u32)]
+    );
+    assert_eq!(
+        s.vanished_since(inbox.id, inbox.highestmodseq + 1).unwrap(),
+        [(b + 1, n as u32)]
+    );
+    assert_eq!(
+        s.vanished_since(inbox.id, inbox.highestmodseq + 2).unwrap(),
+        [(2 * b + 1, n as u32)]
+    );
+    assert_eq!(usage(&s, ALICE), used);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_move_failing_in_a_later_batch_leaves_each_message_in_one_mailbox() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let used = usage(&s, ALICE);
+    let b = super::imap::BATCH as u32;
+    s.bodies.remove(message_key(inbox.id, b + 5)).unwrap();
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let err = s.move_messages(inbox.id, &all, "Trash").unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    // RFC 6851 §3.3: the first batch moved, the rest stayed; none in both.
+    let src: Vec<u32> = s
+        .summaries(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(src, (b + 1..=n as u32).collect::<Vec<_>>());
+    let trash = mbox(&s, ALICE, "Trash");
+    assert_eq!(trash.messages, b);
+    let moved = s.message(trash.id, b).unwrap().unwrap();
+    assert!(moved.prefix.starts_with(b"Delivered-To"));
+    assert_eq!(
+        s.vanished_since(inbox.id, inbox.highestmodseq).unwrap(),
+        [(1, b)]
+    );
+    assert_eq!(usage(&s, ALICE), used);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_expunge_over_several_batches_removes_every_deleted_message() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let b = super::imap::BATCH as u32;
+    // Every message but the last of the first batch is \Deleted.
+    let deleted: Vec<u32> = (1..=n as u32).filter(|&u| u != b).collect();
+    s.store_flags(
+        inbox.id,
+        &deleted,
+        &update(FlagOp::Add, flags::DELETED, &[], None),
+    )
+    .unwrap();
+    let before = mbox(&s, ALICE, "INBOX");
+    let e = s.expunge_deleted(inbox.id, None).unwrap();
+    assert_eq!(e.uids, deleted);
+    let after = mbox(&s, ALICE, "INBOX");
+    assert_eq!(
+        (after.messages, after.deleted, after.size > 0),
+        (1, 0, true)
+    );
+    assert_eq!(
+        after.highestmodseq,
+        before.highestmodseq + 3,
+        "three batches"
+    );
+    assert_eq!(e.highestmodseq, after.highestmodseq);
+    assert_eq!(
+        s.vanished_since(inbox.id, before.highestmodseq + 1)
+            .unwrap(),
+        [(b + 2, n as u32)],
+        "the second batch starts after the kept message"
+    );
+    assert_eq!(s.summaries(inbox.id).unwrap()[0].uid, b);
+    assert_eq!(usage(&s, ALICE), after.size);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn split_ranges_takes_whole_and_partial_ranges() {
+    use super::imap::split_ranges;
+    assert_eq!(split_ranges(&[], 3), (vec![], vec![]));
+    assert_eq!(
+        split_ranges(&[(1, 2), (5, 9)], 3),
+        (vec![1, 2, 5], vec![(6, 9)])
+    );
+    assert_eq!(
+        split_ranges(&[(1, 3), (5, 5)], 3),
+        (vec![1, 2, 3], vec![(5, 5)])
+    );
+    assert_eq!(split_ranges(&[(7, 7)], 3), (vec![7], vec![]));
+    assert_eq!(
+        split_ranges(&[(u32::MAX - 1, u32::MAX)], 1),
+        (vec![u32::MAX - 1], vec![(u32::MAX, u32::MAX)])
+    );
+}
+
 #[test]
 fn unchangedsince_fails_newer_messages_and_leaves_them_alone() {
     let dir = tmp();
