@@ -284,9 +284,12 @@ fn apply(op: FlagOp, cur: &MessageMeta, fl: u8, kw: &[String]) -> Option<(u8, Ve
 /// every record it reads and writes in memory until it commits (with the
 /// whole set in one transaction, `STORE 1:* +FLAGS (\Seen)` on 10,000
 /// messages took the server from 31 to 128 MiB), so bulk commands work in
-/// batches of this many; a few hundred keeps the cost of a commit (one
-/// fsync) small against the work of the batch.
-pub const BATCH: usize = 256;
+/// batches of this many. Measured on 10,000 messages
+/// (`scripts/bench/imap.sh`, docs/BENCHMARKS.md): batches of 256 added
+/// 6.7 MiB for STORE, 9.9 for COPY and 11-16 for MOVE; batches of 64
+/// added 3.2, 5.9 and 7.4 MiB, for 100-250 ms more per command (one
+/// fsync per batch).
+pub const BATCH: usize = 64;
 
 fn sorted(uids: &[u32]) -> Vec<u32> {
     let mut v = uids.to_vec();
@@ -409,23 +412,39 @@ impl Store {
             failed: Vec::new(),
             highestmodseq: 0,
         };
+        let mut changed = false;
+        let mut result = Ok(());
         for batch in batches(&uids) {
-            let r = self.store_flags_batch(mailbox, batch, update, &keywords)?;
-            out.results.extend(r.results);
-            out.failed.extend(r.failed);
-            out.highestmodseq = r.highestmodseq;
+            match self.store_flags_batch(mailbox, batch, update, &keywords) {
+                Ok((r, any)) => {
+                    changed |= any;
+                    out.results.extend(r.results);
+                    out.failed.extend(r.failed);
+                    out.highestmodseq = r.highestmodseq;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(out)
+        // Sessions waiting on the mailbox wake once for the whole STORE,
+        // not once a batch.
+        if changed {
+            self.notify(&[mailbox]);
+        }
+        result.map(|()| out)
     }
 
-    /// One batch of [`Store::store_flags`], in one transaction.
+    /// One batch of [`Store::store_flags`], in one transaction, flushed;
+    /// with whether it changed anything. Does not notify.
     fn store_flags_batch(
         &self,
         mailbox: u64,
         uids: &[u32],
         update: &FlagUpdate,
         keywords: &[String],
-    ) -> Result<StoreFlagsResult, StoreError> {
+    ) -> Result<(StoreFlagsResult, bool), StoreError> {
         let fl = update.flags;
         let result = self.transact(|tx| {
             let Some((key, mut m)) = tx.mailbox_by_id(mailbox)? else {
@@ -489,10 +508,8 @@ impl Store {
                 any,
             ))
         })?;
-        let (result, any) = result;
-        if any {
+        if result.1 {
             self.flush()?;
-            self.notify(&[mailbox]);
         }
         Ok(result)
     }
