@@ -360,9 +360,25 @@ impl Session {
         let p: Vec<char> = canonical_pattern(&self.stored_pattern(&full))
             .chars()
             .collect();
-        for name in subs.iter().filter(|n| matches(&p, n)) {
+        // RFC 3501 §6.3.9: a level above a subscribed name that `%` hides
+        // is listed with \Noselect when it is not subscribed itself.
+        let mut names: Vec<(String, bool)> = subs.iter().map(|n| (n.clone(), true)).collect();
+        for sub in subs.iter().filter(|n| !matches(&p, n)) {
+            names.extend(
+                ancestors(sub)
+                    .filter(|a| !subs.contains(a))
+                    .map(|a| (a, false)),
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        for (name, subscribed) in names.iter().filter(|(n, _)| matches(&p, n)) {
             let exists = boxes.iter().any(|b| &b.name == name);
-            let attrs = if exists { "" } else { "\\Noselect" };
+            let attrs = if exists && *subscribed {
+                ""
+            } else {
+                "\\Noselect"
+            };
             let sep = self.quoted_separator();
             self.out
                 .extend_from_slice(format!("* LSUB ({attrs}) {sep} ").as_bytes());

@@ -165,3 +165,28 @@ fn binary_of_quoted_printable_drops_trailing_white_space() {
          BINARY[1]<5> {6}\r\none\r\nx)\r\nf OK FETCH completed\r\n"
     );
 }
+
+/// RFC 3501 §6.3.9: LSUB with `%` lists a parent of a subscribed mailbox
+/// that is not subscribed itself, marked `\Noselect`; with `*` the
+/// subscribed child is listed and the parent is not.
+#[test]
+fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a CREATE foo/bar\r\nb SUBSCRIBE foo/bar\r\n");
+    assert!(r.ends_with("b OK SUBSCRIBE completed\r\n"), "{r}");
+    let r = c.run(b"l LSUB \"\" f%\r\n");
+    assert_eq!(
+        r,
+        "* LSUB (\\Noselect) \"/\" foo\r\nl OK LSUB completed\r\n"
+    );
+    let r = c.run(b"m LSUB \"\" f*\r\n");
+    assert_eq!(r, "* LSUB () \"/\" foo/bar\r\nm OK LSUB completed\r\n");
+    // A parent subscribed itself is listed as any other.
+    let r = c.run(b"n SUBSCRIBE foo\r\no LSUB \"\" f%\r\n");
+    assert!(
+        r.ends_with("* LSUB () \"/\" foo\r\no OK LSUB completed\r\n"),
+        "{r}"
+    );
+}
