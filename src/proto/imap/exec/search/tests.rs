@@ -288,6 +288,39 @@ fn header_keys_decoded() {
     assert_eq!(uids("SUBJECT needle"), Vec::<u32>::new());
 }
 
+/// RFC 3501 §6.4.4 FROM: the string is matched against the address as a
+/// client shows it, display name decoded (RFC 2047) and addr-spec, so the
+/// quoting, comments and spacing of the raw field do not hide it.
+#[test]
+fn address_keys_match_the_address_as_shown() {
+    let froms: [&[u8]; 6] = [
+        b"user-from@domain.org",
+        b"\"user-from\"@domain.org",
+        b"user-from(work)@domain.org",
+        b"user-from @ domain.org",
+        b"=?utf-8?q?Us=C3=A9r_From?= <user-from@domain.org>",
+        b"Other <other@domain.org>",
+    ];
+    let mut mb = one_message(Vec::new());
+    mb.msgs = froms
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut m = b"From: ".to_vec();
+            m.extend_from_slice(f);
+            m.extend_from_slice(b"\r\nTo: \"Bob\" <bob@x.test>\r\n\r\nbody\r\n");
+            let uid = i as u32 + 1;
+            (summary(uid, 0, &[], 0, m.len() as u64), m)
+        })
+        .collect();
+    let mut run = |c: &str| run_in(&mut mb, c, &mut u64::MAX.clone()).unwrap();
+    assert_eq!(run("FROM user-from@domain.org"), [1, 2, 3, 4, 5]);
+    assert_eq!(run("FROM \"usér from\""), [5]);
+    assert_eq!(run("FROM \"From <user-from@\""), [5]);
+    assert_eq!(run("TO \"bob <bob@x.test>\""), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(run("CC \"\""), Vec::<u32>::new());
+}
+
 #[test]
 fn body_and_text_decoded() {
     assert_eq!(uids("BODY needle"), [10, 50]);
