@@ -293,7 +293,14 @@ impl Session {
         let rev1_base = !l.extended && !self.rev2;
         for name in names {
             let m = boxes.iter().find(|b| b.name == name);
-            let child_meets = recursive && all.iter().any(|c| is_child(c, &name) && meets(c));
+            // RFC 5258 §3.5: CHILDINFO tells of a descendant that meets
+            // the criteria but is not listed itself; one that matches a
+            // pattern is listed for itself, and CHILDINFO would be
+            // redundant (the "SHOULD NOT" of example 9 in §5).
+            let child_meets = recursive
+                && all.iter().any(|c| {
+                    is_child(c, &name) && meets(c) && !patterns.iter().any(|p| matches(p, c))
+                });
             if !meets(&name) && !child_meets {
                 continue;
             }

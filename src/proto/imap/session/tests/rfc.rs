@@ -190,3 +190,36 @@ fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
         "{r}"
     );
 }
+
+/// RFC 5258 §3.5 with several patterns (the multiple-pattern examples of
+/// §5): a subscribed mailbox that matches one of the patterns is listed
+/// for itself, and its parent is not listed again for it with CHILDINFO;
+/// with a pattern that does not reach the child, the parent carries it.
+#[test]
+fn list_recursivematch_with_several_patterns() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a CREATE Fruit/Apple\r\nb SUBSCRIBE Fruit/Apple\r\n");
+    assert!(r.ends_with("b OK SUBSCRIBE completed\r\n"), "{r}");
+    let r = c.run(b"l LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit\" \"Fruit/*\")\r\n");
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" Fruit/Apple\r\nl OK LIST completed\r\n"
+    );
+    let r = c.run(b"m LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit\" \"Veg*\")\r\n");
+    assert!(
+        r.starts_with("* LIST (\\HasChildren) \"/\" Fruit (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"),
+        "{r}"
+    );
+    let r = c.run(
+        b"n SUBSCRIBE Fruit\r\no LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit/*\" \"Fruit\")\r\n",
+    );
+    assert!(
+        r.ends_with(
+            "* LIST (\\HasChildren \\Subscribed) \"/\" Fruit\r\n\
+             * LIST (\\HasNoChildren \\Subscribed) \"/\" Fruit/Apple\r\no OK LIST completed\r\n"
+        ),
+        "{r}"
+    );
+}
