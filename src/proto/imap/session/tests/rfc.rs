@@ -191,6 +191,51 @@ fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
     );
 }
 
+/// RFC 3516 §4.2: BINARY[n] and BINARY.SIZE[n] of a message/rfc822 part
+/// give the part's content, the embedded message (as Dovecot answers), and
+/// the connection goes on; a multipart stays a protocol error (RFC 9051
+/// §6.4.5). Base64 sizes and partial fetches count decoded bytes.
+#[test]
+fn binary_of_a_message_part_and_of_base64() {
+    let st = store();
+    deliver(
+        &st,
+        concat!(
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+            "\r\n",
+            "--b\r\n",
+            "Content-Type: text/plain\r\n",
+            "Content-Transfer-Encoding: base64\r\n",
+            "\r\n",
+            "aGVsbG8g\r\nd29ybGQ=\r\n",
+            "--b\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "\r\n",
+            "Subject: in\r\n\r\ninner\r\n",
+            "--b--\r\n",
+        )
+        .as_bytes(),
+    );
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s EXAMINE INBOX\r\n");
+    let r = c.run(b"a FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2])\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[2] 20 BINARY[2] {20}\r\nSubject: in\r\n\r\ninner)\r\n\
+         a OK FETCH completed\r\n"
+    );
+    let r = c.run(b"b FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<6.3>)\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[1] 11 BINARY[1] {11}\r\nhello world \
+         BINARY[1]<6> {3}\r\nwor)\r\nb OK FETCH completed\r\n"
+    );
+    let r = c.run(b"c FETCH 1 BINARY.SIZE[]\r\nd NOOP\r\n");
+    assert!(r.contains("c OK"), "{r}");
+    assert!(r.ends_with("d OK NOOP completed\r\n"), "{r}");
+}
+
 /// RFC 5258 §3.5 with several patterns (the multiple-pattern examples of
 /// §5): a subscribed mailbox that matches one of the patterns is listed
 /// for itself, and its parent is not listed again for it with CHILDINFO;
