@@ -257,6 +257,10 @@ ok(B.append('INBOX', None, None, MSG))
 A.sock.settimeout(10)
 line = A.readline()
 assert line == b'* 2 EXISTS\r\n', line
+# RFC 3501 §7.3.2: RECENT goes with EXISTS; A was told first, so the new
+# message is recent in A, as the first was since its SELECT.
+line = A.readline()
+assert line == b'* 2 RECENT\r\n', line
 # Flag changes by B are pushed too.
 ok(B.select('INBOX'))
 ok(B.store('1', '+FLAGS', '(\\Answered)'))

@@ -22,6 +22,7 @@
 //! - `admins`: account → nothing: the accounts that may administer the box
 //!   (a tree of its own, so account records written before it stay as
 //!   they are; see `admins.rs`).
+//! - `recent`: mailbox id → the first UID still `\Recent` (see `recent.rs`).
 //!
 //! Everything that changes several trees does so in one sled transaction.
 
@@ -31,6 +32,7 @@ pub mod dump;
 mod imap;
 mod mailboxes;
 mod migrate;
+mod recent;
 pub mod records;
 mod room;
 mod watch;
@@ -273,6 +275,7 @@ pub struct Store {
     blobrefs: sled::Tree,
     queue: sled::Tree,
     admins: sled::Tree,
+    recent: sled::Tree,
     blobs: blobs::BlobDir,
     /// Serialises reference-count changes with blob file creation and
     /// removal, so a body being re-delivered is never deleted under it.
@@ -369,6 +372,7 @@ impl Store {
             blobrefs: db.open_tree("blobrefs")?,
             queue: db.open_tree("queue")?,
             admins: db.open_tree("admins")?,
+            recent: db.open_tree("recent")?,
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
             admin_lock: Mutex::new(()),

@@ -41,6 +41,8 @@ pub struct FetchMessage<'a> {
     /// MIME structure of the whole message (prefix included). When
     /// [`needs_structure`] is false, only its `size` is used.
     pub structure: &'a Structure,
+    /// `\Recent` in this session (IMAP4rev1, RFC 3501 §2.3.2).
+    pub recent: bool,
 }
 
 /// How the session is set up.
@@ -53,8 +55,7 @@ pub struct FetchOptions {
     pub uid: bool,
     /// CONDSTORE active: include MODSEQ (RFC 7162 §3.1.4.1).
     pub modseq: bool,
-    /// IMAP4rev2: no `\Recent` (RFC 9051 §2.3.2). Nothing is recent in
-    /// this server, so the flag is never sent under either revision.
+    /// IMAP4rev2: no `\Recent` (RFC 9051 §2.3.2).
     pub rev2: bool,
 }
 
@@ -272,7 +273,7 @@ fn attr(
     match a {
         FetchAttr::Flags => {
             w.push(b"FLAGS ");
-            flag_list(&mut w.buf, msg.summary);
+            flag_list(&mut w.buf, msg.summary, msg.recent && !opts.rev2);
         }
         FetchAttr::InternalDate => {
             w.push(b"INTERNALDATE ");
@@ -317,8 +318,8 @@ fn attr(
     Ok(())
 }
 
-/// `(\Seen ... keyword ...)`; never `\Recent` (nothing is recent here).
-fn flag_list(out: &mut Vec<u8>, m: &MessageSummary) {
+/// `(\Seen ... keyword ... [\Recent])`.
+fn flag_list(out: &mut Vec<u8>, m: &MessageSummary, recent: bool) {
     let mut list = Vec::with_capacity(5 + m.keywords.len());
     for (bit, f) in [
         (flags::SEEN, Flag::Seen),
@@ -332,7 +333,7 @@ fn flag_list(out: &mut Vec<u8>, m: &MessageSummary) {
         }
     }
     list.extend(m.keywords.iter().map(|k| Flag::Keyword(k.clone())));
-    response::flag_list(out, &list, false);
+    response::flag_list(out, &list, recent);
 }
 
 /// `MODSEQ (n)` (RFC 7162 §3.1.4.1).

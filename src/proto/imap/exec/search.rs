@@ -87,6 +87,9 @@ pub struct SearchContext<'a> {
     pub largest_uid: u32,
     /// The UIDs saved by SEARCHRES, for `$` (RFC 5182 §2.1).
     pub saved: &'a [u32],
+    /// The UIDs `\Recent` in the session, as ranges `[from, to)` (see
+    /// [`super::in_ranges`]); empty under IMAP4rev2.
+    pub recent: &'a [(u32, u32)],
 }
 
 /// What one search may spend: budget units (see the module
@@ -379,6 +382,8 @@ enum Node<'k> {
     Smaller(u64),
     ModSeq(u64),
     Sent(DateCmp, Date),
+    /// `\Recent` in the session.
+    Recent,
     /// Index into [`Plan::headers`].
     Header(usize),
     /// Index into [`Plan::addresses`].
@@ -412,9 +417,10 @@ impl<'k> Plan<'k> {
             K::SequenceSet(set) => Node::Seq(set),
             K::Uid(set) => Node::Uid(set),
             // RFC 3501 §6.4.4: OLD is NOT RECENT; NEW is RECENT UNSEEN.
-            // Nothing is recent in this server.
-            K::All | K::Old => Node::Const(true),
-            K::New | K::Recent => Node::Const(false),
+            K::All => Node::Const(true),
+            K::Recent => Node::Recent,
+            K::Old => Node::Not(Box::new(Node::Recent)),
+            K::New => Node::And(vec![Node::Recent, Node::Flag(flags::SEEN, false)]),
             K::Answered => Node::Flag(flags::ANSWERED, true),
             K::Deleted => Node::Flag(flags::DELETED, true),
             K::Draft => Node::Flag(flags::DRAFT, true),
@@ -598,6 +604,7 @@ fn eval(
         Node::Larger(n) => sum.size > *n,
         Node::Smaller(n) => sum.size < *n,
         Node::ModSeq(n) => sum.modseq >= *n,
+        Node::Recent => super::in_ranges(env.ctx.recent, m.uid),
         Node::Sent(cmp, d) => match facts.sent {
             None => return Ok(None),
             Some(None) => false,

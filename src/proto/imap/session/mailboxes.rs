@@ -85,8 +85,11 @@ impl Session {
         let last_uid = m.uidnext.saturating_sub(1).max(uids.last().unwrap_or(0));
         write_flags(&mut self.out, &keywords, read_only);
         self.line(&format!("* {} EXISTS", uids.len()));
+        // RFC 3501 §2.3.2, §6.3.1: the messages no session had as recent.
+        let recent = super::take_recent(&self.store, self.rev2, m.id, read_only, last_uid + 1);
         if !self.rev2 {
-            self.line("* 0 RECENT");
+            let n = recent.map_or(0, |(a, b)| uids.count_below(b) - uids.count_below(a));
+            self.line(&format!("* {n} RECENT"));
             if let Some(n) = unseen {
                 self.line(&format!("* OK [UNSEEN {n}] First unseen"));
             }
@@ -117,6 +120,7 @@ impl Session {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             keywords,
+            recent: recent.into_iter().collect(),
             watch,
         };
         if let Some(q) = qresync {
@@ -149,7 +153,7 @@ impl Session {
             Err(e) => log::error!("imap: reading expunges: {e}"),
         }
         for (seq, s) in changed {
-            write_flags_fetch(&mut self.out, *seq, s, true);
+            write_flags_fetch(&mut self.out, *seq, s, true, sel.is_recent(s.uid));
         }
     }
 
@@ -420,7 +424,15 @@ impl Session {
         for it in items {
             parts.push(match it {
                 StatusItem::Messages => format!("MESSAGES {}", m.messages),
-                StatusItem::Recent => "RECENT 0".to_string(),
+                // RFC 3501 §6.3.10: the messages the next session to
+                // select the mailbox gets as recent.
+                StatusItem::Recent => match self.store.recent_count(m.id) {
+                    Ok(n) => format!("RECENT {n}"),
+                    Err(e) => {
+                        log::error!("imap: counting recent messages: {e}");
+                        "RECENT 0".to_string()
+                    }
+                },
                 StatusItem::UidNext => format!("UIDNEXT {}", m.uidnext),
                 StatusItem::UidValidity => format!("UIDVALIDITY {}", m.uidvalidity),
                 StatusItem::Unseen => format!("UNSEEN {}", m.unseen),

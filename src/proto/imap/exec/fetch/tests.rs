@@ -120,6 +120,7 @@ fn fetch_with(msg: &[u8], items: &str, opts: FetchOptions) -> io::Result<Vec<u8>
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let a = attrs(items);
     let mut first: Option<Vec<u8>> = None;
@@ -181,6 +182,7 @@ fn flags_date_size_uid_modseq() {
             uid: 1,
             summary: &sum,
             structure: &s,
+            recent: false,
         };
         let mut sink = MemSink::new(&msg);
         let opts = FetchOptions { rev2, ..PLAIN };
@@ -275,6 +277,7 @@ fn whole_message_header_and_text() {
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let mut bytes = MemMessage::new(&msg, 5);
     let mut sink = MemSink::new(&msg);
@@ -530,6 +533,7 @@ fn unknown_transfer_encoding_fails_before_writing() {
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let cte = BinaryRefusal::UnknownCte("x-uuencode".into());
     for (items, want) in [("(FLAGS BINARY[4])", &cte), ("(UID BINARY.SIZE[4])", &cte)] {
@@ -717,6 +721,7 @@ fn placeholder_structure_is_enough_without_structure_needs() {
         uid: 5,
         summary: &sum,
         structure: &placeholder,
+        recent: false,
     };
     let a = attrs("(RFC822.SIZE BODY.PEEK[]<3.4>)");
     assert!(!needs_structure(&a));

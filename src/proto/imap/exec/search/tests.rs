@@ -168,6 +168,7 @@ fn run_within(
         largest_seq: msgs.len() as u32,
         largest_uid: 50,
         saved: &[40, 20],
+        recent: &[(30, 41)],
     };
     let found = search(&key(criteria), &msgs, &ctx, mb, budget)?;
     Ok(found.into_iter().map(|i| msgs[i].uid).collect())
@@ -217,10 +218,11 @@ fn flag_keys() {
     assert_eq!(uids("KEYWORD $forwarded"), [10]);
     assert_eq!(uids("UNKEYWORD work"), [10, 30, 50]);
     assert_eq!(uids("KEYWORD absent"), Vec::<u32>::new());
-    // Nothing is recent.
-    assert_eq!(uids("NEW"), Vec::<u32>::new());
-    assert_eq!(uids("RECENT"), Vec::<u32>::new());
-    assert_eq!(uids("OLD"), [10, 20, 30, 40, 50]);
+    // RFC 3501 §6.4.4, with UIDs 30 and 40 recent: NEW is RECENT UNSEEN,
+    // OLD is NOT RECENT.
+    assert_eq!(uids("RECENT"), [30, 40]);
+    assert_eq!(uids("NEW"), [30]);
+    assert_eq!(uids("OLD"), [10, 20, 50]);
 }
 
 #[test]
@@ -520,6 +522,7 @@ fn gone_messages_and_read_errors() {
         largest_seq: 1,
         largest_uid: 1,
         saved: &[],
+        recent: &[],
     };
     let mut budget = Budget::new(u64::MAX);
     let k = key("NOT BODY x");

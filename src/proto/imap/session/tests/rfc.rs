@@ -32,11 +32,16 @@ fn new_keyword_is_announced_before_fetch_shows_it() {
     // The other session learns it at its next command.
     let r = a.run(b"n NOOP\r\n");
     let flags = r.find("* FLAGS (").expect(&r);
-    let fetch = r.find("* 1 FETCH (UID 1 FLAGS ($hello))").expect(&r);
+    let fetch = r
+        .find("* 1 FETCH (UID 1 FLAGS ($hello \\Recent))")
+        .expect(&r);
     assert!(flags < fetch, "{r}");
     // Announced once only.
     let r = a.run(b"f FETCH 1 FLAGS\r\n");
-    assert_eq!(r, "* 1 FETCH (FLAGS ($hello))\r\nf OK FETCH completed\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (FLAGS ($hello \\Recent))\r\nf OK FETCH completed\r\n"
+    );
     let r = b.run(b"y STORE 1 -FLAGS ($HELLO)\r\nz STORE 1 +FLAGS ($Hello)\r\n");
     assert!(flags_line(&r).is_none(), "{r}");
 }
@@ -189,6 +194,58 @@ fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
         r.ends_with("* LSUB () \"/\" foo\r\no OK LSUB completed\r\n"),
         "{r}"
     );
+}
+
+/// RFC 3501 §2.3.2: a message is `\Recent` in one session only, the first
+/// to SELECT its mailbox after it arrived; EXAMINE looks without taking
+/// (as Dovecot does). §6.3.1 `* n RECENT`, §6.3.10 STATUS RECENT, §6.4.4
+/// SEARCH RECENT, NEW and OLD, §7.3.2 RECENT with new mail; COPY makes the
+/// copies recent for the next session. RFC 9051 §2.3.2: none of it under
+/// IMAP4rev2, whose sessions take nothing.
+#[test]
+fn recent_belongs_to_one_session() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    deliver(&st, b"Subject: b\r\n\r\nb\r\n");
+    let [mut a, mut b, mut c, mut d] = [0; 4].map(|_| client(&st));
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        x.login();
+    }
+    let r = a.run(b"s STATUS INBOX (MESSAGES RECENT)\r\n");
+    assert!(r.contains("(MESSAGES 2 RECENT 2)"), "{r}");
+    let r = a.run(b"e EXAMINE INBOX\r\nf SEARCH RECENT\r\n");
+    assert!(r.contains("* 2 RECENT\r\n"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\n"), "{r}");
+    let r = b.run(b"s SELECT INBOX\r\n");
+    assert!(r.contains("* 2 RECENT\r\n"), "{r}");
+    let r = b.run(b"f FETCH 1:2 FLAGS\r\ng STORE 1 +FLAGS (\\Seen)\r\n");
+    assert!(r.contains("* 2 FETCH (FLAGS (\\Recent))\r\n"), "{r}");
+    assert!(r.contains("* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n"), "{r}");
+    let r = b.run(b"n SEARCH NEW\r\no SEARCH OLD\r\nr SEARCH RECENT\r\n");
+    assert!(r.contains("* SEARCH 2\r\nn OK"), "{r}");
+    assert!(r.contains("* SEARCH\r\no OK"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\nr OK"), "{r}");
+    // B took them: nobody else gets them.
+    let r = c.run(b"s STATUS INBOX (RECENT)\r\nt SELECT INBOX\r\nu FETCH 2 FLAGS\r\n");
+    assert!(r.contains("(RECENT 0)"), "{r}");
+    assert!(r.contains("* 0 RECENT\r\n"), "{r}");
+    assert!(r.contains("* 2 FETCH (FLAGS ())\r\n"), "{r}");
+    // New mail: recent for the first session told of it.
+    deliver(&st, b"Subject: c\r\n\r\nc\r\n");
+    let r = c.run(b"n NOOP\r\n");
+    assert!(r.starts_with("* 3 EXISTS\r\n* 1 RECENT\r\n"), "{r}");
+    let r = b.run(b"n NOOP\r\nr SEARCH RECENT\r\n");
+    assert!(r.starts_with("* 3 EXISTS\r\n* 2 RECENT\r\n"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\n"), "{r}");
+    // A copy is recent for the next session to select the mailbox; an
+    // IMAP4rev2 session neither sees nor takes it.
+    let r = b.run(b"k CREATE Other\r\nl COPY 3 Other\r\n");
+    assert!(r.contains("l OK [COPYUID"), "{r}");
+    let r = d.run(b"e ENABLE IMAP4rev2\r\ns SELECT Other\r\nf FETCH 1 FLAGS\r\n");
+    assert!(!r.contains("RECENT") && !r.contains("\\Recent"), "{r}");
+    let r = a.run(b"s STATUS Other (RECENT)\r\nt SELECT Other\r\n");
+    assert!(r.contains("(RECENT 1)"), "{r}");
+    assert!(r.contains("* 1 RECENT\r\n"), "{r}");
 }
 
 /// RFC 3516 §4.2: BINARY[n] and BINARY.SIZE[n] of a message/rfc822 part
