@@ -474,31 +474,37 @@ impl Session {
                 ..
             }))
         );
-        let mut uids = Vec::new();
-        let mut validity = 0;
-        for (blob, structure, fl, date) in state.done {
-            let (bits, keywords) = store_flags(&fl);
-            let id = blob.id;
-            let msg = NewMessage {
-                flags: bits,
-                keywords,
-                internal_date: date.unwrap_or(self.unix_now),
-                cache: Some(mime::encode(&structure)),
-            };
-            match self.store.append(&self.account, &name, blob, msg) {
-                Ok(a) => {
-                    validity = a.uidvalidity;
-                    uids.push(a.uid);
-                    if junk {
-                        self.junk.trained(&self.account, id, true);
-                    }
-                }
-                Err(StoreError::NotFound(_)) => {
-                    return self.line(&format!("{tag} NO [TRYCREATE] No such mailbox"))
-                }
-                Err(e) => return self.store_error(tag, &e),
+        // RFC 3502 §3: all the messages are added, or none.
+        let mut ids = Vec::with_capacity(state.done.len());
+        let messages = state
+            .done
+            .into_iter()
+            .map(|(blob, structure, fl, date)| {
+                let (bits, keywords) = store_flags(&fl);
+                ids.push(blob.id);
+                let msg = NewMessage {
+                    flags: bits,
+                    keywords,
+                    internal_date: date.unwrap_or(self.unix_now),
+                    cache: Some(mime::encode(&structure)),
+                };
+                (blob, msg)
+            })
+            .collect();
+        let added = match self.store.append_all(&self.account, &name, messages) {
+            Ok(a) => a,
+            Err(StoreError::NotFound(_)) => {
+                return self.line(&format!("{tag} NO [TRYCREATE] No such mailbox"))
+            }
+            Err(e) => return self.store_error(tag, &e),
+        };
+        if junk {
+            for id in ids {
+                self.junk.trained(&self.account, id, true);
             }
         }
+        let validity = added.first().map_or(0, |a| a.uidvalidity);
+        let uids: Vec<u32> = added.iter().map(|a| a.uid).collect();
         self.done(
             tag,
             &format!(

@@ -196,6 +196,34 @@ fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
     );
 }
 
+/// RFC 3502 §3, §6.3.11: MULTIAPPEND is advertised, adds all of its
+/// messages with consecutive UIDs, and adds none when one of them fails
+/// (here the third, over the APPENDLIMIT).
+#[test]
+fn multiappend_adds_all_or_none() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"c CAPABILITY\r\n");
+    assert!(r.contains(" MULTIAPPEND "), "{r}");
+    let r = c.run(b"a APPEND INBOX {5+}\r\nfirst (\\Seen) {6+}\r\nsecond {20000}\r\n");
+    assert!(r.starts_with("a NO [TOOBIG]"), "{r}");
+    let r = c.run(b"s STATUS INBOX (MESSAGES UIDNEXT)\r\n");
+    assert!(r.contains("(MESSAGES 0 UIDNEXT 1)"), "{r}");
+    let r = c.run(b"b APPEND INBOX {5+}\r\nfirst (\\Seen) {6+}\r\nsecond {5+}\r\nthird\r\n");
+    assert!(r.contains("b OK [APPENDUID "), "{r}");
+    assert!(r.ends_with(" 1:3] APPEND completed\r\n"), "{r}");
+    let r = c.run(b"e EXAMINE INBOX\r\nf FETCH 1:3 (FLAGS BODY[])\r\n");
+    assert!(
+        r.contains("* 2 FETCH (FLAGS (\\Seen \\Recent) BODY[] {6}\r\nsecond)"),
+        "{r}"
+    );
+    assert!(
+        r.contains("* 3 FETCH (FLAGS (\\Recent) BODY[] {5}\r\nthird)"),
+        "{r}"
+    );
+}
+
 /// RFC 3501 §2.3.2: a message is `\Recent` in one session only, the first
 /// to SELECT its mailbox after it arrived; EXAMINE looks without taking
 /// (as Dovecot does). §6.3.1 `* n RECENT`, §6.3.10 STATUS RECENT, §6.4.4
