@@ -35,6 +35,17 @@ const MAX_MEMORY_KIB: usize = 256 * 1024;
 /// a thread) until the queue has room.
 const QUEUE: usize = 64;
 
+/// Most password workers a server starts, whatever its core count: each
+/// keeps [`MEMORY_KIB`] of argon2 memory, so 4 cost 32 MiB at most, and a
+/// Raspberry Pi has 4 cores.
+pub const MAX_WORKERS: usize = 4;
+
+/// Workers for a machine of `cores` cores: one each, at least one, at most
+/// [`MAX_WORKERS`].
+fn workers_for(cores: usize) -> usize {
+    cores.clamp(1, MAX_WORKERS)
+}
+
 /// A hash of an unused password with our parameters, verified against for
 /// unknown users so that they cost the same work as known ones.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=8192,t=3,p=1$D3T2pD7qwJc1DjZu1MLeEg$v2OoymNRHxy4GLTTn9psnfOXMbPBmKVlE7AOuCE7Htc";
@@ -193,13 +204,15 @@ impl Verifier {
         Verifier { jobs }
     }
 
-    /// The number of workers servers start: one. Each keeps `MEMORY_KIB`
-    /// once it has run, and the memory budget (48 MiB for the whole
-    /// appliance under IMAP load, docs/BENCHMARKS.md) cannot spare a
-    /// second 8 MiB; a burst of logins queues instead (about 20 logins a
-    /// second on a desktop core, a few on a Pi).
+    /// The number of workers servers start: one per core, up to
+    /// [`MAX_WORKERS`], so that logins scale with the cores (a 4-core Pi
+    /// verifies four at once; one worker was the limit of a login burst
+    /// while the other cores idled, docs/BENCHMARKS.md). Each keeps
+    /// `MEMORY_KIB` once it has run, so the cap bounds password memory at
+    /// `MAX_WORKERS × 8 MiB`, reached only after a burst of concurrent
+    /// logins.
     pub fn default_workers() -> usize {
-        1
+        workers_for(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
     /// Checks `password` against `stored`, or spends the same work against
@@ -363,6 +376,17 @@ mod tests {
                 assert!(check.await);
             }
         });
+    }
+
+    #[test]
+    fn workers_follow_the_cores_up_to_the_cap() {
+        assert_eq!(workers_for(0), 1);
+        assert_eq!(workers_for(1), 1);
+        assert_eq!(workers_for(2), 2);
+        assert_eq!(workers_for(4), 4);
+        assert_eq!(workers_for(64), MAX_WORKERS);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(Verifier::default_workers(), cores.min(MAX_WORKERS));
     }
 
     #[test]

@@ -7,10 +7,15 @@
 #     STORE 1:* +FLAGS (\Deleted) then EXPUNGE there;
 #  2. IDLERS connections logged in and IDLE at once: facteur's RSS;
 #  3. CLIENTS clients doing FETCH/STORE/SEARCH/APPEND for SECONDS seconds:
-#     operations per second and facteur's peak RSS.
+#     operations per second and facteur's peak RSS;
+#  4. LOGINERS clients logging in and out for LOGIN_SECONDS seconds (each
+#     login one argon2 verification): logins per second and facteur's CPU
+#     use (100% = one core). The password workers follow the core count
+#     (src/password.rs), so logins per second should too.
 #
 #   scripts/bench/imap.sh [MESSAGES] [IDLERS] [CLIENTS] [SECONDS]
-#                         (default 10000 200 20 60)
+#                         [LOGINERS] [LOGIN_SECONDS]
+#                         (default 10000 200 20 60 50 20)
 #
 # FACTEUR_BIN=path uses that binary instead of building the release one.
 # Results go in docs/BENCHMARKS.md (budget: under 48 MiB RSS with 200 IDLE
@@ -21,6 +26,8 @@ MESSAGES="${1:-10000}"
 IDLERS="${2:-200}"
 CLIENTS="${3:-20}"
 SECONDS_="${4:-60}"
+LOGINERS="${5:-50}"
+LOGIN_SECONDS="${6:-20}"
 
 if [ -n "${FACTEUR_BIN:-}" ]; then
     BIN="$FACTEUR_BIN"
@@ -66,10 +73,11 @@ PID=$!
 for _ in $(seq 1 100); do grep -q ' ready' "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 grep -q ' ready' "$WORK/out" || { cat "$WORK/err"; exit 1; }
 
-python3 - "$PORT" "$PID" "$MESSAGES" "$IDLERS" "$CLIENTS" "$SECONDS_" <<'PY'
-import imaplib, random, sys, threading, time
+python3 - "$PORT" "$PID" "$MESSAGES" "$IDLERS" "$CLIENTS" "$SECONDS_" \
+    "$LOGINERS" "$LOGIN_SECONDS" <<'PY'
+import imaplib, os, random, sys, threading, time
 
-port, pid, messages, idlers, clients, seconds = map(int, sys.argv[1:])
+port, pid, messages, idlers, clients, seconds, loginers, login_seconds = map(int, sys.argv[1:])
 USER, PASS = "bench@example.test", "bench password"
 
 def rss():
@@ -173,4 +181,24 @@ now, peak = rss()
 print(f"{clients} clients mixed FETCH/STORE/SEARCH/APPEND for {seconds} s: "
       f"{sum(ops)/seconds:.0f} operations/s; RSS {now:.1f} MiB, peak {peak:.1f} MiB "
       f"(with the {idlers} idlers connected)")
+
+TICK = os.sysconf("SC_CLK_TCK")
+def cpu():
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+logins = [0] * loginers
+stop = time.time() + login_seconds
+def loginer(n):
+    while time.time() < stop:
+        login().logout()
+        logins[n] += 1
+start, cpu0 = time.time(), cpu()
+threads = [threading.Thread(target=loginer, args=(n,)) for n in range(loginers)]
+for th in threads: th.start()
+for th in threads: th.join()
+elapsed = time.time() - start
+print(f"{loginers} clients logging in and out for {login_seconds} s on {os.cpu_count()} cores: "
+      f"{sum(logins)/elapsed:.1f} logins/s; facteur CPU {100*(cpu() - cpu0)/elapsed:.0f}%; "
+      f"RSS {rss()[0]:.1f} MiB")
 PY

@@ -215,6 +215,43 @@ pub fn parse_list(value: &[u8]) -> Vec<Address> {
     out
 }
 
+/// The list as a client shows it: each mailbox as its display name with
+/// RFC 2047 encoded words decoded, then `<local@domain>`, separated by
+/// `, `; group names end with `:`. Used where a search matches an address
+/// field against what the user sees (RFC 3501 §6.4.4 FROM, TO, CC, BCC).
+pub fn display(list: &[Address]) -> String {
+    let mut out = String::new();
+    for a in list {
+        if !out.is_empty() && !out.ends_with(": ") && *a != Address::GroupEnd {
+            out.push_str(", ");
+        }
+        match a {
+            Address::Mailbox {
+                name,
+                mailbox,
+                host,
+                ..
+            } => {
+                if let Some(n) = name {
+                    out.push_str(&super::header::decode_words(n));
+                    out.push(' ');
+                }
+                out.push('<');
+                out.push_str(&String::from_utf8_lossy(mailbox));
+                out.push('@');
+                out.push_str(&String::from_utf8_lossy(host));
+                out.push('>');
+            }
+            Address::GroupStart(name) => {
+                out.push_str(&super::header::decode_words(name));
+                out.push_str(": ");
+            }
+            Address::GroupEnd => out.push(';'),
+        }
+    }
+    out
+}
+
 /// A display name: its words joined by single spaces.
 fn join_phrase(toks: &[&Tok]) -> Option<Vec<u8>> {
     let mut name = Vec::new();
@@ -423,5 +460,19 @@ mod tests {
                 mb(None, "b", "example.com")
             ]
         );
+    }
+
+    #[test]
+    fn display_decodes_names_and_drops_quotes_and_comments() {
+        let shown = |v: &[u8]| display(&parse_list(v));
+        assert_eq!(
+            shown(b"\"=?utf-8?q?J=C3=B6rg?=\" <\"j\"@x.test>"),
+            "J\u{f6}rg <j@x.test>"
+        );
+        assert_eq!(
+            shown(b"user(c)@x.test (Name), b @ y.test"),
+            "Name <user@x.test>, <b@y.test>"
+        );
+        assert_eq!(shown(b"team: a@x.test;"), "team: <a@x.test>;");
     }
 }

@@ -524,57 +524,93 @@ impl Store {
         &self,
         account: &str,
         mailbox: &str,
-        mut blob: FinishedBlob,
+        blob: FinishedBlob,
         msg: NewMessage,
     ) -> Result<Appended, StoreError> {
+        let mut added = self.append_all(account, mailbox, vec![(blob, msg)])?;
+        added
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("APPEND added nothing".into()))
+    }
+
+    /// MULTIAPPEND (RFC 3502 §3): [`Store::append`] of several messages,
+    /// all or none: one transaction adds them in order (consecutive UIDs)
+    /// and charges the quota for all of them, and one flush makes them
+    /// durable before it returns. On an error nothing is added and the
+    /// bodies are removed.
+    pub fn append_all(
+        &self,
+        account: &str,
+        mailbox: &str,
+        mut messages: Vec<(FinishedBlob, NewMessage)>,
+    ) -> Result<Vec<Appended>, StoreError> {
         self.check_room()?;
         let account = account.to_ascii_lowercase();
-        let keywords = clean_keywords(&msg.keywords)?;
+        let keywords = messages
+            .iter()
+            .map(|(_, msg)| clean_keywords(&msg.keywords))
+            .collect::<Result<Vec<_>, _>>()?;
         let key = super::mailbox_key(&account, mailbox);
         let default_quota = self.default_quota();
         let _guard = self.lock_blobs();
-        self.blobs.publish(&mut blob)?;
-        let id = blob.id;
-        let size = blob.size;
-        let pop3_size = blob.line_ends.crlf_size();
-        let result = self.transact(|tx| {
-            let Some(mut m) = tx.mailbox(&key)? else {
-                return abort(StoreError::NotFound(format!("mailbox {mailbox}")));
-            };
-            tx.charge(&account, size, default_quota)?;
-            let modseq = next_modseq(&mut m);
-            let meta = MessageMeta {
-                flags: msg.flags,
-                keywords: keywords.clone(),
-                modseq,
-                internal_date: msg.internal_date,
-                size,
-                pop3_size,
-            };
-            let body = MessageBody {
-                blob: id,
-                prefix: Vec::new(),
-                cache: msg.cache.clone(),
-            };
-            let uid = tx.add_message(&mut m, &meta, &body)?;
-            tx.put_mailbox(&key, &m)?;
-            add_ref(tx.refs, &id, 1)?;
-            Ok(Appended {
-                mailbox: m.id,
-                uidvalidity: m.uidvalidity,
-                uid,
-                modseq,
-            })
-        });
+        let mut published = Vec::with_capacity(messages.len());
+        let mut result = Ok(Vec::new());
+        for (blob, _) in messages.iter_mut() {
+            if let Err(e) = self.blobs.publish(blob) {
+                result = Err(e.into());
+                break;
+            }
+            published.push(blob.id);
+        }
+        if result.is_ok() {
+            result = self.transact(|tx| {
+                let Some(mut m) = tx.mailbox(&key)? else {
+                    return abort(StoreError::NotFound(format!("mailbox {mailbox}")));
+                };
+                let total = messages.iter().map(|(b, _)| b.size).sum();
+                tx.charge(&account, total, default_quota)?;
+                let mut added = Vec::with_capacity(messages.len());
+                for ((blob, msg), keywords) in messages.iter().zip(&keywords) {
+                    let modseq = next_modseq(&mut m);
+                    let meta = MessageMeta {
+                        flags: msg.flags,
+                        keywords: keywords.clone(),
+                        modseq,
+                        internal_date: msg.internal_date,
+                        size: blob.size,
+                        pop3_size: blob.line_ends.crlf_size(),
+                    };
+                    let body = MessageBody {
+                        blob: blob.id,
+                        prefix: Vec::new(),
+                        cache: msg.cache.clone(),
+                    };
+                    let uid = tx.add_message(&mut m, &meta, &body)?;
+                    add_ref(tx.refs, &blob.id, 1)?;
+                    added.push(Appended {
+                        mailbox: m.id,
+                        uidvalidity: m.uidvalidity,
+                        uid,
+                        modseq,
+                    });
+                }
+                tx.put_mailbox(&key, &m)?;
+                Ok(added)
+            });
+        }
         match result {
-            Ok(a) => {
+            Ok(added) => {
                 self.flush()?;
-                self.notify(&[a.mailbox]);
-                Ok(a)
+                if let Some(a) = added.first() {
+                    self.notify(&[a.mailbox]);
+                }
+                Ok(added)
             }
             Err(e) => {
-                if self.blobrefs.get(id.0)?.is_none() {
-                    let _ = self.blobs.remove(&id);
+                for id in published {
+                    if self.blobrefs.get(id.0)?.is_none() {
+                        let _ = self.blobs.remove(&id);
+                    }
                 }
                 Err(e)
             }

@@ -178,6 +178,7 @@ impl Store {
         })?;
         self.flush()?;
         self.remove_blob_files(&freed);
+        self.forget_recent(id)?;
         self.notify(&[id]);
         Ok(())
     }

@@ -24,6 +24,7 @@
 //!   they are; see `admins.rs`).
 //! - `copies`: copy id → [`records::PendingCopy`]: a COPY that spans
 //!   several transactions and has not finished; undone at open.
+//! - `recent`: mailbox id → the first UID still `\Recent` (see `recent.rs`).
 //!
 //! Everything that changes several trees does so in one sled transaction.
 
@@ -33,6 +34,7 @@ pub mod dump;
 mod imap;
 mod mailboxes;
 mod migrate;
+mod recent;
 pub mod records;
 mod room;
 mod watch;
@@ -276,6 +278,7 @@ pub struct Store {
     queue: sled::Tree,
     admins: sled::Tree,
     copies: sled::Tree,
+    recent: sled::Tree,
     blobs: blobs::BlobDir,
     /// Serialises reference-count changes with blob file creation and
     /// removal, so a body being re-delivered is never deleted under it.
@@ -374,6 +377,7 @@ impl Store {
             queue: db.open_tree("queue")?,
             admins: db.open_tree("admins")?,
             copies: db.open_tree("copies")?,
+            recent: db.open_tree("recent")?,
             blobs: blobs::BlobDir::open(&data_dir.join("blobs"))?,
             blob_lock: Mutex::new(()),
             admin_lock: Mutex::new(()),

@@ -1819,3 +1819,36 @@ fn the_disk_reserve_refuses_appends_but_not_reading_or_deleting() {
     s.set_min_free(None);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// RFC 3502 §3: MULTIAPPEND adds all its messages or none. When the
+/// third does not fit in the quota, the first two are not added either
+/// and no body is kept; when all fit, they get consecutive UIDs.
+#[test]
+fn append_all_adds_every_message_or_none() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let texts: [&[u8]; 3] = [b"one\r\n", b"two\r\n", b"a third that does not fit\r\n"];
+    s.set_quota(ALICE, 20).unwrap();
+    let bodies: Vec<FinishedBlob> = texts.iter().map(|t| body(&s, t)).collect();
+    let ids: Vec<BlobId> = bodies.iter().map(|b| b.id).collect();
+    let msgs = bodies
+        .into_iter()
+        .map(|b| (b, NewMessage::default()))
+        .collect();
+    let err = s.append_all(ALICE, "INBOX", msgs).unwrap_err();
+    assert!(matches!(err, StoreError::OverQuota(_)), "{err}");
+    let inbox = mbox(&s, ALICE, "INBOX");
+    assert_eq!((inbox.messages, inbox.uidnext), (0, 1));
+    assert_eq!(usage(&s, ALICE), 0);
+    assert!(ids.iter().all(|id| !s.blob_exists(id)));
+
+    s.set_quota(ALICE, 1 << 20).unwrap();
+    let msgs = texts
+        .iter()
+        .map(|t| (body(&s, t), NewMessage::default()))
+        .collect();
+    let added = s.append_all(ALICE, "INBOX", msgs).unwrap();
+    let uids: Vec<u32> = added.iter().map(|a| a.uid).collect();
+    assert_eq!(uids, [1, 2, 3]);
+    assert_eq!(mbox(&s, ALICE, "INBOX").messages, 3);
+}

@@ -41,6 +41,8 @@ pub struct FetchMessage<'a> {
     /// MIME structure of the whole message (prefix included). When
     /// [`needs_structure`] is false, only its `size` is used.
     pub structure: &'a Structure,
+    /// `\Recent` in this session (IMAP4rev1, RFC 3501 §2.3.2).
+    pub recent: bool,
 }
 
 /// How the session is set up.
@@ -53,8 +55,7 @@ pub struct FetchOptions {
     pub uid: bool,
     /// CONDSTORE active: include MODSEQ (RFC 7162 §3.1.4.1).
     pub modseq: bool,
-    /// IMAP4rev2: no `\Recent` (RFC 9051 §2.3.2). Nothing is recent in
-    /// this server, so the flag is never sent under either revision.
+    /// IMAP4rev2: no `\Recent` (RFC 9051 §2.3.2).
     pub rev2: bool,
 }
 
@@ -70,9 +71,9 @@ pub enum BinaryRefusal {
     /// `NO [UNKNOWN-CTE]` (RFC 3516 §4.3, RFC 9051 §7.5.2, §7.1). The
     /// encoding as written in the message.
     UnknownCte(String),
-    /// The part is a multipart/*, message/rfc822 or message/global: BINARY
-    /// "can only be requested for leaf body parts" (RFC 9051 §6.4.5), so
-    /// the command is a protocol error, `BAD` (RFC 9051 §7.1.3).
+    /// The part is a multipart/*: BINARY "can only be requested for leaf
+    /// body parts" (RFC 9051 §6.4.5), so the command is a protocol error,
+    /// `BAD` (RFC 9051 §7.1.3).
     NotLeaf,
 }
 
@@ -89,7 +90,7 @@ impl BinaryRefusal {
                 format!("{tag} NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding {enc}")
             }
             BinaryRefusal::NotLeaf => {
-                format!("{tag} BAD BINARY is only for leaf parts, not multipart or message parts")
+                format!("{tag} BAD BINARY is only for leaf parts, not multipart parts")
             }
         }
     }
@@ -272,7 +273,7 @@ fn attr(
     match a {
         FetchAttr::Flags => {
             w.push(b"FLAGS ");
-            flag_list(&mut w.buf, msg.summary);
+            flag_list(&mut w.buf, msg.summary, msg.recent && !opts.rev2);
         }
         FetchAttr::InternalDate => {
             w.push(b"INTERNALDATE ");
@@ -317,8 +318,8 @@ fn attr(
     Ok(())
 }
 
-/// `(\Seen ... keyword ...)`; never `\Recent` (nothing is recent here).
-fn flag_list(out: &mut Vec<u8>, m: &MessageSummary) {
+/// `(\Seen ... keyword ... [\Recent])`.
+fn flag_list(out: &mut Vec<u8>, m: &MessageSummary, recent: bool) {
     let mut list = Vec::with_capacity(5 + m.keywords.len());
     for (bit, f) in [
         (flags::SEEN, Flag::Seen),
@@ -332,7 +333,7 @@ fn flag_list(out: &mut Vec<u8>, m: &MessageSummary) {
         }
     }
     list.extend(m.keywords.iter().map(|k| Flag::Keyword(k.clone())));
-    response::flag_list(out, &list, false);
+    response::flag_list(out, &list, recent);
 }
 
 /// `MODSEQ (n)` (RFC 7162 §3.1.4.1).
@@ -538,9 +539,13 @@ enum Cte {
 ///   §4.5 allows an empty section-binary; a message as a whole has no
 ///   transfer encoding to remove, so it goes as it is, in a literal8 when
 ///   it holds NUL (a message appended as a literal8, RFC 3516 §4.4).
-/// - A multipart/*, message/rfc822 or message/global part: refused, for
-///   RFC 9051 §6.4.5 says BINARY "can only be requested for leaf body
-///   parts" (RFC 3516 had no such rule; IMAP4rev2 has).
+/// - A multipart/* part: refused, for RFC 9051 §6.4.5 says BINARY "can
+///   only be requested for leaf body parts" (RFC 3516 had no such rule;
+///   IMAP4rev2 has).
+/// - A message/rfc822 or message/global part: its content, the embedded
+///   message, as BODY[part] gives it (as Dovecot answers; RFC 3516 §4.2
+///   defines BINARY for any part, and a message part's body is a whole
+///   message with no transfer encoding of its own, RFC 2046 §5.2.1).
 /// - A leaf: its body, decoded: exactly the bytes the transfer encoding
 ///   stands for, whatever the media type. RFC 3516 §4.2 defines BINARY as
 ///   the content "after removing any Content-Transfer-Encoding-related
@@ -553,7 +558,7 @@ fn binary_source(s: &Structure, path: &[u32]) -> Result<(ByteRange, Cte), Binary
     let Some(p) = section::part(s, path) else {
         return Ok((ByteRange::EMPTY, Cte::Identity));
     };
-    if !matches!(p.content, Content::Single) {
+    if matches!(p.content, Content::Multipart(_)) {
         return Err(BinaryRefusal::NotLeaf);
     }
     let range = ByteRange {

@@ -14,6 +14,12 @@
 pub mod fetch;
 pub mod search;
 
+/// Whether `uid` is in one of `ranges`, each `[from, to)`: how the
+/// session's `\Recent` messages are given to the executors.
+pub fn in_ranges(ranges: &[(u32, u32)], uid: u32) -> bool {
+    ranges.iter().any(|&(from, to)| (from..to).contains(&uid))
+}
+
 /// Reads bytes of one stored message (prefix followed by body file), by
 /// offset in the whole message as clients see it (offset 0 = first byte of
 /// the prefix).

@@ -27,8 +27,9 @@ use std::fmt;
 use std::time::Instant;
 
 use super::MessageBytes;
+use crate::mail::address;
 use crate::mail::date::DateTime;
-use crate::mail::mime::search::{HeaderSearch, MessageSearch, Scope};
+use crate::mail::mime::search::{Finder, HeaderSearch, MessageSearch, Scope};
 use crate::mail::mime::{Content, Part, Structure};
 use crate::proto::imap::command::{Date, SearchKey, SearchReturn};
 use crate::proto::imap::response;
@@ -86,6 +87,9 @@ pub struct SearchContext<'a> {
     pub largest_uid: u32,
     /// The UIDs saved by SEARCHRES, for `$` (RFC 5182 §2.1).
     pub saved: &'a [u32],
+    /// The UIDs `\Recent` in the session, as ranges `[from, to)` (see
+    /// [`super::in_ranges`]); empty under IMAP4rev2.
+    pub recent: &'a [(u32, u32)],
 }
 
 /// What one search may spend: budget units (see the module
@@ -320,6 +324,28 @@ struct Plan<'k> {
     texts: Vec<(Scope, &'k str)>,
     /// Whether a SENT* key is used.
     sent: bool,
+    /// FROM, TO, CC and BCC searches: field and string.
+    addresses: Vec<(AddressField, &'k str)>,
+}
+
+/// The address fields SEARCH names, read from the cached envelope.
+#[derive(Debug, Clone, Copy)]
+enum AddressField {
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
+impl AddressField {
+    fn value(self, e: &crate::mail::mime::Envelope) -> Option<&[u8]> {
+        match self {
+            AddressField::From => e.from.as_deref(),
+            AddressField::To => e.to.as_deref(),
+            AddressField::Cc => e.cc.as_deref(),
+            AddressField::Bcc => e.bcc.as_deref(),
+        }
+    }
 }
 
 /// How a date key compares (RFC 3501 §6.4.4: BEFORE is strictly earlier,
@@ -356,8 +382,12 @@ enum Node<'k> {
     Smaller(u64),
     ModSeq(u64),
     Sent(DateCmp, Date),
+    /// `\Recent` in the session.
+    Recent,
     /// Index into [`Plan::headers`].
     Header(usize),
+    /// Index into [`Plan::addresses`].
+    Address(usize),
     /// Index into [`Plan::texts`].
     Text(usize),
     Not(Box<Node<'k>>),
@@ -371,6 +401,11 @@ impl<'k> Plan<'k> {
         Node::Header(self.headers.len() - 1)
     }
 
+    fn address(&mut self, field: AddressField, needle: &'k str) -> Node<'k> {
+        self.addresses.push((field, needle));
+        Node::Address(self.addresses.len() - 1)
+    }
+
     fn text(&mut self, scope: Scope, needle: &'k str) -> Node<'k> {
         self.texts.push((scope, needle));
         Node::Text(self.texts.len() - 1)
@@ -382,9 +417,10 @@ impl<'k> Plan<'k> {
             K::SequenceSet(set) => Node::Seq(set),
             K::Uid(set) => Node::Uid(set),
             // RFC 3501 §6.4.4: OLD is NOT RECENT; NEW is RECENT UNSEEN.
-            // Nothing is recent in this server.
-            K::All | K::Old => Node::Const(true),
-            K::New | K::Recent => Node::Const(false),
+            K::All => Node::Const(true),
+            K::Recent => Node::Recent,
+            K::Old => Node::Not(Box::new(Node::Recent)),
+            K::New => Node::And(vec![Node::Recent, Node::Flag(flags::SEEN, false)]),
             K::Answered => Node::Flag(flags::ANSWERED, true),
             K::Deleted => Node::Flag(flags::DELETED, true),
             K::Draft => Node::Flag(flags::DRAFT, true),
@@ -411,10 +447,13 @@ impl<'k> Plan<'k> {
             K::ModSeq { mod_seq, .. } => Node::ModSeq(*mod_seq),
             K::Header(name, value) => self.header(name, value),
             K::Subject(v) => self.header("subject", v),
-            K::From(v) => self.header("from", v),
-            K::To(v) => self.header("to", v),
-            K::Cc(v) => self.header("cc", v),
-            K::Bcc(v) => self.header("bcc", v),
+            // RFC 3501 §6.4.4: the string is looked for in the field as a
+            // client shows it (decoded display name and addr-spec, as
+            // Dovecot matches), not in its raw form.
+            K::From(v) => self.address(AddressField::From, v),
+            K::To(v) => self.address(AddressField::To, v),
+            K::Cc(v) => self.address(AddressField::Cc, v),
+            K::Bcc(v) => self.address(AddressField::Bcc, v),
             K::Body(v) => self.text(Scope::Body, v),
             K::Text(v) => self.text(Scope::Text, v),
             K::Not(k) => Node::Not(Box::new(self.compile(k))),
@@ -442,6 +481,7 @@ struct Facts {
     /// The Date field's date, if the structure was loaded (inner `None`:
     /// absent or not a date).
     sent: Option<Option<Date>>,
+    address: Vec<Option<bool>>,
     header: Vec<Option<bool>>,
     text: Vec<Option<bool>>,
 }
@@ -450,7 +490,12 @@ impl Facts {
     /// Everything not known yet is false: the message cannot be read.
     fn settle(&mut self) {
         self.sent.get_or_insert(None);
-        for v in self.header.iter_mut().chain(self.text.iter_mut()) {
+        for v in self
+            .address
+            .iter_mut()
+            .chain(self.header.iter_mut())
+            .chain(self.text.iter_mut())
+        {
             v.get_or_insert(false);
         }
     }
@@ -475,6 +520,7 @@ fn matches(
 ) -> Result<bool, SearchError> {
     let mut facts = Facts {
         sent: None,
+        address: vec![None; plan.addresses.len()],
         header: vec![None; plan.headers.len()],
         text: vec![None; plan.texts.len()],
     };
@@ -493,6 +539,22 @@ fn matches(
         }
     }
     facts.sent.get_or_insert(None);
+    if !plan.addresses.is_empty() {
+        charge(budget, COST_STRUCTURE)?;
+        facts.address = plan
+            .addresses
+            .iter()
+            .map(|(field, needle)| {
+                let shown = field
+                    .value(&s.envelope)
+                    .map(|v| address::display(&address::parse_list(v)));
+                Some(shown.is_some_and(|v| Finder::new(needle).feed(&v)))
+            })
+            .collect();
+        if let Some(r) = eval(root, m, env, &facts, budget)? {
+            return Ok(r);
+        }
+    }
     if plan.headers.is_empty() && plan.texts.is_empty() {
         return Ok(eval(root, m, env, &facts, budget)?.unwrap_or(false));
     }
@@ -542,12 +604,14 @@ fn eval(
         Node::Larger(n) => sum.size > *n,
         Node::Smaller(n) => sum.size < *n,
         Node::ModSeq(n) => sum.modseq >= *n,
+        Node::Recent => super::in_ranges(env.ctx.recent, m.uid),
         Node::Sent(cmp, d) => match facts.sent {
             None => return Ok(None),
             Some(None) => false,
             Some(Some(got)) => cmp.test(got, *d),
         },
         Node::Header(i) => return Ok(facts.header.get(*i).copied().flatten()),
+        Node::Address(i) => return Ok(facts.address.get(*i).copied().flatten()),
         Node::Text(i) => return Ok(facts.text.get(*i).copied().flatten()),
         Node::Not(k) => return Ok(eval(k, m, env, facts, budget)?.map(|b| !b)),
         Node::And(keys) => {

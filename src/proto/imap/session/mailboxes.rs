@@ -85,8 +85,11 @@ impl Session {
         let last_uid = m.uidnext.saturating_sub(1).max(uids.last().unwrap_or(0));
         write_flags(&mut self.out, &keywords, read_only);
         self.line(&format!("* {} EXISTS", uids.len()));
+        // RFC 3501 §2.3.2, §6.3.1: the messages no session had as recent.
+        let recent = super::take_recent(&self.store, self.rev2, m.id, read_only, last_uid + 1);
         if !self.rev2 {
-            self.line("* 0 RECENT");
+            let n = recent.map_or(0, |(a, b)| uids.count_below(b) - uids.count_below(a));
+            self.line(&format!("* {n} RECENT"));
             if let Some(n) = unseen {
                 self.line(&format!("* OK [UNSEEN {n}] First unseen"));
             }
@@ -117,6 +120,7 @@ impl Session {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             keywords,
+            recent: recent.into_iter().collect(),
             watch,
         };
         if let Some(q) = qresync {
@@ -149,7 +153,7 @@ impl Session {
             Err(e) => log::error!("imap: reading expunges: {e}"),
         }
         for (seq, s) in changed {
-            write_flags_fetch(&mut self.out, *seq, s, true);
+            write_flags_fetch(&mut self.out, *seq, s, true, sel.is_recent(s.uid));
         }
     }
 
@@ -293,7 +297,14 @@ impl Session {
         let rev1_base = !l.extended && !self.rev2;
         for name in names {
             let m = boxes.iter().find(|b| b.name == name);
-            let child_meets = recursive && all.iter().any(|c| is_child(c, &name) && meets(c));
+            // RFC 5258 §3.5: CHILDINFO tells of a descendant that meets
+            // the criteria but is not listed itself; one that matches a
+            // pattern is listed for itself, and CHILDINFO would be
+            // redundant (the "SHOULD NOT" of example 9 in §5).
+            let child_meets = recursive
+                && all.iter().any(|c| {
+                    is_child(c, &name) && meets(c) && !patterns.iter().any(|p| matches(p, c))
+                });
             if !meets(&name) && !child_meets {
                 continue;
             }
@@ -360,9 +371,25 @@ impl Session {
         let p: Vec<char> = canonical_pattern(&self.stored_pattern(&full))
             .chars()
             .collect();
-        for name in subs.iter().filter(|n| matches(&p, n)) {
+        // RFC 3501 §6.3.9: a level above a subscribed name that `%` hides
+        // is listed with \Noselect when it is not subscribed itself.
+        let mut names: Vec<(String, bool)> = subs.iter().map(|n| (n.clone(), true)).collect();
+        for sub in subs.iter().filter(|n| !matches(&p, n)) {
+            names.extend(
+                ancestors(sub)
+                    .filter(|a| !subs.contains(a))
+                    .map(|a| (a, false)),
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        for (name, subscribed) in names.iter().filter(|(n, _)| matches(&p, n)) {
             let exists = boxes.iter().any(|b| &b.name == name);
-            let attrs = if exists { "" } else { "\\Noselect" };
+            let attrs = if exists && *subscribed {
+                ""
+            } else {
+                "\\Noselect"
+            };
             let sep = self.quoted_separator();
             self.out
                 .extend_from_slice(format!("* LSUB ({attrs}) {sep} ").as_bytes());
@@ -397,7 +424,15 @@ impl Session {
         for it in items {
             parts.push(match it {
                 StatusItem::Messages => format!("MESSAGES {}", m.messages),
-                StatusItem::Recent => "RECENT 0".to_string(),
+                // RFC 3501 §6.3.10: the messages the next session to
+                // select the mailbox gets as recent.
+                StatusItem::Recent => match self.store.recent_count(m.id) {
+                    Ok(n) => format!("RECENT {n}"),
+                    Err(e) => {
+                        log::error!("imap: counting recent messages: {e}");
+                        "RECENT 0".to_string()
+                    }
+                },
                 StatusItem::UidNext => format!("UIDNEXT {}", m.uidnext),
                 StatusItem::UidValidity => format!("UIDVALIDITY {}", m.uidvalidity),
                 StatusItem::Unseen => format!("UNSEEN {}", m.unseen),
@@ -439,31 +474,37 @@ impl Session {
                 ..
             }))
         );
-        let mut uids = Vec::new();
-        let mut validity = 0;
-        for (blob, structure, fl, date) in state.done {
-            let (bits, keywords) = store_flags(&fl);
-            let id = blob.id;
-            let msg = NewMessage {
-                flags: bits,
-                keywords,
-                internal_date: date.unwrap_or(self.unix_now),
-                cache: Some(mime::encode(&structure)),
-            };
-            match self.store.append(&self.account, &name, blob, msg) {
-                Ok(a) => {
-                    validity = a.uidvalidity;
-                    uids.push(a.uid);
-                    if junk {
-                        self.junk.trained(&self.account, id, true);
-                    }
-                }
-                Err(StoreError::NotFound(_)) => {
-                    return self.line(&format!("{tag} NO [TRYCREATE] No such mailbox"))
-                }
-                Err(e) => return self.store_error(tag, &e),
+        // RFC 3502 §3: all the messages are added, or none.
+        let mut ids = Vec::with_capacity(state.done.len());
+        let messages = state
+            .done
+            .into_iter()
+            .map(|(blob, structure, fl, date)| {
+                let (bits, keywords) = store_flags(&fl);
+                ids.push(blob.id);
+                let msg = NewMessage {
+                    flags: bits,
+                    keywords,
+                    internal_date: date.unwrap_or(self.unix_now),
+                    cache: Some(mime::encode(&structure)),
+                };
+                (blob, msg)
+            })
+            .collect();
+        let added = match self.store.append_all(&self.account, &name, messages) {
+            Ok(a) => a,
+            Err(StoreError::NotFound(_)) => {
+                return self.line(&format!("{tag} NO [TRYCREATE] No such mailbox"))
+            }
+            Err(e) => return self.store_error(tag, &e),
+        };
+        if junk {
+            for id in ids {
+                self.junk.trained(&self.account, id, true);
             }
         }
+        let validity = added.first().map_or(0, |a| a.uidvalidity);
+        let uids: Vec<u32> = added.iter().map(|a| a.uid).collect();
         self.done(
             tag,
             &format!(

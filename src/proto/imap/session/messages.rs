@@ -156,6 +156,7 @@ fn search_view(
         largest_seq: sel.uids.len() as u32,
         largest_uid: sel.uids.last().unwrap_or(0),
         saved: &sel.saved,
+        recent: &sel.recent,
     };
     let matcher = search::Matcher::new(key, ctx).map_err(Failure::Search)?;
     let mut src = Source {
@@ -493,6 +494,7 @@ impl Session {
                 uid,
                 summary: &summary,
                 structure: &structure,
+                recent: matches!(&self.state, State::Selected(sel) if sel.is_recent(uid)),
             };
             let mut bytes =
                 StoredBytes::new(&self.store, prefix.clone(), blob.unwrap_or(BlobId([0; 32])));
@@ -610,7 +612,8 @@ impl Session {
                 out.extend_from_slice(format!("UID {} ", r.uid).as_bytes());
             }
             out.extend_from_slice(b"FLAGS ");
-            response::flag_list(&mut out, &super::flag_list(r.flags, &r.keywords), false);
+            let recent = sel.is_recent(r.uid);
+            response::flag_list(&mut out, &super::flag_list(r.flags, &r.keywords), recent);
             if condstore {
                 out.extend_from_slice(format!(" MODSEQ ({})", r.modseq).as_bytes());
             }

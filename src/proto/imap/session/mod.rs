@@ -198,6 +198,10 @@ struct Selected {
     saved: Vec<u32>,
     /// Keywords the client was told of in FLAGS, beyond [`BASE_FLAGS`].
     keywords: Vec<String>,
+    /// The UIDs `\Recent` in this session (RFC 3501 §2.3.2), as ascending
+    /// ranges `[from, to)`: one per time the session took new messages,
+    /// usually one or two. Empty under IMAP4rev2.
+    recent: Vec<(u32, u32)>,
     watch: MailboxWatch,
 }
 
@@ -215,6 +219,33 @@ const BASE_KEYWORDS: [&str; 3] = ["$Forwarded", "$Junk", "$NotJunk"];
 const MAX_VIEW_KEYWORDS: usize = 256;
 
 impl Selected {
+    /// Whether message `uid` is `\Recent` in this session.
+    fn is_recent(&self, uid: u32) -> bool {
+        super::exec::in_ranges(&self.recent, uid)
+    }
+
+    /// How many messages of the view are `\Recent` in this session (RFC
+    /// 3501 §7.3.2 RECENT).
+    fn recent_count(&self) -> usize {
+        self.recent
+            .iter()
+            .map(|&(a, b)| self.uids.count_below(b) - self.uids.count_below(a))
+            .sum()
+    }
+
+    /// Adds the range `[from, to)` to the recent UIDs.
+    fn add_recent(&mut self, range: Option<(u32, u32)>) {
+        let Some((from, to)) = range else {
+            return;
+        };
+        let from = from.max(self.recent.last().map_or(0, |r| r.1));
+        match self.recent.last_mut() {
+            _ if from >= to => {}
+            Some(last) if last.1 == from => last.1 = to,
+            _ => self.recent.push((from, to)),
+        }
+    }
+
     /// Adds the keywords of `kws` the client was not told of to the view
     /// and, if there were any, writes the new `FLAGS` and `PERMANENTFLAGS`
     /// to `out`. RFC 3501 §7.2.6 and RFC 9051 §7.3.5: a client must see a
@@ -589,7 +620,8 @@ impl Session {
         c.push_str(
             " LITERAL+ SASL-IR ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN \
              LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES \
-             CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE ID UTF8=ACCEPT BINARY",
+             CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE ID UTF8=ACCEPT BINARY \
+             MULTIAPPEND",
         );
         c.push_str(&format!(" APPENDLIMIT={}", self.cfg.append_limit));
         c
@@ -1101,6 +1133,13 @@ impl Session {
         for s in &ch.added {
             sel.uids.push(s.uid);
         }
+        if sel.uids.len() != before {
+            // RFC 3501 §2.3.2: new messages are recent in the session
+            // that is first told of them.
+            let upto = sel.uids.last().unwrap_or(0).saturating_add(1);
+            let range = take_recent(&self.store, self.rev2, sel.id, sel.read_only, upto);
+            sel.add_recent(range);
+        }
         let kws = fetches.iter().map(|(_, s)| s).chain(&ch.added);
         if kws.fold(false, |new, s| {
             learn_keywords(&mut sel.keywords, &s.keywords) | new
@@ -1109,12 +1148,16 @@ impl Session {
         }
         if sel.uids.len() != before {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.uids.len()).as_bytes());
+            if !self.rev2 {
+                // RFC 3501 §7.3.2: RECENT goes with EXISTS.
+                out.extend_from_slice(format!("* {} RECENT\r\n", sel.recent_count()).as_bytes());
+            }
         }
         sel.last_uid = sel.last_uid.max(ch.uidnext.saturating_sub(1));
         sel.modseq = sel.modseq.max(ch.highestmodseq);
         let modseq = self.condstore;
         for (seq, s) in fetches {
-            write_flags_fetch(&mut out, seq, &s, modseq);
+            write_flags_fetch(&mut out, seq, &s, modseq, sel.is_recent(s.uid));
         }
         self.out.extend_from_slice(&out);
     }
@@ -1156,13 +1199,42 @@ fn expunge_view(sel: &mut Selected, gone: &[u32], qresync: bool, out: &mut Vec<u
 }
 
 /// `* seq FETCH (UID n FLAGS (...) [MODSEQ (m)])`.
-fn write_flags_fetch(out: &mut Vec<u8>, seq: u32, s: &MessageSummary, modseq: bool) {
+fn write_flags_fetch(out: &mut Vec<u8>, seq: u32, s: &MessageSummary, modseq: bool, recent: bool) {
     out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", s.uid).as_bytes());
-    response::flag_list(out, &flag_list(s.flags, &s.keywords), false);
+    response::flag_list(out, &flag_list(s.flags, &s.keywords), recent);
     if modseq {
         out.extend_from_slice(format!(" MODSEQ ({})", s.modseq).as_bytes());
     }
     out.extend_from_slice(b")\r\n");
+}
+
+/// The UIDs below `upto` of mailbox `mailbox` that become `\Recent` in a
+/// session (RFC 3501 §2.3.2), as a range `[from, upto)`: none under
+/// IMAP4rev2 (RFC 9051 has no `\Recent`); read-write, those no session has
+/// taken yet, which this one takes; read-only (EXAMINE), those no session
+/// has taken yet, left for the next SELECT (as Dovecot does).
+fn take_recent(
+    store: &Store,
+    rev2: bool,
+    mailbox: u64,
+    read_only: bool,
+    upto: u32,
+) -> Option<(u32, u32)> {
+    if rev2 {
+        return None;
+    }
+    let first = if read_only {
+        store.first_recent(mailbox)
+    } else {
+        store.take_recent(mailbox, upto)
+    };
+    match first {
+        Ok(from) => (from < upto).then_some((from, upto)),
+        Err(e) => {
+            log::error!("imap: reading the recent messages: {e}");
+            None
+        }
+    }
 }
 
 /// Store flags as parser flags.

@@ -120,6 +120,7 @@ fn fetch_with(msg: &[u8], items: &str, opts: FetchOptions) -> io::Result<Vec<u8>
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let a = attrs(items);
     let mut first: Option<Vec<u8>> = None;
@@ -181,6 +182,7 @@ fn flags_date_size_uid_modseq() {
             uid: 1,
             summary: &sum,
             structure: &s,
+            recent: false,
         };
         let mut sink = MemSink::new(&msg);
         let opts = FetchOptions { rev2, ..PLAIN };
@@ -275,6 +277,7 @@ fn whole_message_header_and_text() {
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let mut bytes = MemMessage::new(&msg, 5);
     let mut sink = MemSink::new(&msg);
@@ -530,14 +533,10 @@ fn unknown_transfer_encoding_fails_before_writing() {
         uid: 12,
         summary: &sum,
         structure: &s,
+        recent: false,
     };
     let cte = BinaryRefusal::UnknownCte("x-uuencode".into());
-    for (items, want) in [
-        ("(FLAGS BINARY[4])", &cte),
-        ("(UID BINARY.SIZE[4])", &cte),
-        ("(FLAGS BINARY.PEEK[2])", &BinaryRefusal::NotLeaf),
-        ("(BINARY[1] BINARY.SIZE[2])", &BinaryRefusal::NotLeaf),
-    ] {
+    for (items, want) in [("(FLAGS BINARY[4])", &cte), ("(UID BINARY.SIZE[4])", &cte)] {
         let mut sink = MemSink::new(&msg);
         let a = attrs(items);
         assert_eq!(check_binary(&a, &s).as_ref().err(), Some(want), "{items}");
@@ -552,7 +551,7 @@ fn unknown_transfer_encoding_fails_before_writing() {
     );
     assert!(BinaryRefusal::NotLeaf.response("t2").starts_with("t2 BAD "));
     for ok in [
-        "(BINARY[1] BINARY[2.1] BINARY.SIZE[3] BINARY[] BINARY[9])",
+        "(BINARY[1] BINARY[2] BINARY[2.1] BINARY.SIZE[3] BINARY[] BINARY[9])",
         "BODY[2]",
     ] {
         assert_eq!(check_binary(&attrs(ok), &s), Ok(()), "{ok}");
@@ -578,14 +577,25 @@ fn err_text(r: &BinaryRefusal) -> String {
 }
 
 #[test]
-fn binary_of_a_multipart_or_message_part_is_refused() {
-    // RFC 9051 §6.4.5: leaf parts only, whatever the nesting; the whole
-    // message (no part number) is not a part and goes as stored.
+fn binary_of_a_multipart_is_refused_and_of_a_message_part_is_its_content() {
+    // RFC 9051 §6.4.5: no multipart, whatever the nesting; the whole
+    // message (no part number) is not a part and goes as stored. A
+    // message/rfc822 part gives its content, as BODY[part] does (as
+    // Dovecot answers).
     let msg = dovecot();
     let s = parse(&msg);
     let check = |items: &str, s: &Structure| check_binary(&attrs(items), s);
-    assert_eq!(check("BINARY[2]", &s), Err(BinaryRefusal::NotLeaf));
-    assert_eq!(check("BINARY.SIZE[2]", &s), Err(BinaryRefusal::NotLeaf));
+    assert_eq!(check("BINARY[2]", &s), Ok(()));
+    assert_eq!(check("BINARY.SIZE[2]", &s), Ok(()));
+    let body = String::from_utf8(fetch_with(&msg, "BODY.PEEK[2]", PLAIN).unwrap()).unwrap();
+    let binary = String::from_utf8(fetch_with(&msg, "BINARY.PEEK[2]", PLAIN).unwrap()).unwrap();
+    assert_eq!(binary.replacen("BINARY[2]", "BODY[2]", 1), body);
+    let len = body.split('{').nth(1).unwrap().split('}').next().unwrap();
+    assert_eq!(
+        String::from_utf8(fetch_with(&msg, "BINARY.SIZE[2]", PLAIN).unwrap()).unwrap(),
+        format!("* 7 FETCH (BINARY.SIZE[2] {len})\r\n")
+    );
+    // 2.1 is the first part of the embedded multipart (RFC 3501 §6.4.5).
     assert_eq!(check("BINARY[2.1]", &s), Ok(()));
     assert_eq!(check("BINARY[1]", &s), Ok(()));
     // A multipart nested in a multipart has a number of its own.
@@ -600,8 +610,8 @@ fn binary_of_a_multipart_or_message_part_is_refused() {
     // A single-part message/rfc822 message: part 1 is its body, a message.
     let m = b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nx\r\n";
     assert_eq!(
-        check_binary(&attrs("BINARY.SIZE[1]"), &parse(m)),
-        Err(BinaryRefusal::NotLeaf)
+        fetch_with(m, "(BINARY.SIZE[1] BINARY.PEEK[1])", PLAIN).unwrap(),
+        b"* 7 FETCH (BINARY.SIZE[1] 18 BINARY[1] {18}\r\nSubject: in\r\n\r\nx\r\n)\r\n"
     );
 }
 
@@ -711,6 +721,7 @@ fn placeholder_structure_is_enough_without_structure_needs() {
         uid: 5,
         summary: &sum,
         structure: &placeholder,
+        recent: false,
     };
     let a = attrs("(RFC822.SIZE BODY.PEEK[]<3.4>)");
     assert!(!needs_structure(&a));

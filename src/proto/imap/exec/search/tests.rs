@@ -168,6 +168,7 @@ fn run_within(
         largest_seq: msgs.len() as u32,
         largest_uid: 50,
         saved: &[40, 20],
+        recent: &[(30, 41)],
     };
     let found = search(&key(criteria), &msgs, &ctx, mb, budget)?;
     Ok(found.into_iter().map(|i| msgs[i].uid).collect())
@@ -217,10 +218,11 @@ fn flag_keys() {
     assert_eq!(uids("KEYWORD $forwarded"), [10]);
     assert_eq!(uids("UNKEYWORD work"), [10, 30, 50]);
     assert_eq!(uids("KEYWORD absent"), Vec::<u32>::new());
-    // Nothing is recent.
-    assert_eq!(uids("NEW"), Vec::<u32>::new());
-    assert_eq!(uids("RECENT"), Vec::<u32>::new());
-    assert_eq!(uids("OLD"), [10, 20, 30, 40, 50]);
+    // RFC 3501 §6.4.4, with UIDs 30 and 40 recent: NEW is RECENT UNSEEN,
+    // OLD is NOT RECENT.
+    assert_eq!(uids("RECENT"), [30, 40]);
+    assert_eq!(uids("NEW"), [30]);
+    assert_eq!(uids("OLD"), [10, 20, 50]);
 }
 
 #[test]
@@ -286,6 +288,39 @@ fn header_keys_decoded() {
     assert_eq!(uids("HEADER X-Absent \"\""), Vec::<u32>::new());
     // The body is not the header.
     assert_eq!(uids("SUBJECT needle"), Vec::<u32>::new());
+}
+
+/// RFC 3501 §6.4.4 FROM: the string is matched against the address as a
+/// client shows it, display name decoded (RFC 2047) and addr-spec, so the
+/// quoting, comments and spacing of the raw field do not hide it.
+#[test]
+fn address_keys_match_the_address_as_shown() {
+    let froms: [&[u8]; 6] = [
+        b"user-from@domain.org",
+        b"\"user-from\"@domain.org",
+        b"user-from(work)@domain.org",
+        b"user-from @ domain.org",
+        b"=?utf-8?q?Us=C3=A9r_From?= <user-from@domain.org>",
+        b"Other <other@domain.org>",
+    ];
+    let mut mb = one_message(Vec::new());
+    mb.msgs = froms
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut m = b"From: ".to_vec();
+            m.extend_from_slice(f);
+            m.extend_from_slice(b"\r\nTo: \"Bob\" <bob@x.test>\r\n\r\nbody\r\n");
+            let uid = i as u32 + 1;
+            (summary(uid, 0, &[], 0, m.len() as u64), m)
+        })
+        .collect();
+    let mut run = |c: &str| run_in(&mut mb, c, &mut u64::MAX.clone()).unwrap();
+    assert_eq!(run("FROM user-from@domain.org"), [1, 2, 3, 4, 5]);
+    assert_eq!(run("FROM \"usér from\""), [5]);
+    assert_eq!(run("FROM \"From <user-from@\""), [5]);
+    assert_eq!(run("TO \"bob <bob@x.test>\""), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(run("CC \"\""), Vec::<u32>::new());
 }
 
 #[test]
@@ -487,6 +522,7 @@ fn gone_messages_and_read_errors() {
         largest_seq: 1,
         largest_uid: 1,
         saved: &[],
+        recent: &[],
     };
     let mut budget = Budget::new(u64::MAX);
     let k = key("NOT BODY x");

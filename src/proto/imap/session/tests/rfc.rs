@@ -32,11 +32,16 @@ fn new_keyword_is_announced_before_fetch_shows_it() {
     // The other session learns it at its next command.
     let r = a.run(b"n NOOP\r\n");
     let flags = r.find("* FLAGS (").expect(&r);
-    let fetch = r.find("* 1 FETCH (UID 1 FLAGS ($hello))").expect(&r);
+    let fetch = r
+        .find("* 1 FETCH (UID 1 FLAGS ($hello \\Recent))")
+        .expect(&r);
     assert!(flags < fetch, "{r}");
     // Announced once only.
     let r = a.run(b"f FETCH 1 FLAGS\r\n");
-    assert_eq!(r, "* 1 FETCH (FLAGS ($hello))\r\nf OK FETCH completed\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (FLAGS ($hello \\Recent))\r\nf OK FETCH completed\r\n"
+    );
     let r = b.run(b"y STORE 1 -FLAGS ($HELLO)\r\nz STORE 1 +FLAGS ($Hello)\r\n");
     assert!(flags_line(&r).is_none(), "{r}");
 }
@@ -163,5 +168,188 @@ fn binary_of_quoted_printable_drops_trailing_white_space() {
         r,
         "* 1 FETCH (BINARY.SIZE[1] 15 BINARY[1] {15}\r\nline one\r\nx=y\r\n \
          BINARY[1]<5> {6}\r\none\r\nx)\r\nf OK FETCH completed\r\n"
+    );
+}
+
+/// RFC 3501 §6.3.9: LSUB with `%` lists a parent of a subscribed mailbox
+/// that is not subscribed itself, marked `\Noselect`; with `*` the
+/// subscribed child is listed and the parent is not.
+#[test]
+fn lsub_percent_lists_an_unsubscribed_parent_as_noselect() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a CREATE foo/bar\r\nb SUBSCRIBE foo/bar\r\n");
+    assert!(r.ends_with("b OK SUBSCRIBE completed\r\n"), "{r}");
+    let r = c.run(b"l LSUB \"\" f%\r\n");
+    assert_eq!(
+        r,
+        "* LSUB (\\Noselect) \"/\" foo\r\nl OK LSUB completed\r\n"
+    );
+    let r = c.run(b"m LSUB \"\" f*\r\n");
+    assert_eq!(r, "* LSUB () \"/\" foo/bar\r\nm OK LSUB completed\r\n");
+    // A parent subscribed itself is listed as any other.
+    let r = c.run(b"n SUBSCRIBE foo\r\no LSUB \"\" f%\r\n");
+    assert!(
+        r.ends_with("* LSUB () \"/\" foo\r\no OK LSUB completed\r\n"),
+        "{r}"
+    );
+}
+
+/// RFC 3502 §3, §6.3.11: MULTIAPPEND is advertised, adds all of its
+/// messages with consecutive UIDs, and adds none when one of them fails
+/// (here the third, over the APPENDLIMIT).
+#[test]
+fn multiappend_adds_all_or_none() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"c CAPABILITY\r\n");
+    assert!(r.contains(" MULTIAPPEND "), "{r}");
+    let r = c.run(b"a APPEND INBOX {5+}\r\nfirst (\\Seen) {6+}\r\nsecond {20000}\r\n");
+    assert!(r.starts_with("a NO [TOOBIG]"), "{r}");
+    let r = c.run(b"s STATUS INBOX (MESSAGES UIDNEXT)\r\n");
+    assert!(r.contains("(MESSAGES 0 UIDNEXT 1)"), "{r}");
+    let r = c.run(b"b APPEND INBOX {5+}\r\nfirst (\\Seen) {6+}\r\nsecond {5+}\r\nthird\r\n");
+    assert!(r.contains("b OK [APPENDUID "), "{r}");
+    assert!(r.ends_with(" 1:3] APPEND completed\r\n"), "{r}");
+    let r = c.run(b"e EXAMINE INBOX\r\nf FETCH 1:3 (FLAGS BODY[])\r\n");
+    assert!(
+        r.contains("* 2 FETCH (FLAGS (\\Seen \\Recent) BODY[] {6}\r\nsecond)"),
+        "{r}"
+    );
+    assert!(
+        r.contains("* 3 FETCH (FLAGS (\\Recent) BODY[] {5}\r\nthird)"),
+        "{r}"
+    );
+}
+
+/// RFC 3501 §2.3.2: a message is `\Recent` in one session only, the first
+/// to SELECT its mailbox after it arrived; EXAMINE looks without taking
+/// (as Dovecot does). §6.3.1 `* n RECENT`, §6.3.10 STATUS RECENT, §6.4.4
+/// SEARCH RECENT, NEW and OLD, §7.3.2 RECENT with new mail; COPY makes the
+/// copies recent for the next session. RFC 9051 §2.3.2: none of it under
+/// IMAP4rev2, whose sessions take nothing.
+#[test]
+fn recent_belongs_to_one_session() {
+    let st = store();
+    deliver(&st, b"Subject: a\r\n\r\na\r\n");
+    deliver(&st, b"Subject: b\r\n\r\nb\r\n");
+    let [mut a, mut b, mut c, mut d] = [0; 4].map(|_| client(&st));
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        x.login();
+    }
+    let r = a.run(b"s STATUS INBOX (MESSAGES RECENT)\r\n");
+    assert!(r.contains("(MESSAGES 2 RECENT 2)"), "{r}");
+    let r = a.run(b"e EXAMINE INBOX\r\nf SEARCH RECENT\r\n");
+    assert!(r.contains("* 2 RECENT\r\n"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\n"), "{r}");
+    let r = b.run(b"s SELECT INBOX\r\n");
+    assert!(r.contains("* 2 RECENT\r\n"), "{r}");
+    let r = b.run(b"f FETCH 1:2 FLAGS\r\ng STORE 1 +FLAGS (\\Seen)\r\n");
+    assert!(r.contains("* 2 FETCH (FLAGS (\\Recent))\r\n"), "{r}");
+    assert!(r.contains("* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n"), "{r}");
+    let r = b.run(b"n SEARCH NEW\r\no SEARCH OLD\r\nr SEARCH RECENT\r\n");
+    assert!(r.contains("* SEARCH 2\r\nn OK"), "{r}");
+    assert!(r.contains("* SEARCH\r\no OK"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\nr OK"), "{r}");
+    // B took them: nobody else gets them.
+    let r = c.run(b"s STATUS INBOX (RECENT)\r\nt SELECT INBOX\r\nu FETCH 2 FLAGS\r\n");
+    assert!(r.contains("(RECENT 0)"), "{r}");
+    assert!(r.contains("* 0 RECENT\r\n"), "{r}");
+    assert!(r.contains("* 2 FETCH (FLAGS ())\r\n"), "{r}");
+    // New mail: recent for the first session told of it.
+    deliver(&st, b"Subject: c\r\n\r\nc\r\n");
+    let r = c.run(b"n NOOP\r\n");
+    assert!(r.starts_with("* 3 EXISTS\r\n* 1 RECENT\r\n"), "{r}");
+    let r = b.run(b"n NOOP\r\nr SEARCH RECENT\r\n");
+    assert!(r.starts_with("* 3 EXISTS\r\n* 2 RECENT\r\n"), "{r}");
+    assert!(r.contains("* SEARCH 1 2\r\n"), "{r}");
+    // A copy is recent for the next session to select the mailbox; an
+    // IMAP4rev2 session neither sees nor takes it.
+    let r = b.run(b"k CREATE Other\r\nl COPY 3 Other\r\n");
+    assert!(r.contains("l OK [COPYUID"), "{r}");
+    let r = d.run(b"e ENABLE IMAP4rev2\r\ns SELECT Other\r\nf FETCH 1 FLAGS\r\n");
+    assert!(!r.contains("RECENT") && !r.contains("\\Recent"), "{r}");
+    let r = a.run(b"s STATUS Other (RECENT)\r\nt SELECT Other\r\n");
+    assert!(r.contains("(RECENT 1)"), "{r}");
+    assert!(r.contains("* 1 RECENT\r\n"), "{r}");
+}
+
+/// RFC 3516 §4.2: BINARY[n] and BINARY.SIZE[n] of a message/rfc822 part
+/// give the part's content, the embedded message (as Dovecot answers), and
+/// the connection goes on; a multipart stays a protocol error (RFC 9051
+/// §6.4.5). Base64 sizes and partial fetches count decoded bytes.
+#[test]
+fn binary_of_a_message_part_and_of_base64() {
+    let st = store();
+    deliver(
+        &st,
+        concat!(
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+            "\r\n",
+            "--b\r\n",
+            "Content-Type: text/plain\r\n",
+            "Content-Transfer-Encoding: base64\r\n",
+            "\r\n",
+            "aGVsbG8g\r\nd29ybGQ=\r\n",
+            "--b\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "\r\n",
+            "Subject: in\r\n\r\ninner\r\n",
+            "--b--\r\n",
+        )
+        .as_bytes(),
+    );
+    let mut c = client(&st);
+    c.login();
+    c.run(b"s EXAMINE INBOX\r\n");
+    let r = c.run(b"a FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2])\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[2] 20 BINARY[2] {20}\r\nSubject: in\r\n\r\ninner)\r\n\
+         a OK FETCH completed\r\n"
+    );
+    let r = c.run(b"b FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<6.3>)\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY.SIZE[1] 11 BINARY[1] {11}\r\nhello world \
+         BINARY[1]<6> {3}\r\nwor)\r\nb OK FETCH completed\r\n"
+    );
+    let r = c.run(b"c FETCH 1 BINARY.SIZE[]\r\nd NOOP\r\n");
+    assert!(r.contains("c OK"), "{r}");
+    assert!(r.ends_with("d OK NOOP completed\r\n"), "{r}");
+}
+
+/// RFC 5258 §3.5 with several patterns (the multiple-pattern examples of
+/// §5): a subscribed mailbox that matches one of the patterns is listed
+/// for itself, and its parent is not listed again for it with CHILDINFO;
+/// with a pattern that does not reach the child, the parent carries it.
+#[test]
+fn list_recursivematch_with_several_patterns() {
+    let st = store();
+    let mut c = client(&st);
+    c.login();
+    let r = c.run(b"a CREATE Fruit/Apple\r\nb SUBSCRIBE Fruit/Apple\r\n");
+    assert!(r.ends_with("b OK SUBSCRIBE completed\r\n"), "{r}");
+    let r = c.run(b"l LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit\" \"Fruit/*\")\r\n");
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" Fruit/Apple\r\nl OK LIST completed\r\n"
+    );
+    let r = c.run(b"m LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit\" \"Veg*\")\r\n");
+    assert!(
+        r.starts_with("* LIST (\\HasChildren) \"/\" Fruit (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"),
+        "{r}"
+    );
+    let r = c.run(
+        b"n SUBSCRIBE Fruit\r\no LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"Fruit/*\" \"Fruit\")\r\n",
+    );
+    assert!(
+        r.ends_with(
+            "* LIST (\\HasChildren \\Subscribed) \"/\" Fruit\r\n\
+             * LIST (\\HasNoChildren \\Subscribed) \"/\" Fruit/Apple\r\no OK LIST completed\r\n"
+        ),
+        "{r}"
     );
 }
