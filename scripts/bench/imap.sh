@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # IMAP performance and memory, with Python's imaplib as the client:
 #  1. a mailbox of MESSAGES messages (APPENDed): SELECT, FETCH 1:* (FLAGS
-#     UID) and SEARCH BODY, each timed;
+#     UID), FETCH 1:* ENVELOPE, SEARCH BODY, and the header lookups the
+#     cached fields answer (FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT
+#     FROM DATE)], SEARCH FROM, SEARCH SUBJECT), each timed;
 #  1b. RSS before and after each bulk command on that mailbox: SELECT,
 #     STORE 1:* +FLAGS (\Seen), COPY 1:* to another mailbox, and
 #     STORE 1:* +FLAGS (\Deleted) then EXPUNGE there;
@@ -113,10 +115,19 @@ t = time.time(); typ, data = c.fetch("1:*", "(FLAGS UID)"); fetch_s = time.time(
 assert len(data) == messages, len(data)
 t = time.time(); typ, data = c.search(None, "BODY", "needle"); search_s = time.time() - t
 found = len(data[0].split())
+def timed(fn):
+    t = time.time(); typ, data = fn(); return (time.time() - t) * 1000, data
+env_ms, _ = timed(lambda: c.fetch("1:*", "ENVELOPE"))
+hdr_ms, data = timed(lambda: c.fetch("1:*", "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM DATE)]"))
+assert len([d for d in data if isinstance(d, tuple)]) == messages
+from_ms, data = timed(lambda: c.search(None, "FROM", "sender7@"))
+subj_ms, _ = timed(lambda: c.search(None, "SUBJECT", "message 99"))
 c.logout()
 print(f"{messages} messages: APPEND {append_s:.1f} s ({messages/append_s:.0f}/s); "
       f"SELECT {select_s*1000:.0f} ms; FETCH 1:* (FLAGS UID) {fetch_s*1000:.0f} ms; "
       f"SEARCH BODY {search_s*1000:.0f} ms ({found} found)")
+print(f"FETCH 1:* ENVELOPE {env_ms:.0f} ms; FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT FROM DATE)] "
+      f"{hdr_ms:.0f} ms; SEARCH FROM {from_ms:.0f} ms; SEARCH SUBJECT {subj_ms:.0f} ms")
 
 # 1b. Bulk commands: what each adds to the resident set (goal: < 4 MiB).
 def step(name, fn):

@@ -94,3 +94,39 @@ pub fn nested() -> Vec<u8> {
         "epilogue\n",
     ))
 }
+
+/// Messages whose cached header fields must answer as their files do:
+/// encoded words, folded fields, repeated fields, missing fields, bare LF
+/// line ends and a header without its empty line.
+pub fn header_cases() -> Vec<Vec<u8>> {
+    [
+        concat!(
+            "Return-Path: <ann@example.org>\r\n",
+            "From: =?utf-8?q?Ann=C3=A9e?= <ann@example.org>\r\n",
+            "To: bob@example.org,\r\n",
+            "\tcarl@example.org\r\n",
+            "Subject: =?iso-8859-1?Q?Caf=E9?=\r\n",
+            " =?utf-8?b?w6AgbGFpdA==?= au lait\r\n",
+            "X-Tag: alpha\r\n",
+            "Cc: dan@example.org\r\n",
+            "Cc: eve@example.org\r\n",
+            "List-Id: Talk <talk.example.org>\r\n",
+            "\r\n",
+            "Body with From: not a header\r\n",
+        ),
+        concat!(
+            "Subject: no address fields\n",
+            "Date: Mon, 1 Jan 2024 10:00:00 +0000\n",
+            "\n",
+            "To: body@example.org\n",
+        ),
+        concat!(
+            "From: only@example.org\r\n",
+            "Subject:\r\n",
+            "Subject: second\r\n"
+        ),
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect()
+}

@@ -26,6 +26,7 @@
 //! boundary (RFC 2046 §5.1.1), so it is in neither part.
 
 pub mod decode;
+pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod parser;
@@ -60,6 +61,9 @@ pub const MAX_BOUNDARY: usize = 200;
 /// The structure of one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Structure {
+    /// The cached header fields (first, so that [`decode_fields`] reads
+    /// them without the rest).
+    pub fields: fields::Fields,
     /// Total size in bytes (prefix plus body file).
     pub size: u64,
     /// The message's ENVELOPE fields.
@@ -193,7 +197,8 @@ impl Structure {
                 Some(b' ' | b'\t') => {}
                 Some(_) => {
                     let colon = content.iter().position(|&b| b == b':')?;
-                    if parser::is_kept_field(content.get(..colon).unwrap_or_default()) {
+                    let name = content.get(..colon).unwrap_or_default();
+                    if parser::is_kept_field(name) || fields::Fields::is_cached(name) {
                         return None;
                     }
                 }
@@ -236,31 +241,51 @@ impl Part {
 /// first, so it acts as the version byte.
 #[derive(Deserialize)]
 enum Stored {
-    V1(Structure),
+    /// Before the cached header fields: reparsed when read.
+    V1,
+    V2(Box<Structure>),
 }
 
 /// The writing side of [`Stored`] (same layout, borrowed).
 #[derive(Serialize)]
 enum StoredRef<'a> {
-    V1(&'a Structure),
+    _V1,
+    V2(&'a Structure),
+}
+
+/// The head of [`Stored`]: the header fields alone.
+#[derive(Deserialize)]
+enum StoredFields {
+    V1,
+    V2(fields::Fields),
 }
 
 /// The version [`encode`] writes; a changed layout gets a new variant and
 /// [`decode()`] keeps reading the old ones (or the caller reparses).
-pub const ENCODING_VERSION: u8 = 0;
+pub const ENCODING_VERSION: u8 = 1;
 
 /// Encodes a structure for `Message.cache`.
 pub fn encode(s: &Structure) -> Vec<u8> {
     // postcard only fails on writer errors or unsupported types; a
     // structure is plain data written to a Vec.
-    postcard::to_stdvec(&StoredRef::V1(s)).unwrap_or_default()
+    postcard::to_stdvec(&StoredRef::V2(s)).unwrap_or_default()
 }
 
 /// Decodes a structure written by [`encode`]; `None` if the bytes are not
 /// one (corrupt, or written by a newer binary): reparse the message then.
 pub fn decode(bytes: &[u8]) -> Option<Structure> {
-    match postcard::from_bytes::<Stored>(bytes).ok()? {
-        Stored::V1(s) => Some(s),
+    match postcard::take_from_bytes::<Stored>(bytes).ok()?.0 {
+        Stored::V1 => None,
+        Stored::V2(s) => Some(*s),
+    }
+}
+
+/// The cached header fields of a structure written by [`encode`], read
+/// without decoding the rest; `None` as for [`decode()`].
+pub fn decode_fields(bytes: &[u8]) -> Option<fields::Fields> {
+    match postcard::take_from_bytes::<StoredFields>(bytes).ok()?.0 {
+        StoredFields::V1 => None,
+        StoredFields::V2(f) => Some(f),
     }
 }
 

@@ -7,6 +7,7 @@
 //! read form a stack of frames; a frame is closed when a boundary of an
 //! enclosing multipart or the end of the message is reached.
 
+use super::fields::{Collector, Fields};
 use super::{
     Content, Disposition, Embedded, Envelope, Part, Structure, MAX_BOUNDARY, MAX_DEPTH, MAX_FIELD,
     MAX_PARTS, MAX_STRINGS,
@@ -181,6 +182,8 @@ pub struct Parser {
     fields: [Option<Vec<u8>>; NFIELDS],
     /// The field whose continuation lines are being collected.
     current: Option<Field>,
+    /// The cached header fields of the message.
+    cached: Collector,
 }
 
 impl Default for Parser {
@@ -207,11 +210,13 @@ impl Parser {
             budget: MAX_STRINGS,
             fields: Default::default(),
             current: None,
+            cached: Collector::new(),
         }
     }
 
     /// Feeds the next bytes of the message.
     pub fn feed(&mut self, mut data: &[u8]) {
+        self.cached.feed(data);
         while !data.is_empty() {
             let (piece, rest) = match data.iter().position(|&b| b == b'\n') {
                 Some(i) => data.split_at(i + 1),
@@ -248,11 +253,14 @@ impl Parser {
             let f = Frame::new(0, true, false);
             (f.envelope, f.part)
         });
-        Structure {
+        let mut s = Structure {
+            fields: Fields::default(),
             size: self.offset,
             envelope,
             root,
-        }
+        };
+        s.fields = self.cached.finish(&s);
+        s
     }
 
     fn push(&mut self, piece: &[u8]) {

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::io;
 
-use super::{MessageBytes, Sink};
+use super::{InMemory, MessageBytes, Sink};
 use crate::mail::mime::decode::{Base64Decoder, QpDecoder};
 use crate::mail::mime::section::{self, ByteRange, HeaderFilter, Spec};
 use crate::mail::mime::{Content, Structure};
@@ -475,6 +475,15 @@ fn body_section(
             };
             w.range_literal(r, false);
             Ok(())
+        }
+        // The top-level header's cached fields answer without the file.
+        Some((names, false)) if sec.part.is_empty() && s.fields.covers(names) => {
+            let lines = s.fields.lines();
+            let all = ByteRange {
+                start: 0,
+                len: lines.len() as u64,
+            };
+            header_fields(w, all, names, false, partial, &mut InMemory(lines))
         }
         Some((names, not)) => header_fields(w, range, names, not, partial, bytes),
     }

@@ -34,6 +34,24 @@ pub trait MessageBytes {
     ) -> std::io::Result<()>;
 }
 
+/// Bytes already in memory as a message: the cached header fields
+/// ([`crate::mail::mime::fields`]), read in place of the file.
+pub struct InMemory<'a>(pub &'a [u8]);
+
+impl MessageBytes for InMemory<'_> {
+    fn read_range(
+        &mut self,
+        start: u64,
+        len: u64,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> std::io::Result<()> {
+        let a = usize::try_from(start).unwrap_or(usize::MAX);
+        let b = usize::try_from(start.saturating_add(len)).unwrap_or(usize::MAX);
+        out(self.0.get(a..b.min(self.0.len())).unwrap_or_default());
+        Ok(())
+    }
+}
+
 /// Where a FETCH response goes.
 pub trait Sink {
     /// Response bytes.

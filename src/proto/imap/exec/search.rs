@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Instant;
 
-use super::MessageBytes;
+use super::{InMemory, MessageBytes};
 use crate::mail::address;
 use crate::mail::date::DateTime;
 use crate::mail::mime::search::{Finder, HeaderSearch, MessageSearch, Scope};
@@ -406,6 +406,11 @@ impl<'k> Plan<'k> {
         Node::Address(self.addresses.len() - 1)
     }
 
+    /// The field names of the header keys.
+    fn header_names(&self) -> Vec<&'k [u8]> {
+        self.headers.iter().map(|(n, _)| *n).collect()
+    }
+
     fn text(&mut self, scope: Scope, needle: &'k str) -> Node<'k> {
         self.texts.push((scope, needle));
         Node::Text(self.texts.len() - 1)
@@ -558,12 +563,35 @@ fn matches(
     if plan.headers.is_empty() && plan.texts.is_empty() {
         return Ok(eval(root, m, env, &facts, budget)?.unwrap_or(false));
     }
+    // Header keys on cached fields are answered without the file.
+    if !plan.headers.is_empty() && s.fields.covers(&plan.header_names()) {
+        let lines = s.fields.lines();
+        let found = search_header(
+            (0, lines.len() as u64),
+            &plan.headers,
+            &mut InMemory(lines),
+            budget,
+        )?;
+        facts.header = found.into_iter().map(Some).collect();
+        if let Some(r) = eval(root, m, env, &facts, budget)? {
+            return Ok(r);
+        }
+    }
+    if plan.texts.is_empty() && facts.header.iter().all(Option::is_some) {
+        facts.settle();
+        return Ok(eval(root, m, env, &facts, budget)?.unwrap_or(false));
+    }
     let Some(mut bytes) = src.bytes(m.uid) else {
         facts.settle();
         return Ok(eval(root, m, env, &facts, budget)?.unwrap_or(false));
     };
-    if !plan.headers.is_empty() {
-        let found = search_header(&s, &plan.headers, bytes.as_mut(), budget)?;
+    if facts.header.iter().any(Option::is_none) {
+        let found = search_header(
+            (s.root.header_start, s.root.header_len),
+            &plan.headers,
+            bytes.as_mut(),
+            budget,
+        )?;
         facts.header = found.into_iter().map(Some).collect();
         if let Some(r) = eval(root, m, env, &facts, budget)? {
             return Ok(r);
@@ -664,9 +692,10 @@ fn read_windows(
     Ok(())
 }
 
-/// Looks for every header key in the top-level header, read once.
+/// Looks for every header key in the top-level header (its first `len`
+/// bytes, from the file or the cached fields), read once.
 fn search_header(
-    s: &Structure,
+    (start, len): (u64, u64),
     keys: &[(&[u8], &str)],
     bytes: &mut dyn MessageBytes,
     budget: &mut Budget,
@@ -677,8 +706,8 @@ fn search_header(
         .collect();
     read_windows(
         bytes,
-        s.root.header_start,
-        s.root.header_len,
+        start,
+        len,
         keys.len(),
         budget,
         &mut |chunk| searches.iter_mut().for_each(|h| h.feed(chunk)),

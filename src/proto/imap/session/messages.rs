@@ -752,5 +752,6 @@ impl Session {
 fn size_only(size: u64) -> Structure {
     let mut s = mime::parse(b"");
     s.size = size;
+    s.fields = mime::fields::Fields::default();
     s
 }

@@ -562,7 +562,7 @@ fn unknown_transfer_encoding_fails_before_writing() {
     let mut bytes = MemMessage::new(&msg, 8);
     bytes.fail = true;
     let err = fetch_one(
-        &attrs("BODY[HEADER.FIELDS (FROM)]"),
+        &attrs("BODY[HEADER.FIELDS (RECEIVED)]"),
         &m,
         &PLAIN,
         &mut bytes,
@@ -748,4 +748,47 @@ fn utf8_envelope_is_quoted_only_when_enabled() {
     };
     let utf8 = String::from_utf8(fetch_with(msg, "ENVELOPE", opts).unwrap()).unwrap();
     assert!(utf8.contains("\"caf\u{e9}\""), "{utf8}");
+}
+
+/// `BODY.PEEK[HEADER.FIELDS (...)]` of cached fields comes from the cache
+/// without reading the message, byte for byte as from the file.
+#[test]
+fn header_fields_from_the_cache_equal_the_file() {
+    let lists = [
+        "(SUBJECT)",
+        "(FROM TO CC)",
+        "(cc list-id DATE)",
+        "(BCC)",
+        "(SUBJECT X-TAG)",
+        "(MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE)",
+    ];
+    for msg in crate::mail::mime::fixtures::header_cases() {
+        let cached = parse(&msg);
+        let mut uncached = cached.clone();
+        uncached.fields = Default::default();
+        let sum = summary(msg.len() as u64);
+        for list in lists {
+            for partial in ["", "<3.20>"] {
+                let a = attrs(&format!("BODY.PEEK[HEADER.FIELDS {list}]{partial}"));
+                let mut answers = Vec::new();
+                for s in [&cached, &uncached] {
+                    let m = FetchMessage {
+                        seq: 1,
+                        uid: 12,
+                        summary: &sum,
+                        structure: s,
+                        recent: false,
+                    };
+                    let mut bytes = MemMessage::new(&msg, 5);
+                    let mut sink = MemSink::new(&msg);
+                    fetch_one(&a, &m, &PLAIN, &mut bytes, &mut sink).unwrap();
+                    answers.push((sink.out, bytes.read));
+                }
+                assert_eq!(answers[0].0, answers[1].0, "{list}{partial}");
+                let from_cache = answers[0].1 == 0;
+                let uncached = list.contains("X-TAG") || list.contains("BCC");
+                assert_eq!(from_cache, !uncached, "{list}");
+            }
+        }
+    }
 }

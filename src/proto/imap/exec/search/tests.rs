@@ -381,15 +381,11 @@ fn cheap_keys_decide_first() {
     let mut mb = mailbox();
     run_in(&mut mb, "SENTON 1-Jan-2024", &mut budget).unwrap();
     assert_eq!((mb.structures, mb.opened), (5, 0));
-    // A header key decided: the body is not read.
+    // A header key decided: the body is not read, and the header key
+    // reads the cached fields only.
     let mut mb = mailbox();
     mb.msgs.retain(|(s, _)| s.uid == 20);
-    let header_len = mb.msgs[0]
-        .1
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap() as u64
-        + 4;
+    let header_len = parse(&mb.msgs[0].1).fields.lines().len() as u64;
     let body_len = mb.msgs[0].1.len() as u64 - header_len;
     let mut budget = u64::MAX;
     assert_eq!(
@@ -706,4 +702,79 @@ fn search_responses() {
         )),
         "* ESEARCH (TAG \"t\") ALL 1:3\r\n"
     );
+}
+
+/// One message, with or without its cached header fields.
+struct Single {
+    msg: Vec<u8>,
+    cached: bool,
+    opened: usize,
+}
+
+impl SearchSource for Single {
+    fn structure(&mut self, _uid: u32) -> Option<Structure> {
+        let mut s = parse(&self.msg);
+        if !self.cached {
+            s.fields = Default::default();
+        }
+        Some(s)
+    }
+
+    fn bytes(&mut self, _uid: u32) -> Option<Box<dyn MessageBytes + '_>> {
+        self.opened += 1;
+        Some(Box::new(MemMessage::new(&self.msg, 3)))
+    }
+}
+
+/// Header searches give the same answers from the cached fields as from
+/// the file, and the cache spares the file.
+#[test]
+fn header_keys_from_the_cache_equal_the_file() {
+    let keys = [
+        "FROM Ann",
+        "FROM ann@example",
+        "TO carl",
+        "CC eve",
+        "CC dan",
+        "SUBJECT \"au lait\"",
+        "SUBJECT second",
+        "SUBJECT \"\"",
+        "HEADER List-Id talk",
+        "HEADER DATE \"\"",
+        "HEADER CC \"\"",
+        "NOT FROM nobody",
+        "OR TO body SUBJECT address",
+    ];
+    let sum = summary(1, 0, &[], 0, 10);
+    let ctx = SearchContext {
+        largest_seq: 1,
+        largest_uid: 1,
+        saved: &[],
+        recent: &[],
+    };
+    let m = SearchMessage {
+        seq: 1,
+        uid: 1,
+        summary: &sum,
+    };
+    let mut matched = 0;
+    for msg in crate::mail::mime::fixtures::header_cases() {
+        for k in keys {
+            let key = key(k);
+            let mut answers = Vec::new();
+            for cached in [true, false] {
+                let mut src = Single {
+                    msg: msg.clone(),
+                    cached,
+                    opened: 0,
+                };
+                let found = search(&key, &[m], &ctx, &mut src, &mut Budget::new(1 << 30)).unwrap();
+                answers.push((found, src.opened));
+            }
+            assert_eq!(answers[0].0, answers[1].0, "{k}");
+            assert_eq!(answers[0].1, 0, "{k} opened the file");
+            matched += answers[0].0.len();
+        }
+    }
+    assert!(matched >= 10, "{matched}");
 }
