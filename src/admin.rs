@@ -273,6 +273,23 @@ impl Admin {
         Ok((pw, shown, hash))
     }
 
+    /// A plan's password: an argon2id hash given in a profile is stored
+    /// as it is (see [`plan::check_password`]); anything else is a
+    /// [`Admin::new_password`].
+    fn plan_password(
+        &self,
+        address: &str,
+        given: Option<String>,
+    ) -> Result<(String, bool, String), String> {
+        match given {
+            Some(hash) if password::is_hash(&hash) => {
+                password::check_hash(&hash)?;
+                Ok((String::new(), false, hash))
+            }
+            given => self.new_password(address, given),
+        }
+    }
+
     /// Carries out one request. Blocking (store and password hashing).
     pub fn handle(&self, req: Request) -> Response {
         match self.run(req) {
@@ -756,7 +773,7 @@ impl Admin {
         let mut generated = Vec::new();
         let mut fields = vec![("admin.address".to_string(), plan.admin.address.clone())];
         let (_, _, hash) = self
-            .new_password(&plan.admin.address, Some(plan.admin.password.clone()))
+            .plan_password(&plan.admin.address, Some(plan.admin.password.clone()))
             .map_err(failed)?;
         accounts.push(crate::store::NewAccount {
             address: crate::mail::idna::address_to_ascii(&plan.admin.address),
@@ -765,7 +782,7 @@ impl Admin {
         });
         for (i, staff) in plan.staff.iter().enumerate() {
             let (pw, shown, hash) = self
-                .new_password(&staff.address, staff.password.clone())
+                .plan_password(&staff.address, staff.password.clone())
                 .map_err(failed)?;
             let address = crate::mail::idna::address_to_ascii(&staff.address);
             if shown {

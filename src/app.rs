@@ -66,11 +66,10 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     if let Some(n) = std::num::NonZeroUsize::new(BLOCKING_THREADS) {
         blocking::set_max_blocking_threads(n);
     }
-    let tls = {
-        prepare_data_dir(&cfg.server.data_dir)?;
-        crate::tls::server_config(&cfg)?
-    };
     let store = Arc::new(open_store(&cfg)?);
+    // Before the certificate is made: it names the profile's host name.
+    let cfg = first_boot_profile(cfg, &source, &store)?;
+    let tls = crate::tls::server_config(&cfg)?;
     crate::store::exit_on_index_failure();
     let bound = net::bind_all(&cfg)?;
     let claimed = store.has_admin().map_err(|e| e.to_string())?;
@@ -175,6 +174,31 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
     Ok(())
 }
 
+/// Applies the first-boot profile `setup.profile` when there is one (see
+/// [`crate::setup::profile`]), and returns the config in force after it.
+/// A refused profile changes nothing: the server starts unclaimed.
+fn first_boot_profile(
+    cfg: Arc<Config>,
+    source: &crate::config_edit::Source,
+    store: &Arc<Store>,
+) -> Result<Arc<Config>, String> {
+    use crate::setup::profile::{self, Outcome};
+    if cfg.setup.profile.as_os_str().is_empty() {
+        return Ok(cfg);
+    }
+    // Its hashing memory is one worker's, and goes with it.
+    let admin = Admin::new(store.clone(), Arc::new(admin::NoNotify))
+        .with_config_file(source.file())
+        .with_password_workers(Arc::new(crate::password::Verifier::new(1)));
+    match profile::apply_at_start(&admin, &cfg.setup.profile) {
+        Outcome::Applied => source
+            .load()
+            .map(Arc::new)
+            .map_err(|e| format!("config error after the first-boot profile: {e}")),
+        Outcome::Absent | Outcome::Finished | Outcome::Refused(_) => Ok(cfg),
+    }
+}
+
 /// Each service with the addresses it was bound to, for the dashboard.
 fn services(bound: &[net::Bound]) -> Vec<admin::ServiceState> {
     net::Service::ALL
@@ -217,6 +241,7 @@ fn antispam(
 /// with them, and the resolver and the login failure limiter keep state.
 const RESTART_ONLY: &[&str] = &[
     "server.data_dir",
+    "setup.",
     "store.cache_capacity",
     "dns.",
     "limits.auth_",

@@ -46,6 +46,9 @@ pub struct Config {
     /// Optional smarthost for all remote mail.
     #[serde(default)]
     pub relay: Relay,
+    /// The first-boot profile file.
+    #[serde(default)]
+    pub setup: Setup,
     /// IMAP presentation.
     #[serde(default)]
     pub imap: Imap,
@@ -86,6 +89,24 @@ impl Default for Backup {
             dir: None,
             every: Dur(Duration::from_secs(86_400)),
             keep: 7,
+        }
+    }
+}
+
+/// `[setup]`: setting up a new box from a file (see
+/// [`crate::setup::profile`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Setup {
+    /// The first-boot profile applied at start when it exists; empty:
+    /// none is looked for.
+    pub profile: PathBuf,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            profile: PathBuf::from("/boot/firmware/facteur-setup.toml"),
         }
     }
 }
@@ -890,39 +911,12 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Parses a config text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
-        let fail = |line, key, message| ConfigError {
+        let cfg: Config = parse_toml(text, source)?;
+        cfg.validate().map_err(|(key, message)| ConfigError {
             source: source.to_string(),
-            line,
-            key,
+            line: find_key_line(text, &key),
+            key: Some(key),
             message,
-        };
-        let de = toml::Deserializer::parse(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            fail(line, None, e.message().to_string())
-        })?;
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let line = inner.span().map(|s| line_of(text, s.start));
-            let mut message = inner.message().to_string();
-            // A missing field is reported on its table; name the full key.
-            let mut key = (path != ".").then_some(path);
-            if let Some(field) = message
-                .strip_prefix("missing field `")
-                .and_then(|m| m.strip_suffix('`'))
-            {
-                let full = match &key {
-                    Some(k) => format!("{k}.{field}"),
-                    None => field.to_string(),
-                };
-                message = format!("missing required key `{full}`");
-                key = Some(full);
-            }
-            fail(line, key, message)
-        })?;
-        cfg.validate().map_err(|(key, message)| {
-            let line = find_key_line(text, &key);
-            fail(line, Some(key), message)
         })?;
         Ok(cfg)
     }
@@ -1136,6 +1130,45 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Reads TOML into `T` with the errors `check-config` gives: the source,
+/// the line, the dotted key and what is expected. Used for the config and
+/// for files of the same kind (a first-boot profile).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source: &str,
+) -> Result<T, ConfigError> {
+    let fail = |line, key, message| ConfigError {
+        source: source.to_string(),
+        line,
+        key,
+        message,
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        fail(line, None, e.message().to_string())
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        let mut message = inner.message().to_string();
+        // A missing field is reported on its table; name the full key.
+        let mut key = (path != ".").then_some(path);
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            let full = match &key {
+                Some(k) => format!("{k}.{field}"),
+                None => field.to_string(),
+            };
+            message = format!("missing required key `{full}`");
+            key = Some(full);
+        }
+        fail(line, key, message)
+    })
 }
 
 /// Best effort: the line where `table.key` is set, for cross-key errors.

@@ -320,6 +320,12 @@ fn flatten(key: &str, item: &Item, out: &mut Vec<String>) {
 /// Writes `file` atomically: a temporary file in the same directory,
 /// fsynced, renamed over it, then the directory fsynced.
 pub fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    replace_file(file, bytes, Some(mode))
+}
+
+/// [`write_atomic`], with the file system's own mode when `mode` is
+/// `None`: a FAT partition refuses most modes (chmod fails with EPERM).
+pub fn replace_file(file: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", file.display());
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -332,8 +338,10 @@ pub fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> Result<(), String> 
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let res = (|| {
         let mut f = fs::File::create(&tmp).map_err(|e| fail("write", e))?;
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| fail("set the mode of", e))?;
+        if let Some(mode) = mode {
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(|e| fail("set the mode of", e))?;
+        }
         f.write_all(bytes).map_err(|e| fail("write", e))?;
         f.sync_all().map_err(|e| fail("sync", e))?;
         fs::rename(&tmp, file).map_err(|e| fail("replace", e))?;

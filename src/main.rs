@@ -448,7 +448,7 @@ fn main() -> ExitCode {
                     cfg.server.domains.len(),
                     cfg.server.data_dir.display()
                 );
-                ExitCode::SUCCESS
+                check_profile(&cfg.setup.profile)
             }
             Err(code) => code,
         },
@@ -1139,6 +1139,33 @@ fn spam_stats(cfg: &Config, user: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         (Err(e), _) | (_, Err(e)) => fail(&e.to_string()),
+    }
+}
+
+/// `check-config` also checks the first-boot profile when there is one,
+/// with the errors a start would log.
+fn check_profile(path: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) if path.as_os_str().is_empty() || !path.exists() => return ExitCode::SUCCESS,
+        Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
+    };
+    match facteur::setup::profile::check(&text, &path.display().to_string()) {
+        Ok(plan) => {
+            println!(
+                "{}: ok (first-boot profile for {}, {} staff account(s))",
+                path.display(),
+                plan.hostname,
+                plan.staff.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(lines) => {
+            for line in lines {
+                eprintln!("facteur: profile error: {line}");
+            }
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -73,6 +73,41 @@ pub fn check_strength(address: &str, password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a password given to set up an account is already an argon2
+/// hash in PHC string format (`$argon2id$v=19$m=...`), to be stored as
+/// it is rather than hashed again.
+pub fn is_hash(given: &str) -> bool {
+    given.starts_with("$argon2")
+}
+
+/// Checks an argon2id PHC string given for an account (a first-boot
+/// profile): it must parse, carry a salt and an output, and ask for no
+/// more memory than a login may use, so that it can match a password.
+pub fn check_hash(given: &str) -> Result<(), String> {
+    let bad = |why: &str| format!("not a usable argon2id hash ({why})");
+    let parsed = PasswordHash::new(given).map_err(|e| bad(&e.to_string()))?;
+    if parsed.algorithm.as_str() != Algorithm::Argon2id.ident().as_str() {
+        return Err(bad(&format!(
+            "the algorithm is {}, expected argon2id",
+            parsed.algorithm
+        )));
+    }
+    if let Some(Err(_)) = parsed.version.map(Version::try_from) {
+        return Err(bad("unknown version"));
+    }
+    let params = Params::try_from(&parsed).map_err(|e| bad(&e.to_string()))?;
+    if params.block_count() > MAX_MEMORY_KIB {
+        return Err(bad(&format!(
+            "it asks for {} KiB of memory, at most {MAX_MEMORY_KIB}",
+            params.block_count()
+        )));
+    }
+    match (&parsed.salt, &parsed.hash) {
+        (Some(_), Some(_)) => Ok(()),
+        _ => Err(bad("no salt or no hash")),
+    }
+}
+
 /// Hashes a password with a fresh random salt. Allocates argon2's memory
 /// for this one call: servers use a [`Verifier`].
 pub fn hash(password: &str) -> Result<String, String> {
@@ -317,6 +352,24 @@ mod tests {
         assert!(!verify("wrong horse", &h));
         assert!(!verify("correct horse", "not a hash"));
         assert_ne!(h, hash("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn given_hashes_are_checked_before_they_are_stored() {
+        let h = hash("correct horse").unwrap();
+        assert!(is_hash(&h));
+        assert!(!is_hash("correct horse"));
+        assert_eq!(check_hash(&h), Ok(()));
+        assert_eq!(check_hash(DUMMY_HASH), Ok(()));
+        let argon2i = h.replacen("$argon2id$", "$argon2i$", 1);
+        assert!(check_hash(&argon2i)
+            .unwrap_err()
+            .contains("expected argon2id"));
+        let huge = h.replacen("m=8192", "m=1048576", 1);
+        assert!(check_hash(&huge).unwrap_err().contains("KiB"));
+        let no_output = h.rsplit_once('$').unwrap().0;
+        assert!(check_hash(no_output).is_err());
+        assert!(check_hash("$argon2id$garbage").is_err());
     }
 
     #[test]

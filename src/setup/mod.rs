@@ -4,3 +4,4 @@
 
 pub mod code;
 pub mod plan;
+pub mod profile;

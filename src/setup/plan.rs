@@ -7,7 +7,7 @@
 //! a first-boot profile file (TOML, see [`Plan::from_toml`]) build the
 //! same value.
 
-use crate::config::Hostname;
+use crate::config::{ConfigError, Hostname};
 use crate::config_edit::Edit;
 use crate::store::normalise_address;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,29 @@ pub struct Plan {
     /// A smarthost for outbound mail (`[relay]`), if any.
     #[serde(default)]
     pub relay: Option<Relay>,
+    /// Antispam choices (`[antispam]`); what is not given keeps the
+    /// config's value.
+    #[serde(default)]
+    pub antispam: Option<Antispam>,
+}
+
+/// The antispam choices a wizard offers: each is a switch of
+/// `[antispam]`, left as configured when not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Antispam {
+    /// Run the inbound checks at all (`antispam.enabled`).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Greylist unknown senders (`antispam.greylisting`).
+    #[serde(default)]
+    pub greylisting: Option<bool>,
+    /// Query the built-in DNS block lists (`antispam.dnsbl`; off: none).
+    #[serde(default)]
+    pub dnsbl: Option<bool>,
+    /// The per-user Bayes filter (`antispam.bayes`).
+    #[serde(default)]
+    pub bayes: Option<bool>,
 }
 
 /// An account with its password.
@@ -44,7 +67,8 @@ pub struct Plan {
 pub struct Account {
     /// `local@domain`.
     pub address: String,
-    /// The password (see [`crate::password::check_strength`]).
+    /// The password (see [`crate::password::check_strength`]), or its
+    /// argon2id hash (see [`crate::password::is_hash`]).
     pub password: String,
 }
 
@@ -54,7 +78,7 @@ pub struct Account {
 pub struct Staff {
     /// `local@domain`.
     pub address: String,
-    /// The password, or none to generate one.
+    /// The password or its argon2id hash, or none to generate one.
     #[serde(default)]
     pub password: Option<String>,
 }
@@ -95,14 +119,20 @@ pub type FieldError = (String, String);
 impl Plan {
     /// Reads a plan from a first-boot profile file in TOML.
     pub fn from_toml(text: &str) -> Result<Plan, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        Plan::parse(text, "profile").map_err(|e| e.to_string())
+    }
+
+    /// Reads a plan from the TOML text of `source`, with the errors
+    /// `check-config` gives (file, line, key, what is expected).
+    pub fn parse(text: &str, source: &str) -> Result<Plan, ConfigError> {
+        crate::config::parse_toml(text, source)
     }
 
     /// Reads [`Plan::from_toml`] from a file.
     pub fn load(path: &Path) -> Result<Plan, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Plan::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Plan::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())
     }
 
     /// The host name and domains lower-cased and trimmed, as they will be
@@ -171,7 +201,7 @@ impl Plan {
             seen.push(a);
         };
         check_address("admin.address", &self.admin.address, &mut err);
-        if let Err(e) = crate::password::check_strength(&self.admin.address, &self.admin.password) {
+        if let Err(e) = check_password(&self.admin.address, &self.admin.password) {
             err("admin.password", e);
         }
         if self.staff.len() > MAX_STAFF {
@@ -183,7 +213,7 @@ impl Plan {
         for (i, s) in self.staff.iter().enumerate() {
             check_address(&format!("staff.{i}.address"), &s.address, &mut err);
             if let Some(pw) = &s.password {
-                if let Err(e) = crate::password::check_strength(&s.address, pw) {
+                if let Err(e) = check_password(&s.address, pw) {
                     err(&format!("staff.{i}.password"), e);
                 }
             }
@@ -220,6 +250,16 @@ impl Plan {
             }
         }
         errors
+    }
+}
+
+/// A new account's password: strong enough, or a usable argon2id hash
+/// (whose password cannot be judged).
+pub fn check_password(address: &str, given: &str) -> Result<(), String> {
+    if crate::password::is_hash(given) {
+        crate::password::check_hash(given)
+    } else {
+        crate::password::check_strength(address, given)
     }
 }
 
@@ -262,6 +302,24 @@ impl Plan {
                 ),
             ]);
         }
+        if let Some(a) = &self.antispam {
+            let switches = [
+                ("antispam.enabled", a.enabled),
+                ("antispam.greylisting", a.greylisting),
+                ("antispam.bayes", a.bayes),
+            ];
+            for (key, on) in switches {
+                if let Some(on) = on {
+                    edits.push(Edit::Set(key.into(), on.to_string()));
+                }
+            }
+            match a.dnsbl {
+                // The built-in lists are the default of `antispam.dnsbl`.
+                Some(true) => edits.push(Edit::Unset("antispam.dnsbl".into())),
+                Some(false) => edits.push(Edit::Set("antispam.dnsbl".into(), "[]".into())),
+                None => {}
+            }
+        }
         edits
     }
 }
@@ -297,6 +355,7 @@ mod tests {
                 },
             ],
             relay: None,
+            antispam: None,
         }
     }
 
@@ -405,6 +464,49 @@ mod tests {
         assert_eq!(cfg.server.domains[0].0, "example.test");
         assert_eq!(cfg.relay.port, 465);
         assert_eq!(cfg.relay.password, "a \"quoted\" \\ pass\u{1}word");
+    }
+
+    #[test]
+    fn a_password_may_be_given_as_its_argon2id_hash() {
+        let mut p = good();
+        p.admin.password = crate::password::hash("any password at all").unwrap();
+        assert_eq!(p.validate(), []);
+        // A hash is not judged by its length, but it must be usable.
+        p.admin.password = "$argon2id$v=19$m=8192,t=3,p=1$c2FsdA".into();
+        p.staff[1].password = Some(DUMMY_ARGON2I.into());
+        let errors = p.validate();
+        assert_eq!(fields(&p), ["admin.password", "staff.1.password"]);
+        assert!(errors[1].1.contains("expected argon2id"), "{errors:?}");
+    }
+
+    const DUMMY_ARGON2I: &str =
+        "$argon2i$v=19$m=8192,t=3,p=1$D3T2pD7qwJc1DjZu1MLeEg$v2OoymNRHxy4GLTTn9psnfOXMbPBmKVlE7AOuCE7Htc";
+
+    #[test]
+    fn antispam_choices_become_settings() {
+        let text = r#"
+            hostname = "mail.example.test"
+            domains = ["example.test"]
+            admin = { address = "boss@example.test", password = "a long password" }
+            [antispam]
+            greylisting = false
+            dnsbl = true
+        "#;
+        let p = Plan::from_toml(text).unwrap();
+        let base = "[server]\nhostname = \"m.example.test\"\n[antispam]\ndnsbl = []\n";
+        let (out, _) = crate::config_edit::edit_text(base, &p.config_edits()).unwrap();
+        let cfg = crate::config::Config::parse(&out, "t").unwrap();
+        assert!(!cfg.antispam.greylisting);
+        assert!(cfg.antispam.enabled, "not given: as configured");
+        assert_eq!(cfg.antispam.dnsbl.len(), 4, "the built-in lists");
+        let off = format!("{text}\nbayes = false\nenabled = false\n")
+            .replace("dnsbl = true", "dnsbl = false");
+        let p = Plan::from_toml(&off).unwrap();
+        let (out, _) = crate::config_edit::edit_text(&out, &p.config_edits()).unwrap();
+        let cfg = crate::config::Config::parse(&out, "t").unwrap();
+        assert!(!cfg.antispam.enabled && !cfg.antispam.bayes);
+        assert!(cfg.antispam.dnsbl.is_empty());
+        assert!(Plan::from_toml(&format!("{text}\nspf = true\n")).is_err());
     }
 
     #[test]
