@@ -106,6 +106,35 @@ pub enum Request {
     /// The memory of the process that answers: resident set and malloc
     /// arenas (only the running server's is of interest).
     Memory,
+    /// Import a user's mail (see [`crate::import`]).
+    Import {
+        /// The account.
+        user: String,
+        /// SOURCE as given (an absolute path, or an `imaps://` URL).
+        source: String,
+        /// What is needed besides the source.
+        options: ImportOptions,
+    },
+    /// Write a user's mail to a new Maildir (an absolute path).
+    Export {
+        /// The account.
+        user: String,
+        /// The directory.
+        dir: String,
+    },
+}
+
+/// The options of an import as they travel on the admin socket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOptions {
+    /// `--folder-map OLD=NEW` pairs.
+    pub folder_map: Vec<(String, String)>,
+    /// The IMAP source's password.
+    pub password: Option<String>,
+    /// `--ca FILE`: extra trusted CAs for the IMAP source.
+    pub ca: Option<String>,
+    /// `--insecure`: any certificate is accepted.
+    pub insecure: bool,
 }
 
 impl Request {
@@ -180,6 +209,10 @@ pub struct Admin {
     applying: std::sync::Mutex<()>,
     /// The config file that settings are written to.
     config_file: Option<std::path::PathBuf>,
+    /// `limits.max_message_size` (imports log messages over it).
+    max_message_size: u64,
+    /// Where import progress lines go.
+    import_progress: fn(&str),
 }
 
 impl Admin {
@@ -194,7 +227,46 @@ impl Admin {
             auth: None,
             services: std::sync::Mutex::new(Vec::new()),
             applying: std::sync::Mutex::new(()),
+            max_message_size: 0,
+            import_progress: |line| log::info!("import: {line}"),
         }
+    }
+
+    /// Imports mail into `user`'s mailboxes; progress goes to the log
+    /// (the command line prints it when it runs the import itself).
+    pub fn import(
+        &self,
+        user: &str,
+        source: &str,
+        options: ImportOptions,
+    ) -> Result<Vec<String>, String> {
+        let user = crate::mail::idna::address_to_ascii(user);
+        let source = crate::import::Source::parse(source)?;
+        let opts = crate::import::Options {
+            folder_map: options.folder_map,
+            password: options.password,
+            ca: options.ca.map(Into::into),
+            insecure: options.insecure,
+            max_message_size: self.max_message_size,
+        };
+        let mut progress = |line: &str| (self.import_progress)(line);
+        let r = crate::import::run(&self.store, &user, &source, &opts, &mut progress)?;
+        let lines = r.lines();
+        log::info!("import for {user}: {}", lines.join("; "));
+        Ok(lines)
+    }
+
+    /// Where import progress lines go (the log by default).
+    pub fn with_import_progress(mut self, f: fn(&str)) -> Admin {
+        self.import_progress = f;
+        self
+    }
+
+    /// Sets `limits.max_message_size`, over which imported messages are
+    /// logged.
+    pub fn with_max_message_size(mut self, bytes: u64) -> Admin {
+        self.max_message_size = bytes;
+        self
     }
 
     /// Claims the box with `code` (see [`SetupCode`]): it is forgotten,
@@ -471,6 +543,18 @@ impl Admin {
                 Ok(vec![r.line()])
             }
             Request::Memory => Ok(memory_report()),
+            Request::Import {
+                user,
+                source,
+                options,
+            } => self.import(&user, &source, options),
+            Request::Export { user, dir } => {
+                let user = crate::mail::idna::address_to_ascii(&user);
+                let r = crate::import::export::export(s, &user, dir.as_ref())?;
+                let line = r.line(dir.as_ref());
+                log::info!("{user}: {line}");
+                Ok(vec![line])
+            }
         }
     }
 }
@@ -1010,6 +1094,7 @@ fn describe(req: &Request) -> String {
             format!("user add {address}{}", if *admin { " --admin" } else { "" })
         }
         Request::UserPasswd { address, .. } => format!("user passwd {address}"),
+        Request::Import { user, source, .. } => format!("import {user} {source}"),
         // Only the keys: a value may be a password.
         Request::ConfigSet(edits) => {
             let keys: Vec<&str> = edits.iter().map(|e| e.key()).collect();

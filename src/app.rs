@@ -130,7 +130,8 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         .with_password_workers(shared.auth.password_workers())
         .with_config_file(reloader.file.clone())
         .with_authenticator(shared.auth.clone())
-        .with_setup_code(setup_code),
+        .with_setup_code(setup_code)
+        .with_max_message_size(cfg.limits.max_message_size.0),
     );
     admin.set_services(services(&bound));
     if bound

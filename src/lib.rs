@@ -16,6 +16,7 @@ pub mod config;
 pub mod config_edit;
 pub mod delivery;
 pub mod dns;
+pub mod import;
 pub mod logger;
 pub mod mail;
 pub mod malloc;

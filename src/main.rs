@@ -1,6 +1,7 @@
 //! The `facteur` command: the server and its admin commands.
 
 mod backup_cli;
+mod import_cli;
 mod spam_cli;
 
 use facteur::admin::{self, Admin, Notify, Request, Response};
@@ -265,6 +266,27 @@ const COMMANDS: &[Usage] = &[
         options: &["-"],
     },
     Usage {
+        words: "import",
+        text: "  import USER SOURCE [--folder-map OLD=NEW]... [--ca FILE] [--insecure]
+                               copy mail into USER's folders from an mbox
+                               file, a Maildir (Dovecot's layout) or an IMAP
+                               account imaps://LOGIN@HOST[:PORT] (password on
+                               stdin; --ca: a CA to trust besides the system's,
+                               --insecure: any certificate); flags and dates
+                               kept, Sent Items, Deleted Items, Junk E-mail and
+                               [Gmail]/... go to our folders, OLD=NEW moves
+                               another (OLD=: skip it); messages already
+                               there are skipped, so running it again resumes",
+        options: &["--folder-map", "--ca", "--insecure"],
+    },
+    Usage {
+        words: "export",
+        text: "  export USER DIR              write USER's mail to a new Maildir (folders as
+                               Maildir++ .Sub.Folder, standard flag letters),
+                               for Dovecot, mutt or another import",
+        options: &[],
+    },
+    Usage {
         words: "help",
         text: "  help [COMMAND]               this text, or COMMAND's usage alone
                                (so does COMMAND --help)",
@@ -505,6 +527,10 @@ fn main() -> ExitCode {
             Ok(cfg) => backup_cli::run(&cfg, &mut args),
             Err(code) => code,
         },
+        ["import", ..] | ["export", ..] => match load(&config_path) {
+            Ok(cfg) => import_cli::run(&cfg, &mut args),
+            Err(code) => code,
+        },
         ["spam", "stats", user] => match load(&config_path) {
             Ok(cfg) => spam_stats(&cfg, user),
             Err(code) => code,
@@ -703,15 +729,7 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
         if !password_stdin {
             return Ok(None);
         }
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-        let pw = line.trim_end_matches(['\r', '\n']).to_string();
-        if pw.is_empty() {
-            return Err("the password read from stdin is empty".into());
-        }
-        Ok(Some(pw))
+        stdin_password().map(Some)
     };
     let id = |s: &str| {
         s.parse::<u64>()
@@ -769,6 +787,19 @@ fn admin_request(words: &[&str], password_stdin: bool, admin: bool) -> Result<Re
     })
 }
 
+/// A password: the first line of stdin, not empty.
+fn stdin_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        return Err("the password read from stdin is empty".into());
+    }
+    Ok(pw)
+}
+
 /// Sends the request to the running server, or carries it out on the store
 /// directly when no server is running.
 fn admin_command(cfg: &Config, config_file: Option<PathBuf>, req: Request) -> ExitCode {
@@ -799,7 +830,9 @@ fn admin_answer(
                     data_dir: cfg.server.data_dir.clone(),
                 }),
             )
-            .with_setup_code(SetupCode::offline(&cfg.server.data_dir));
+            .with_setup_code(SetupCode::offline(&cfg.server.data_dir))
+            .with_max_message_size(cfg.limits.max_message_size.0)
+            .with_import_progress(|line| eprintln!("{line}"));
             match config_file {
                 Some(file) => admin.with_config_file(file),
                 None => admin,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod conn;
 pub mod dns;
 pub mod imap;
+pub mod imap_client;
 pub mod limits;
 pub mod pop3;
 pub mod relay_test;

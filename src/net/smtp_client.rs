@@ -337,7 +337,10 @@ async fn close(mut stream: Stream) {
 }
 
 /// Runs `fut` unless `limit` passes first (then `TimedOut`).
-async fn timeout<T>(limit: Duration, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+pub(crate) async fn timeout<T>(
+    limit: Duration,
+    fut: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
     smol::future::or(fut, async {
         smol::Timer::after(limit).await;
         Err(io::Error::new(

@@ -31,6 +31,7 @@
 //! assert!(matches!(cmd.body, CommandBody::Login { username, .. } if username == "alice"));
 //! ```
 
+pub mod client;
 pub mod command;
 pub mod envelope;
 pub mod exec;
