@@ -706,6 +706,37 @@ fn an_expunge_over_several_batches_removes_every_deleted_message() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Sessions waiting on a mailbox wake once per bulk command, not once a
+/// batch.
+#[test]
+fn a_bulk_command_wakes_the_sessions_of_its_mailboxes_once() {
+    let dir = tmp();
+    let s = store_with_user(&dir);
+    let (inbox, n) = over_two_batches(&s);
+    let all: Vec<u32> = (1..=n as u32).collect();
+    let archive = mbox(&s, ALICE, "Archive").id;
+    let trash = mbox(&s, ALICE, "Trash").id;
+    let mut src = s.watch(inbox.id);
+    let mut dst = s.watch(archive);
+    s.store_flags(
+        inbox.id,
+        &all,
+        &update(FlagOp::Add, flags::DELETED, &[], None),
+    )
+    .unwrap();
+    assert_eq!(src.writes(), 1, "STORE");
+    s.copy(inbox.id, &all, "Archive").unwrap();
+    assert_eq!((src.writes(), dst.writes()), (1, 1), "COPY");
+    src.mark_seen();
+    dst.mark_seen();
+    let bin = s.watch(trash);
+    s.move_messages(archive, &all, "Trash").unwrap();
+    assert_eq!((dst.writes(), bin.writes()), (1, 1), "MOVE");
+    s.expunge_deleted(inbox.id, None).unwrap();
+    assert_eq!(src.writes(), 1, "EXPUNGE");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn split_ranges_takes_whole_and_partial_ranges() {
     use super::imap::split_ranges;

@@ -90,6 +90,12 @@ impl MailboxWatch {
         self.mailbox
     }
 
+    /// How many writes to the mailbox were signalled since the last mark.
+    #[cfg(test)]
+    pub(super) fn writes(&self) -> u64 {
+        self.signal.version.load(Ordering::SeqCst) - self.seen
+    }
+
     /// Whether the mailbox was written to since the last mark.
     pub fn has_changed(&self) -> bool {
         self.signal.version.load(Ordering::SeqCst) != self.seen
