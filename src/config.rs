@@ -335,6 +335,19 @@ pub struct Outbound {
     /// reply). The RFC 5321 §4.5.3.2 timeouts (5 to 10 minutes) apply
     /// below it.
     pub timeout: Dur,
+    /// How long a connection to a next hop stays open, idle, after a
+    /// delivery, for the next message there (0: one connection per
+    /// delivery). Postfix's `smtp_connection_cache_time_limit`.
+    pub connection_idle: Dur,
+    /// Messages (transactions) sent over one connection, at most.
+    /// Postfix's `smtp_connection_reuse_count_limit`.
+    pub messages_per_connection: u32,
+    /// No new message over a connection older than this. Postfix's
+    /// `smtp_connection_reuse_time_limit`.
+    pub connection_max_age: Dur,
+    /// Idle connections kept open at once, over all next hops (0: none).
+    /// Each holds a socket and, under TLS, some 30 KiB of state.
+    pub idle_connections: u32,
 }
 
 impl Default for Outbound {
@@ -346,6 +359,10 @@ impl Default for Outbound {
             max_concurrent: 8,
             max_per_domain: 2,
             timeout: Dur(Duration::from_secs(600)),
+            connection_idle: Dur(Duration::from_secs(2)),
+            messages_per_connection: 100,
+            connection_max_age: Dur(Duration::from_secs(300)),
+            idle_connections: 8,
         }
     }
 }
@@ -1077,6 +1094,21 @@ impl Config {
                 return Err((format!("web.{key}"), "expected at least 1s".into()));
             }
         }
+        let o = &self.outbound;
+        if o.messages_per_connection == 0 {
+            return Err((
+                "outbound.messages_per_connection".into(),
+                "expected at least 1".into(),
+            ));
+        }
+        // RFC 5321 §4.5.3.2.7: a server may close a session idle for 5
+        // minutes; waiting that long for the next message is waste.
+        if o.connection_idle.0 >= Duration::from_secs(300) {
+            return Err((
+                "outbound.connection_idle".into(),
+                "expected less than 5m (a few seconds is usual)".into(),
+            ));
+        }
         if self.dns.attempts == 0 {
             return Err(("dns.attempts".into(), "expected at least 1".into()));
         }
@@ -1448,5 +1480,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.web_plain.0.len(), 2);
         assert_eq!(c.listen.web.0[0].port(), 443);
+    }
+
+    #[test]
+    fn connection_reuse_limits_are_checked() {
+        let c = Config::parse("[server]\nhostname = \"m.example\"\n", "f.toml").unwrap();
+        assert_eq!(c.outbound.connection_idle.0, Duration::from_secs(2));
+        assert_eq!(c.outbound.messages_per_connection, 100);
+        let e =
+            err("[server]\nhostname = \"m.example\"\n[outbound]\nmessages_per_connection = 0\n");
+        assert!(e.contains("outbound.messages_per_connection"), "{e}");
+        let e = err("[server]\nhostname = \"m.example\"\n[outbound]\nconnection_idle = \"10m\"\n");
+        assert!(e.contains("outbound.connection_idle"), "{e}");
+        assert!(e.contains("less than 5m"), "{e}");
     }
 }

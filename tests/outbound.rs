@@ -202,7 +202,7 @@ fn a_deferring_peer_gets_the_message_once_after_retries() {
         assert!(
             wait_for(Duration::from_secs(20), || queue_list(&s)
                 .contains("greylisted")
-                && peer.connections() >= round),
+                && peer.transactions() >= round),
             "round {round}: {}",
             queue_list(&s)
         );
@@ -219,7 +219,7 @@ fn a_deferring_peer_gets_the_message_once_after_retries() {
     assert_eq!(got.len(), 1, "delivered exactly once");
     assert_eq!(got[0].to, ["carol@slow.test"]);
     assert_eq!(got[0].from, "alice@example.test");
-    assert_eq!(peer.connections(), 3);
+    assert_eq!(peer.transactions(), 3);
 }
 
 #[test]
@@ -420,32 +420,7 @@ fn a_full_queue_survives_kill_and_is_delivered_after_restart() {
 
 #[test]
 fn a_smarthost_gets_everything_over_verified_starttls_with_auth() {
-    let ip = "127.0.0.9";
-    let port = free_port(&[ip]);
-    let mut zone = Zone::new();
-    zone.a("smarthost.test", ip);
-    let dns = DnsServer::start(zone);
-    let (tls, pem) = tls_for("smarthost.test");
-    let peer = SmtpPeer::start(
-        sock(ip, port),
-        Script {
-            tls: Some(tls),
-            auth: Some(("office".into(), "relay-secret".into())),
-            ..Script::accept("smarthost.test")
-        },
-    );
-    let dir = TempDir::new("ca");
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, pem).expect("ca");
-    let s = sender(
-        &dns,
-        1,
-        &format!(
-            "[relay]\nhost = \"smarthost.test\"\nport = {port}\ntls = \"starttls\"\n\
-             username = \"office\"\npassword = \"relay-secret\"\nca_file = \"{}\"\n",
-            ca.display()
-        ),
-    );
+    let (peer, s, _dns, _dir) = smarthost_sender("127.0.0.9", Script::accept("smarthost.test"));
     assert!(submit(&s, &["a@one.test", "b@two.test"], &message("relay")).starts_with("250"));
     assert!(
         wait_for(Duration::from_secs(20), || queue_empty(&s)),
@@ -494,4 +469,146 @@ fn a_smarthost_with_an_untrusted_certificate_is_not_used() {
         peer.accepted().is_empty(),
         "the password must not go to an unverified host"
     );
+}
+
+/// A smarthost wanting STARTTLS and AUTH at `ip`, with a sender that uses
+/// it and keeps idle connections long enough for a test to be slow.
+fn smarthost_sender(ip: &str, script: Script) -> (SmtpPeer, Server, DnsServer, TempDir) {
+    let port = free_port(&[ip]);
+    let mut zone = Zone::new();
+    zone.a("smarthost.test", ip);
+    let dns = DnsServer::start(zone);
+    let (tls, pem) = tls_for("smarthost.test");
+    let peer = SmtpPeer::start(
+        sock(ip, port),
+        Script {
+            tls: Some(tls),
+            auth: Some(("office".into(), "relay-secret".into())),
+            ..script
+        },
+    );
+    let dir = TempDir::new("ca");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).expect("ca");
+    let s = sender(
+        &dns,
+        1,
+        &format!(
+            "connection_idle = \"60s\"\n\
+             [relay]\nhost = \"smarthost.test\"\nport = {port}\ntls = \"starttls\"\n\
+             username = \"office\"\npassword = \"relay-secret\"\nca_file = \"{}\"\n",
+            ca.display()
+        ),
+    );
+    (peer, s, dns, dir)
+}
+
+#[test]
+fn two_messages_to_the_smarthost_go_over_one_connection() {
+    let (peer, s, _dns, _dir) = smarthost_sender("127.0.0.11", Script::accept("smarthost.test"));
+    for (i, to) in ["a@one.test", "b@two.test"].iter().enumerate() {
+        assert!(submit(&s, &[to], &message(&format!("reuse{i}"))).starts_with("250"));
+        assert!(
+            wait_for(Duration::from_secs(20), || queue_empty(&s)),
+            "{}",
+            queue_list(&s)
+        );
+    }
+    let got = peer.accepted();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].to, ["a@one.test"]);
+    assert_eq!(got[1].to, ["b@two.test"]);
+    // TLS and AUTH held for both transactions of the one session.
+    assert!(got
+        .iter()
+        .all(|a| a.tls && a.user.as_deref() == Some("office")));
+    assert_eq!(peer.connections(), 1, "one session for both messages");
+}
+
+#[test]
+fn a_failure_of_the_second_transaction_does_not_fail_the_first() {
+    // The second transaction ends with the server closing the session.
+    let script = Script::accept("smarthost.test").rcpt(|_, n| {
+        if n == 2 {
+            "421 4.3.2 shutting down".into()
+        } else {
+            "250 2.1.5 ok".into()
+        }
+    });
+    let (peer, mut s, _dns, _dir) = smarthost_sender("127.0.0.12", script);
+    assert!(submit(&s, &["a@one.test"], &message("first")).starts_with("250"));
+    assert!(wait_for(Duration::from_secs(20), || queue_empty(&s)));
+    assert!(submit(&s, &["b@two.test"], &message("second")).starts_with("250"));
+    assert!(
+        wait_for(Duration::from_secs(20), || queue_list(&s)
+            .contains("421 4.3.2")),
+        "{}",
+        queue_list(&s)
+    );
+    assert_eq!(peer.connections(), 1);
+    let list = queue_list(&s);
+    assert!(
+        list.contains("b@two.test") && !list.contains("a@one.test"),
+        "{list}"
+    );
+    // The retry goes over a new session; the first message is not sent again.
+    let (ok, _, err) = s.cli(&["queue", "retry", "all"], None);
+    assert!(ok, "{err}");
+    assert!(
+        wait_for(Duration::from_secs(20), || queue_empty(&s)),
+        "{}",
+        queue_list(&s)
+    );
+    let to: Vec<Vec<String>> = peer.accepted().into_iter().map(|a| a.to).collect();
+    assert_eq!(to, [vec!["a@one.test"], vec!["b@two.test"]]);
+    assert_eq!(peer.connections(), 2);
+    s.stop();
+    assert!(inbox(&s).is_empty(), "no report");
+}
+
+#[test]
+fn three_recipients_at_one_domain_go_in_one_transaction_and_a_4xx_retries_only_one() {
+    let ip = "127.0.0.13";
+    let port = free_port(&[ip]);
+    let mut zone = Zone::new();
+    zone.mx("far.test", 10, "mx.far.test").a("mx.far.test", ip);
+    let dns = DnsServer::start(zone);
+    let peer = SmtpPeer::start(
+        sock(ip, port),
+        Script::accept("mx.far.test").rcpt(|a, n| {
+            if a.starts_with("busy") && n == 1 {
+                "452 4.2.2 mailbox full, try later".into()
+            } else {
+                "250 2.1.5 ok".into()
+            }
+        }),
+    );
+    let s = sender(&dns, port, "");
+    let to = ["ann@far.test", "busy@far.test", "cat@far.test"];
+    assert!(submit(&s, &to, &message("three")).starts_with("250"));
+    assert!(
+        wait_for(Duration::from_secs(20), || queue_list(&s)
+            .contains("1 attempt(s)")),
+        "{}",
+        queue_list(&s)
+    );
+    let got = peer.accepted();
+    assert_eq!(got.len(), 1, "one transaction");
+    assert_eq!(got[0].to, ["ann@far.test", "cat@far.test"]);
+    assert_eq!(got[0].rcpt_lines.len(), 2);
+    assert_eq!(peer.transactions(), 1);
+    let list = queue_list(&s);
+    assert!(list.contains("busy@far.test (Pending: 452 4.2.2"), "{list}");
+    assert!(list.contains("ann@far.test (Delivered)"), "{list}");
+    assert!(list.contains("cat@far.test (Delivered)"), "{list}");
+    let (ok, _, err) = s.cli(&["queue", "retry", "all"], None);
+    assert!(ok, "{err}");
+    assert!(
+        wait_for(Duration::from_secs(20), || queue_empty(&s)),
+        "{}",
+        queue_list(&s)
+    );
+    let got = peer.accepted();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].to, ["busy@far.test"], "only the deferred one again");
 }

@@ -3,7 +3,8 @@
 # MESSAGES messages of SIZE bytes to a local alias that forwards to a remote
 # address, so each one is queued; facteur delivers them through a smarthost
 # that is Postfix's smtp-sink on loopback. Prints messages per second from
-# the first submission to an empty queue, and facteur's peak RSS.
+# the first submission to an empty queue, facteur's peak RSS, and the SMTP
+# sessions the sink saw (connections are reused between messages).
 #
 #   scripts/bench/outbound.sh [MESSAGES] [SIZE]   (default 2000 10240)
 #
@@ -81,11 +82,16 @@ done
 end=$(date +%s.%N)
 HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 kill "$PID"; wait "$PID" || true; PID=""
-python3 - "$start" "$queued" "$end" "$MESSAGES" "$SIZE" "$HWM" <<'PY'
+# The sink's counters (-c) count a session when it ends: give the
+# sessions facteur left open a moment to be counted.
+sleep 0.5
+kill "$SINK"; wait "$SINK" 2>/dev/null || true; SINK=""
+SESSIONS=$(tr '\r' '\n' < "$WORK/sink.out" | grep -o 'sess=[0-9]*' | tail -1 | cut -d= -f2)
+python3 - "$start" "$queued" "$end" "$MESSAGES" "$SIZE" "$HWM" "${SESSIONS:-?}" <<'PY'
 import sys
-start, queued, end, n, size, hwm = sys.argv[1:]
+start, queued, end, n, size, hwm, sessions = sys.argv[1:]
 total = float(end) - float(start)
 print(f"{n} messages of {size} bytes: queued in {float(queued) - float(start):.1f} s, "
       f"all delivered after {total:.1f} s: {int(n)/total:.0f} messages/s end to end; "
-      f"peak RSS {int(hwm)/1024:.1f} MiB")
+      f"peak RSS {int(hwm)/1024:.1f} MiB; {sessions} SMTP sessions at the sink")
 PY

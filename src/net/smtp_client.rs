@@ -7,6 +7,10 @@
 //! a timeout or a broken TLS handshake defers every undecided recipient
 //! with the reason.
 //!
+//! [`deliver_keeping`] may keep the session open afterwards as a
+//! [`Connection`], which carries further transactions to the same server
+//! ([`Connection::deliver`]) until it is closed.
+//!
 //! TLS trust comes in two kinds (see [`Target::tls`]):
 //! - [`opportunistic_tls`] for MX hosts: encrypt, but accept any
 //!   certificate (RFC 7435).
@@ -30,7 +34,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The Debian/Raspberry Pi OS bundle of trusted CA certificates.
 pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -156,7 +160,19 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, St
 /// followed by one more attempt in the clear (RFC 7435 3); the outcome
 /// then has `tls_failed` set and `tls` false.
 pub async fn deliver<R: Read>(target: &Target, job: &Job, mut message: R) -> Outcome {
-    let outcome = attempt(target, job.clone(), &mut message).await;
+    deliver_keeping(target, job, &mut message, false).await.0
+}
+
+/// As [`deliver`], but when `keep` the session stays open after the
+/// transaction, when the server allows, and comes back as a
+/// [`Connection`] for the next message to the same server.
+pub async fn deliver_keeping<R: Read>(
+    target: &Target,
+    job: &Job,
+    message: &mut R,
+    keep: bool,
+) -> (Outcome, Option<Connection>) {
+    let (outcome, kept) = attempt(target, job.clone(), message, keep).await;
     if outcome.tls_failed && job.tls == TlsPolicy::Opportunistic && !job.implicit_tls {
         log::info!(
             "smtp client: TLS with {} ({}) failed; retrying without TLS",
@@ -165,26 +181,250 @@ pub async fn deliver<R: Read>(target: &Target, job: &Job, mut message: R) -> Out
         );
         let mut plain = job.clone();
         plain.tls = TlsPolicy::None;
-        let mut retry = attempt(target, plain, &mut message).await;
+        let (mut retry, kept) = attempt(target, plain, message, keep).await;
         retry.tls_failed = true;
-        return retry;
+        return (retry, kept);
     }
-    outcome
+    (outcome, kept)
+}
+
+/// An SMTP session kept open between transactions (RFC 5321 3.3: a
+/// session may carry several). It holds a socket and its TLS state, so a
+/// cache of them must be bounded.
+pub struct Connection {
+    client: Client,
+    stream: Stream,
+    target: Target,
+    opened: Instant,
+    transactions: u32,
+}
+
+/// What came of a transaction on a kept [`Connection`].
+pub enum Reused {
+    /// The transaction ran (whatever its results); the connection comes
+    /// back if it is still open.
+    Ran(Outcome, Option<Box<Connection>>),
+    /// The connection was no longer usable (closed while idle, or RSET
+    /// refused): nothing of the message was sent, so a new connection
+    /// may carry it. The text says why.
+    Stale(String),
+}
+
+impl Connection {
+    /// Where it goes.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Transactions run on it so far.
+    pub fn transactions(&self) -> u32 {
+        self.transactions
+    }
+
+    /// Time since it was opened.
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
+    /// Runs one more transaction, `job`'s sender and recipients (its
+    /// session settings are those the connection was opened with).
+    pub async fn deliver<R: Read>(self, job: &Job, message: &mut R) -> Reused {
+        let Connection {
+            mut client,
+            stream,
+            target,
+            opened,
+            transactions,
+        } = self;
+        client.next_transaction(job.clone());
+        match drive(&target, &mut client, stream, message).await {
+            Ended::Ready(outcome, stream) => Reused::Ran(
+                outcome,
+                Some(Box::new(Connection {
+                    client,
+                    stream,
+                    target,
+                    opened,
+                    transactions: transactions.saturating_add(1),
+                })),
+            ),
+            Ended::Done(outcome) => match outcome.recipients.first() {
+                Some(r)
+                    if outcome
+                        .recipients
+                        .iter()
+                        .all(|r| r.diagnostic().phase == Phase::Reset) =>
+                {
+                    Reused::Stale(r.diagnostic().text.clone())
+                }
+                _ => Reused::Ran(outcome, None),
+            },
+        }
+    }
+
+    /// Ends the session: QUIT, a short wait for the reply, and close.
+    pub async fn close(self) {
+        let Connection {
+            mut client,
+            stream,
+            target,
+            ..
+        } = self;
+        client.close();
+        drive(&target, &mut client, stream, &mut io::empty()).await;
+    }
+}
+
+/// Limits of a [`ConnectionCache`], after Postfix's
+/// `smtp_connection_cache_time_limit`, `smtp_connection_reuse_count_limit`
+/// and `smtp_connection_reuse_time_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// How long a connection waits, idle, for the next message (zero: no
+    /// reuse). Keep it short: the server holds a process or a slot for it.
+    pub idle: Duration,
+    /// Transactions on one connection, at most.
+    pub max_transactions: u32,
+    /// No new transaction on a connection older than this.
+    pub max_age: Duration,
+    /// Idle connections kept in all, over every destination.
+    pub max_idle: usize,
+}
+
+/// Idle sessions kept for the next message to the same next hop, each
+/// under a destination key (a domain, or the smarthost). A connection
+/// busy with a transaction is not in the cache, so there are never more
+/// idle ones for a destination than transactions that ran to it at once.
+pub struct ConnectionCache {
+    limits: CacheLimits,
+    idle: std::sync::Mutex<Vec<IdleConnection>>,
+}
+
+struct IdleConnection {
+    key: String,
+    connection: Connection,
+    since: Instant,
+}
+
+impl ConnectionCache {
+    /// An empty cache.
+    pub fn new(limits: CacheLimits) -> Arc<ConnectionCache> {
+        Arc::new(ConnectionCache {
+            limits,
+            idle: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether connections are kept at all.
+    pub fn enabled(&self) -> bool {
+        !self.limits.idle.is_zero() && self.limits.max_idle > 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<IdleConnection>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The most recently used idle connection for `key`, if one is left.
+    pub fn take(&self, key: &str) -> Option<Connection> {
+        self.expire();
+        let mut idle = self.lock();
+        let i = idle.iter().rposition(|c| c.key == key)?;
+        Some(idle.remove(i).connection)
+    }
+
+    /// Keeps `connection` for `key`, unless it has carried its share; it
+    /// is closed when it has waited [`CacheLimits::idle`] unused, and the
+    /// longest-waiting one goes when the cache is full.
+    pub fn put(self: &Arc<Self>, key: &str, connection: Connection) {
+        let worn = connection.transactions() >= self.limits.max_transactions
+            || connection.age() >= self.limits.max_age;
+        if !self.enabled() || worn {
+            smol::spawn(connection.close()).detach();
+            return;
+        }
+        let evicted = {
+            let mut idle = self.lock();
+            idle.push(IdleConnection {
+                key: key.to_owned(),
+                connection,
+                since: Instant::now(),
+            });
+            let over = idle.len().saturating_sub(self.limits.max_idle);
+            idle.drain(..over).collect::<Vec<_>>()
+        };
+        for c in evicted {
+            smol::spawn(c.connection.close()).detach();
+        }
+        let cache = Arc::downgrade(self);
+        let wait = self.limits.idle;
+        smol::spawn(async move {
+            smol::Timer::after(wait).await;
+            if let Some(cache) = cache.upgrade() {
+                cache.expire();
+            }
+        })
+        .detach();
+    }
+
+    /// Closes the connections that waited too long.
+    fn expire(&self) {
+        let limit = self.limits.idle;
+        let expired: Vec<IdleConnection> = {
+            let mut idle = self.lock();
+            let (old, kept) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|c| c.since.elapsed() >= limit);
+            *idle = kept;
+            old
+        };
+        for c in expired {
+            smol::spawn(c.connection.close()).detach();
+        }
+    }
+
+    /// Idle connections now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no connection is idle.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How [`drive`] ended.
+enum Ended {
+    /// The session is over and the stream closed.
+    Done(Outcome),
+    /// The transaction is over and the session kept.
+    Ready(Outcome, Stream),
 }
 
 /// One connection.
-async fn attempt<R: Read>(target: &Target, job: Job, message: &mut R) -> Outcome {
+async fn attempt<R: Read>(
+    target: &Target,
+    job: Job,
+    message: &mut R,
+    keep: bool,
+) -> (Outcome, Option<Connection>) {
     let addr = target.addr;
     let implicit = job.implicit_tls;
     let mut client = Client::new(job);
-    if client.phase() == Phase::Done {
-        return finish(&mut client, None).await;
+    if keep {
+        client.keep_open();
     }
+    if client.phase() == Phase::Done {
+        return (finish(&mut client, None).await, None);
+    }
+    let opened = Instant::now();
     let tcp = match timeout(target.connect_timeout, TcpStream::connect(addr)).await {
         Ok(tcp) => tcp,
         Err(e) => {
             client.connect_failed(&format!("cannot connect to {addr}: {e}"));
-            return finish(&mut client, None).await;
+            return (finish(&mut client, None).await, None);
         }
     };
     let _ = tcp.set_nodelay(true);
@@ -192,17 +432,41 @@ async fn attempt<R: Read>(target: &Target, job: Job, message: &mut R) -> Outcome
         "smtp client: connected to {addr} (greeting timeout {} s)",
         target.timeouts.greeting.as_secs()
     );
-    let mut stream = if implicit {
+    let stream = if implicit {
         match handshake(target, tcp).await {
             Ok(tls) => Stream::Tls(Box::new(tls)),
             Err(e) => {
                 client.tls_failed(&format!("{e} ({addr})"));
-                return finish(&mut client, None).await;
+                return (finish(&mut client, None).await, None);
             }
         }
     } else {
         Stream::Plain(tcp)
     };
+    match drive(target, &mut client, stream, message).await {
+        Ended::Done(outcome) => (outcome, None),
+        Ended::Ready(outcome, stream) => {
+            let kept = Connection {
+                client,
+                stream,
+                target: target.clone(),
+                opened,
+                transactions: 1,
+            };
+            (outcome, Some(kept))
+        }
+    }
+}
+
+/// Runs the client over `stream` until the transaction or the session
+/// ends.
+async fn drive<R: Read>(
+    target: &Target,
+    client: &mut Client,
+    mut stream: Stream,
+    message: &mut R,
+) -> Ended {
+    let addr = target.addr;
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         while let Some(action) = client.poll() {
@@ -218,7 +482,7 @@ async fn attempt<R: Read>(target: &Target, job: Job, message: &mut R) -> Outcome
                         Stream::Plain(tcp) => tcp,
                         tls @ Stream::Tls(_) => {
                             client.tls_failed("TLS is already active");
-                            return finish(&mut client, Some(tls)).await;
+                            return Ended::Done(finish(client, Some(tls)).await);
                         }
                     };
                     match handshake(target, tcp).await {
@@ -229,16 +493,17 @@ async fn attempt<R: Read>(target: &Target, job: Job, message: &mut R) -> Outcome
                         Err(e) => {
                             log::debug!("smtp client: STARTTLS with {addr} failed: {e}");
                             client.tls_failed(&e.to_string());
-                            return finish(&mut client, None).await;
+                            return Ended::Done(finish(client, None).await);
                         }
                     }
                 }
                 Action::SendBody => {
-                    send_body(target, &mut client, &mut stream, message).await;
+                    send_body(target, client, &mut stream, message).await;
                 }
+                Action::Ready(outcome) => return Ended::Ready(outcome, stream),
                 Action::Done(outcome) => {
                     close(stream).await;
-                    return outcome;
+                    return Ended::Done(outcome);
                 }
             }
         }

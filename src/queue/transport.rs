@@ -1,13 +1,20 @@
 //! The real [`Transport`]: finds the next hop (the smarthost, or the
 //! domain's MX hosts through DNS) and runs the SMTP client against each
 //! address in turn until one answers.
+//!
+//! A session that ends well stays open for a short while in a small
+//! cache, under the job's destination, and the next job to the same
+//! destination runs its transaction there (after RSET) instead of
+//! connecting, greeting, and doing TLS and AUTH again: the model is
+//! Postfix's connection cache. A cached session that has gone stale is
+//! dropped and a new connection made, at no cost to the message.
 
 use super::route::{self, RouteError};
 use super::settle::{Outcome, RcptResult};
 use super::{BoxFuture, Job, Transport};
 use crate::config::{Config, RelayTls};
 use crate::dns::Resolver;
-use crate::net::smtp_client::{self, Target};
+use crate::net::smtp_client::{self, CacheLimits, ConnectionCache, Reused, Target};
 use crate::proto::sasl::Credentials;
 use crate::proto::smtp::client::{self, notify_from_bits, Diagnostic, Recipient, TlsPolicy};
 use crate::proto::smtp::command;
@@ -29,6 +36,7 @@ pub struct SmtpTransport {
     resolver: Arc<dyn Resolver>,
     opportunistic: Arc<ClientConfig>,
     relay_tls: Arc<ClientConfig>,
+    cache: Arc<ConnectionCache>,
 }
 
 impl SmtpTransport {
@@ -53,7 +61,15 @@ impl SmtpTransport {
         } else {
             opportunistic.clone()
         };
+        let o = &config.outbound;
+        let cache = ConnectionCache::new(CacheLimits {
+            idle: o.connection_idle.0,
+            max_transactions: o.messages_per_connection.max(1),
+            max_age: o.connection_max_age.0,
+            max_idle: o.idle_connections as usize,
+        });
         Ok(SmtpTransport {
+            cache,
             store,
             config,
             resolver,
@@ -118,6 +134,55 @@ impl SmtpTransport {
     }
 
     async fn send_job(&self, job: &Job<'_>) -> Vec<Outcome> {
+        while let Some(connection) = self.cache.take(&job.destination) {
+            match self.send_again(job, connection).await {
+                Some(outcomes) => return outcomes,
+                // Stale: the next cached one, or a new connection.
+                None => continue,
+            }
+        }
+        self.send_new(job).await
+    }
+
+    /// Runs the job on a cached session; `None` when that session turned
+    /// out unusable and nothing was sent.
+    async fn send_again(
+        &self,
+        job: &Job<'_>,
+        connection: smtp_client::Connection,
+    ) -> Option<Vec<Outcome>> {
+        let target = connection.target();
+        let (host, ip) = (target.host.clone(), target.addr.ip());
+        // TLS and AUTH are the session's, done once when it was opened.
+        let client_job = self.client_job(job, TlsPolicy::None, None);
+        let mut message = match self.open_message(job) {
+            Ok(m) => m,
+            Err(why) => {
+                log::error!("queue: {}: {why}", job.entry.id);
+                self.cache.put(&job.destination, connection);
+                let why = RcptResult::Temporary(format!("4.3.0 {why}"));
+                return Some(Self::all(job, why, None));
+            }
+        };
+        log::debug!(
+            "queue: {} reusing the session with {host} [{ip}]",
+            job.entry.id
+        );
+        match connection.deliver(&client_job, &mut message).await {
+            Reused::Ran(outcome, kept) => {
+                if let Some(c) = kept {
+                    self.cache.put(&job.destination, *c);
+                }
+                Some(convert(job, &outcome, Some(format!("{host} ({ip})"))))
+            }
+            Reused::Stale(why) => {
+                log::debug!("queue: session with {host} [{ip}] is stale: {why}");
+                None
+            }
+        }
+    }
+
+    async fn send_new(&self, job: &Job<'_>) -> Vec<Outcome> {
         let relay = &self.config.relay;
         let (hosts, port, tls_config, client_job) = if relay.host.is_empty() {
             let hosts = match route::mx_hosts(
@@ -183,7 +248,7 @@ impl SmtpTransport {
                 target.timeouts = target.timeouts.capped(cap);
                 target.connect_timeout = target.connect_timeout.min(cap);
                 target.tls_timeout = target.tls_timeout.min(cap);
-                let message = match self.open_message(job) {
+                let mut message = match self.open_message(job) {
                     Ok(m) => m,
                     Err(why) => {
                         log::error!("queue: {}: {why}", job.entry.id);
@@ -191,7 +256,9 @@ impl SmtpTransport {
                     }
                 };
                 log::debug!("queue: {} trying {host} [{ip}]:{port}", job.entry.id);
-                let outcome = smtp_client::deliver(&target, &client_job, message).await;
+                let keep = self.cache.enabled();
+                let (outcome, kept) =
+                    smtp_client::deliver_keeping(&target, &client_job, &mut message, keep).await;
                 log::debug!(
                     "queue: {} {host} [{ip}]: {:?}",
                     job.entry.id,
@@ -199,7 +266,13 @@ impl SmtpTransport {
                 );
                 let remote = Some(format!("{host} ({ip})"));
                 if reached(&outcome) {
+                    if let Some(c) = kept {
+                        self.cache.put(&job.destination, c);
+                    }
                     return convert(job, &outcome, remote);
+                }
+                if let Some(c) = kept {
+                    smol::spawn(c.close()).detach();
                 }
                 if let Some(d) = outcome.recipients.first().map(|r| r.diagnostic()) {
                     last = format!("{} (at {host} [{ip}])", text_of(d));

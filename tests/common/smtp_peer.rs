@@ -91,6 +91,7 @@ pub struct SmtpPeer {
     addr: SocketAddr,
     accepted: Arc<Mutex<Vec<Accepted>>>,
     connections: Arc<Mutex<usize>>,
+    transactions: Arc<Mutex<usize>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -103,19 +104,23 @@ impl SmtpPeer {
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0));
+        let transactions = Arc::new(Mutex::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (accepted, connections, stop) =
-                (accepted.clone(), connections.clone(), stop.clone());
+            let (accepted, connections, transactions, stop) = (
+                accepted.clone(),
+                connections.clone(),
+                transactions.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
-                let mut transactions = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((s, _)) => {
                             *connections.lock().unwrap() += 1;
                             let _ = s.set_nonblocking(false);
                             let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                            serve(s, &script, &accepted, &mut transactions, &stop);
+                            serve(s, &script, &accepted, &transactions, &stop);
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
                             std::thread::sleep(Duration::from_millis(20))
@@ -129,6 +134,7 @@ impl SmtpPeer {
             addr,
             accepted,
             connections,
+            transactions,
             stop,
             thread: Some(thread),
         }
@@ -147,6 +153,11 @@ impl SmtpPeer {
     /// Connections seen so far.
     pub fn connections(&self) -> usize {
         *self.connections.lock().unwrap()
+    }
+
+    /// Transactions (MAIL commands accepted) so far.
+    pub fn transactions(&self) -> usize {
+        *self.transactions.lock().unwrap()
     }
 }
 
@@ -243,7 +254,7 @@ fn serve(
     tcp: TcpStream,
     script: &Script,
     accepted: &Mutex<Vec<Accepted>>,
-    transactions: &mut usize,
+    transactions: &Mutex<usize>,
     stop: &AtomicBool,
 ) {
     let mut s = Stream::Plain(tcp);
@@ -348,7 +359,7 @@ fn serve(
             if script.auth.is_some() && user.is_none() {
                 say(&mut s, "530 5.7.0 authentication required")
             } else {
-                *transactions += 1;
+                *transactions.lock().unwrap() += 1;
                 tx = Some(Accepted {
                     from: path_of(&line[10..]),
                     mail_line: line.clone(),
@@ -365,7 +376,8 @@ fn serve(
                 None => say(&mut s, "503 5.5.1 MAIL first"),
                 Some(t) => {
                     let addr = path_of(&line[8..]);
-                    let reply = (script.rcpt)(&addr, *transactions);
+                    let n = *transactions.lock().unwrap();
+                    let reply = (script.rcpt)(&addr, n);
                     if reply.starts_with('2') {
                         t.to.push(addr);
                         t.rcpt_lines.push(line.clone());

@@ -63,6 +63,12 @@
 //! - After the final reply the client sends QUIT and waits (briefly) for
 //!   the 221 before it reports; a lost connection at that point changes
 //!   nothing in the results.
+//! - A client told to [`Client::keep_open`] reports each transaction with
+//!   [`Action::Ready`] instead, and the connection stays open for the next
+//!   one ([`Client::next_transaction`]), which starts with RSET (RFC 5321
+//!   4.1.1.5) so that a server that went away while the connection was
+//!   idle is noticed before anything of the new message is sent. STARTTLS
+//!   and AUTH are not repeated: they hold for the whole session.
 
 pub mod encode;
 pub mod reply;
@@ -98,6 +104,11 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Waiting for the 221 after QUIT. The results are known by then, so a
 /// slow server only delays the report.
 pub const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Waiting for the reply to the RSET that opens a transaction on a reused
+/// connection: RFC 5321 names no value; Postfix's `smtp_rset_timeout` is
+/// 20 s. A server that does not answer quickly is given up for a new
+/// connection, at no cost to the message.
+pub const RSET_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The timeout of each [`Phase`]; [`Timeouts::default`] gives the RFC 5321
 /// 4.5.3.2 values.
@@ -119,6 +130,8 @@ pub struct Timeouts {
     pub data_end: Duration,
     /// [`QUIT_TIMEOUT`].
     pub quit: Duration,
+    /// [`RSET_TIMEOUT`].
+    pub rset: Duration,
 }
 
 impl Default for Timeouts {
@@ -132,6 +145,7 @@ impl Default for Timeouts {
             data_block: DATA_BLOCK_TIMEOUT,
             data_end: DATA_END_TIMEOUT,
             quit: QUIT_TIMEOUT,
+            rset: RSET_TIMEOUT,
         }
     }
 }
@@ -148,6 +162,7 @@ impl Timeouts {
             data_block: limit,
             data_end: limit,
             quit: limit,
+            rset: limit,
         }
     }
 
@@ -163,6 +178,7 @@ impl Timeouts {
             data_block: self.data_block.min(cap),
             data_end: self.data_end.min(cap),
             quit: self.quit.min(cap),
+            rset: self.rset.min(cap),
         }
     }
 
@@ -170,13 +186,14 @@ impl Timeouts {
     pub fn for_phase(&self, phase: Phase) -> Duration {
         match phase {
             Phase::Greeting => self.greeting,
-            Phase::Ehlo | Phase::StartTls | Phase::Auth | Phase::Done => self.command,
+            Phase::Ehlo | Phase::StartTls | Phase::Auth | Phase::Idle | Phase::Done => self.command,
             Phase::Mail => self.mail,
             Phase::Rcpt => self.rcpt,
             Phase::DataInit => self.data_init,
             Phase::DataBlock => self.data_block,
             Phase::DataEnd => self.data_end,
             Phase::Quit => self.quit,
+            Phase::Reset => self.rset,
         }
     }
 }
@@ -204,6 +221,14 @@ pub enum Phase {
     DataEnd,
     /// The reply to QUIT.
     Quit,
+    /// The reply to the RSET that opens a transaction on a reused
+    /// connection. A failure here means the connection is no longer
+    /// usable, and nothing of the message was sent.
+    Reset,
+    /// A transaction is over and the connection is kept open
+    /// ([`Client::keep_open`]); the client waits for
+    /// [`Client::next_transaction`] or [`Client::close`].
+    Idle,
     /// Finished: the outcome has been given.
     Done,
 }
@@ -223,6 +248,8 @@ impl Phase {
             Phase::DataBlock => "message content",
             Phase::DataEnd => "end of data",
             Phase::Quit => "QUIT command",
+            Phase::Reset => "RSET command",
+            Phase::Idle => "idle session",
             Phase::Done => "end of session",
         }
     }
@@ -427,6 +454,10 @@ pub enum Action {
     /// Send the message content now: [`Client::body_chunk`] for each piece
     /// in order, then [`Client::body_end`], writing what they produce.
     SendBody,
+    /// The transaction is over and, as [`Client::keep_open`] asked, the
+    /// connection stays open: keep it for [`Client::next_transaction`],
+    /// or [`Client::close`] it.
+    Ready(Outcome),
     /// The attempt is over; close the connection.
     Done(Outcome),
 }
@@ -514,6 +545,7 @@ enum Expect {
         last: bool,
     },
     Quit,
+    Rset,
 }
 
 impl Expect {
@@ -529,6 +561,7 @@ impl Expect {
             Expect::DataEnd { .. } | Expect::Bdat { last: true } => Phase::DataEnd,
             Expect::Bdat { last: false } => Phase::DataBlock,
             Expect::Quit => Phase::Quit,
+            Expect::Rset => Phase::Reset,
         }
     }
 }
@@ -580,6 +613,10 @@ pub struct Client {
     bdat_failure: Option<RcptResult>,
     greeting: Option<String>,
     remote_host: Option<String>,
+    /// End transactions with [`Action::Ready`] rather than QUIT.
+    keep_open: bool,
+    /// Between transactions of a kept connection.
+    idle: bool,
     done: bool,
 }
 
@@ -590,10 +627,45 @@ impl Client {
     /// [`Phase::Done`] and [`Client::poll`] gives the outcome without a
     /// connection being needed.
     pub fn new(job: Job) -> Client {
-        let utf8 = job.smtputf8
+        let mut c = Client {
+            tls: job.implicit_tls,
+            job: job.clone(),
+            sender: Ok(String::new()),
+            paths: Vec::new(),
+            smtputf8: false,
+            reader: ReplyReader::new(),
+            expect: VecDeque::from([Expect::Greeting]),
+            actions: VecDeque::new(),
+            caps: Caps::default(),
+            esmtp: false,
+            tls_tried: false,
+            tls_failed: false,
+            waiting_tls: false,
+            authenticated: false,
+            dsn_passed: false,
+            next_rcpt: 0,
+            rcpts: Vec::new(),
+            body: None,
+            bdat_failure: None,
+            greeting: None,
+            remote_host: None,
+            keep_open: false,
+            idle: false,
+            done: false,
+        };
+        if !c.load(job) {
+            c.finish();
+        }
+        c
+    }
+
+    /// Makes `job` the transaction to run; returns whether any recipient
+    /// is left to send to.
+    fn load(&mut self, job: Job) -> bool {
+        self.smtputf8 = job.smtputf8
             || !job.sender.is_ascii()
             || job.recipients.iter().any(|r| !r.address.is_ascii());
-        let sender = if job.sender.is_empty() {
+        self.sender = if job.sender.is_empty() {
             Ok("<>".to_string())
         } else {
             match address::parse_mailbox(&job.sender, true) {
@@ -606,56 +678,80 @@ impl Client {
                 )),
             }
         };
-        let mut rcpts = Vec::with_capacity(job.recipients.len());
-        let mut paths = Vec::with_capacity(job.recipients.len());
+        self.rcpts = Vec::with_capacity(job.recipients.len());
+        self.paths = Vec::with_capacity(job.recipients.len());
         for r in &job.recipients {
             match address::parse_mailbox(&r.address, true) {
                 Ok(m) => {
-                    paths.push(Some(format!("<{m}>")));
-                    rcpts.push(Rcpt::Pending);
+                    self.paths.push(Some(format!("<{m}>")));
+                    self.rcpts.push(Rcpt::Pending);
                 }
                 Err(_) => {
-                    paths.push(None);
+                    self.paths.push(None);
                     // RFC 3463 3.2: X.1.3 bad destination mailbox syntax.
-                    rcpts.push(Rcpt::Final(RcptResult::Permanent(Diagnostic::local(
-                        "5.1.3",
-                        format!("invalid recipient address {:?}", r.address),
-                        Phase::Rcpt,
-                    ))));
+                    self.rcpts
+                        .push(Rcpt::Final(RcptResult::Permanent(Diagnostic::local(
+                            "5.1.3",
+                            format!("invalid recipient address {:?}", r.address),
+                            Phase::Rcpt,
+                        ))));
                 }
             }
         }
-        let mut c = Client {
-            tls: job.implicit_tls,
-            job,
-            sender,
-            paths,
-            smtputf8: utf8,
-            reader: ReplyReader::new(),
-            expect: VecDeque::from([Expect::Greeting]),
-            actions: VecDeque::new(),
-            caps: Caps::default(),
-            esmtp: false,
-            tls_tried: false,
-            tls_failed: false,
-            waiting_tls: false,
-            authenticated: false,
-            dsn_passed: false,
-            next_rcpt: 0,
-            rcpts,
-            body: None,
-            bdat_failure: None,
-            greeting: None,
-            remote_host: None,
-            done: false,
-        };
-        if let Err(d) = c.sender.clone() {
-            c.settle_pending(|| RcptResult::Permanent(d.clone()));
+        self.job = job;
+        self.next_rcpt = 0;
+        self.body = None;
+        self.bdat_failure = None;
+        self.dsn_passed = false;
+        if let Err(d) = self.sender.clone() {
+            self.settle_pending(|| RcptResult::Permanent(d.clone()));
         }
-        if !c.rcpts.iter().any(|r| matches!(r, Rcpt::Pending)) {
-            c.finish();
+        self.rcpts.iter().any(|r| matches!(r, Rcpt::Pending))
+    }
+
+    /// Keeps the connection open after each transaction: the client gives
+    /// [`Action::Ready`] where it would have sent QUIT. Failures of the
+    /// session itself (a 421, a lost connection, a refused RSET) still end
+    /// it with [`Action::Done`].
+    pub fn keep_open(&mut self) {
+        self.keep_open = true;
+    }
+
+    /// Starts another transaction on a kept connection (in
+    /// [`Phase::Idle`]), with `job`'s sender and recipients; the session's
+    /// settings (TLS, AUTH, EHLO name) stay those of the first job. RSET
+    /// goes first (RFC 5321 4.1.1.5). A job with nothing left to send
+    /// gives [`Action::Ready`] at once. Returns false, changing nothing,
+    /// when the client is not idle.
+    pub fn next_transaction(&mut self, mut job: Job) -> bool {
+        if !self.idle || self.done {
+            return false;
         }
-        c
+        job.ehlo_name = std::mem::take(&mut self.job.ehlo_name);
+        job.tls = self.job.tls;
+        job.auth = self.job.auth.take();
+        job.implicit_tls = self.job.implicit_tls;
+        if !self.load(job) {
+            let outcome = self.outcome();
+            self.actions.push_back(Action::Ready(outcome));
+            return true;
+        }
+        self.idle = false;
+        self.reader.clear();
+        self.send(b"RSET\r\n");
+        self.expect.push_back(Expect::Rset);
+        true
+    }
+
+    /// Ends a kept connection (in [`Phase::Idle`]): QUIT, then
+    /// [`Action::Done`] with no recipients once the server answers or the
+    /// connection goes.
+    pub fn close(&mut self) {
+        if !self.idle || self.done {
+            return;
+        }
+        self.idle = false;
+        self.quit();
     }
 
     /// Takes bytes from the server. Whole replies are handled at once;
@@ -663,7 +759,7 @@ impl Client {
     /// is pending and after the end. Replies that come while the content
     /// is being sent wait for [`Client::body_end`].
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.done || self.waiting_tls {
+        if self.done || self.waiting_tls || self.idle {
             return;
         }
         self.reader.push(bytes);
@@ -699,6 +795,8 @@ impl Client {
     pub fn phase(&self) -> Phase {
         if self.done {
             Phase::Done
+        } else if self.idle {
+            Phase::Idle
         } else if self.body.is_some() {
             Phase::DataBlock
         } else if self.waiting_tls {
@@ -799,7 +897,7 @@ impl Client {
         if self.done {
             return;
         }
-        if self.expect.front() == Some(&Expect::Quit) {
+        if self.idle || self.expect.front() == Some(&Expect::Quit) {
             return self.finish();
         }
         let d = Diagnostic::local("4.4.2", reason, self.phase());
@@ -883,11 +981,16 @@ impl Client {
                     self.settle_content(&r, phase);
                 }
                 if !self.done {
-                    self.quit();
+                    self.end_transaction();
                 }
             }
             Expect::Bdat { last } => self.on_bdat(last, r),
             Expect::Quit => self.finish(),
+            Expect::Rset => match r.class() {
+                2 => self.start_transaction(),
+                // The connection is of no more use; a new one may work.
+                _ => self.fail(Diagnostic::remote(&r, 4, Phase::Reset), true),
+            },
         }
     }
 
@@ -951,7 +1054,7 @@ impl Client {
             if r.class() == 2 {
                 self.send_next_rcpt();
             } else {
-                self.quit();
+                self.end_transaction();
             }
         }
     }
@@ -1009,7 +1112,7 @@ impl Client {
                 if accepted {
                     self.settle_content(&r, Phase::DataInit);
                 }
-                self.quit();
+                self.end_transaction();
             }
             _ => self.protocol_error(&r, Phase::DataInit),
         }
@@ -1039,7 +1142,7 @@ impl Client {
             Some(failure) => self.settle_accepted(|| failure.clone()),
             None => self.settle_content(&r, phase),
         }
-        self.quit();
+        self.end_transaction();
     }
 
     /// Applies the verdict on the content to the accepted recipients.
@@ -1141,10 +1244,10 @@ impl Client {
     fn start_transaction(&mut self) {
         if let Some(d) = self.refusal_before_mail() {
             self.settle_pending(|| RcptResult::Permanent(d.clone()));
-            return self.quit();
+            return self.end_transaction();
         }
         let Ok(sender) = self.sender.clone() else {
-            return self.quit();
+            return self.end_transaction();
         };
         let mut line = format!("MAIL FROM:{sender}");
         // RFC 1870 3: SIZE=<octets> only when the server offers SIZE.
@@ -1296,7 +1399,7 @@ impl Client {
     /// Every RCPT answered: the content, or QUIT when nobody is left.
     fn after_rcpts(&mut self) {
         if !self.accepted() {
-            return self.quit();
+            return self.end_transaction();
         }
         if self.use_chunking() {
             self.body = Some(Body {
@@ -1309,6 +1412,21 @@ impl Client {
             self.send(b"DATA\r\n");
             self.expect.push_back(Expect::Data);
         }
+    }
+
+    /// The transaction is over: QUIT, or with [`Client::keep_open`] the
+    /// outcome now and the connection kept.
+    fn end_transaction(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.keep_open && self.expect.is_empty() {
+            self.idle = true;
+            let outcome = self.outcome();
+            self.actions.push_back(Action::Ready(outcome));
+            return;
+        }
+        self.quit();
     }
 
     fn quit(&mut self) {
@@ -1356,8 +1474,16 @@ impl Client {
             return;
         }
         self.done = true;
+        self.idle = false;
         self.body = None;
         self.expect.clear();
+        let outcome = self.outcome();
+        self.actions.push_back(Action::Done(outcome));
+    }
+
+    /// The results so far, undecided recipients deferred; the recipients
+    /// are taken.
+    fn outcome(&mut self) -> Outcome {
         let leftover = Diagnostic::local(
             "4.4.2",
             "the session ended without a result for this recipient",
@@ -1370,15 +1496,15 @@ impl Client {
                 Rcpt::Pending | Rcpt::Accepted => RcptResult::Temporary(leftover.clone()),
             })
             .collect();
-        self.actions.push_back(Action::Done(Outcome {
+        Outcome {
             recipients,
             tls: self.tls,
             tls_failed: self.tls_failed,
             authenticated: self.authenticated,
-            greeting: self.greeting.take(),
-            remote_host: self.remote_host.take(),
+            greeting: self.greeting.clone(),
+            remote_host: self.remote_host.clone(),
             dsn_passed: self.dsn_passed,
-        }));
+        }
     }
 
     // ---- helpers ----

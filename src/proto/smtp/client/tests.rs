@@ -61,6 +61,11 @@ fn drive(c: &mut Client, sent: &mut Vec<u8>, body: &[u8], tls_ok: bool) -> Optio
                 }
                 c.body_end(sent);
             }
+            Action::Ready(o) => {
+                assert_eq!(c.phase(), Phase::Idle);
+                assert_eq!(c.poll(), None, "nothing after Ready");
+                return Some(o);
+            }
             Action::Done(o) => {
                 assert_eq!(c.phase(), Phase::Done);
                 assert_eq!(c.poll(), None, "nothing after Done");
@@ -975,7 +980,7 @@ mod against_the_server {
                         }
                         c.body_end(&mut to_server);
                     }
-                    Action::Done(o) => return (o, stored),
+                    Action::Done(o) | Action::Ready(o) => return (o, stored),
                 }
             }
             let mut rest = &std::mem::take(&mut to_server)[..];
@@ -1129,4 +1134,130 @@ mod against_the_server {
         norm.finish(&mut want);
         assert_eq!(got, want);
     }
+}
+
+/// Feeds `steps` to a client kept open, whole or byte by byte; returns
+/// what it sent and each outcome it gave (Ready or Done).
+fn kept_session(bytewise: bool) -> (String, Vec<Outcome>, Phase) {
+    let mut c = Client::new(job(&["b@y.example"]));
+    c.keep_open();
+    let mut sent = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut feed = |c: &mut Client, sent: &mut Vec<u8>, step: &str| {
+        let pieces: Vec<&[u8]> = if bytewise {
+            step.as_bytes().chunks(1).collect()
+        } else {
+            vec![step.as_bytes()]
+        };
+        for p in pieces {
+            c.feed(p);
+            outcomes.extend(drive(c, sent, BODY, true));
+        }
+    };
+    for step in [
+        GREETING,
+        EHLO_PIPE,
+        "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n",
+        "250 2.0.0 first\r\n",
+    ] {
+        feed(&mut c, &mut sent, step);
+    }
+    // Between transactions nothing is read; a second job goes after RSET.
+    assert!(c.next_transaction(job(&["c@y.example", "d@y.example"])));
+    assert!(!c.next_transaction(job(&["e@y.example"])), "busy");
+    assert_eq!(c.phase(), Phase::Reset);
+    drive(&mut c, &mut sent, BODY, true);
+    for step in [
+        "250 2.0.0 reset\r\n",
+        "250 2.1.0 ok\r\n450 4.2.1 mailbox busy\r\n250 2.1.5 ok\r\n354 go\r\n",
+        "250 2.0.0 second\r\n",
+    ] {
+        feed(&mut c, &mut sent, step);
+    }
+    c.close();
+    drive(&mut c, &mut sent, BODY, true);
+    feed(&mut c, &mut sent, "221 2.0.0 bye\r\n");
+    let phase = c.phase();
+    let outcomes = std::mem::take(&mut outcomes);
+    (String::from_utf8_lossy(&sent).into_owned(), outcomes, phase)
+}
+
+#[test]
+fn a_kept_session_carries_several_transactions_with_rset_between() {
+    let whole = kept_session(false);
+    assert_eq!(kept_session(true), whole, "byte by byte");
+    let (sent, outcomes, phase) = whole;
+    assert_eq!(
+        sent,
+        format!(
+            "EHLO client.example\r\nMAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<b@y.example>\r\nDATA\r\n{BODY_DATA}\
+             RSET\r\nMAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<c@y.example>\r\nRCPT TO:<d@y.example>\r\nDATA\r\n{BODY_DATA}\
+             QUIT\r\n"
+        )
+    );
+    assert_eq!(outcomes.len(), 3, "two transactions and the end");
+    assert_eq!(results(&outcomes[0]), ["D 2.0.0"]);
+    assert_eq!(
+        outcomes[0].recipients[0].diagnostic().text,
+        "250 2.0.0 first"
+    );
+    // Per recipient: the busy one is deferred, the other delivered.
+    assert_eq!(results(&outcomes[1]), ["T 4.2.1", "D 2.0.0"]);
+    assert_eq!(outcomes[1].remote_host.as_deref(), Some("mx.y.example"));
+    assert!(outcomes[2].recipients.is_empty());
+    assert_eq!(phase, Phase::Done);
+}
+
+#[test]
+fn a_stale_kept_session_fails_in_the_reset_phase_before_any_mail() {
+    let idle = || {
+        let mut c = Client::new(job(&["b@y.example"]));
+        c.keep_open();
+        let mut sent = Vec::new();
+        for step in [
+            GREETING,
+            EHLO_PIPE,
+            "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n",
+        ] {
+            c.feed(step.as_bytes());
+            drive(&mut c, &mut sent, BODY, true);
+        }
+        assert_eq!(c.phase(), Phase::Idle);
+        assert!(c.next_transaction(job(&["c@y.example", "d@y.example"])));
+        sent.clear();
+        drive(&mut c, &mut sent, BODY, true);
+        assert_eq!(sent, b"RSET\r\n");
+        c
+    };
+    let reset_only = |o: &Outcome| {
+        o.recipients
+            .iter()
+            .all(|r| r.is_temporary() && r.diagnostic().phase == Phase::Reset)
+    };
+    // The server closed the idle session.
+    let mut c = idle();
+    c.connection_lost("closed");
+    let o = drive(&mut c, &mut Vec::new(), BODY, true).unwrap();
+    assert_eq!(o.recipients.len(), 2);
+    assert!(reset_only(&o), "{o:?}");
+    // It said 421 while idle, or refuses RSET.
+    for reply in ["421 4.4.2 idle too long\r\n", "500 5.5.1 what\r\n"] {
+        let mut c = idle();
+        c.feed(reply.as_bytes());
+        let mut sent = Vec::new();
+        let o = drive(&mut c, &mut sent, BODY, true).unwrap();
+        assert!(reset_only(&o), "{reply}: {o:?}");
+        assert!(!String::from_utf8_lossy(&sent).contains("MAIL"));
+        assert_eq!(c.phase(), Phase::Done);
+    }
+    // After a second transaction, a job with nothing to send needs no RSET.
+    let mut c = idle();
+    c.feed(b"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n");
+    drive(&mut c, &mut Vec::new(), BODY, true);
+    assert!(c.next_transaction(job(&["not an address"])));
+    let mut sent = Vec::new();
+    let o = drive(&mut c, &mut sent, BODY, true).unwrap();
+    assert!(sent.is_empty());
+    assert_eq!(results(&o), ["P 5.1.3"]);
+    assert_eq!(c.phase(), Phase::Idle);
 }
