@@ -8,7 +8,8 @@
 # Each package holds the release binary (built here if missing or stale:
 # amd64 with `cargo build --release`, the others with scripts/cross-build.sh),
 # /etc/facteur/facteur.toml as a conffile (config/facteur.toml with no
-# domains), the systemd units of board/, and the maintainer scripts of
+# domains), the systemd units of board/ (facteur.service and the serial
+# console's facteur-console@.service), and the maintainer scripts of
 # packaging/deb/ (the facteur user, /var/lib/facteur 0700, the unit enabled,
 # started when systemd runs).
 #

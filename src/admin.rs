@@ -12,7 +12,7 @@ use crate::setup::code::SetupCode;
 use crate::setup::plan::{self, FieldError, Plan};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
@@ -106,6 +106,28 @@ pub enum Request {
     /// The memory of the process that answers: resident set and malloc
     /// arenas (only the running server's is of interest).
     Memory,
+    /// Whether the box is claimed: one line, `claimed` or `unclaimed`.
+    ClaimState,
+    /// What a new box's owner needs to reach it: its addresses, the web
+    /// page's URLs and, while unclaimed, the setup code (see
+    /// [`Admin::setup_info`]).
+    SetupInfo,
+    /// Checks the login of an admin account (the serial console's), through
+    /// the login failure limiter; refused for other accounts.
+    AdminLogin {
+        /// Address.
+        address: String,
+        /// Password.
+        password: String,
+    },
+    /// Changes an admin account's password (generated when none is given);
+    /// refused for other accounts. The console's reset without a login.
+    AdminPasswd {
+        /// Address.
+        address: String,
+        /// Password, or none to generate one.
+        password: Option<String>,
+    },
     /// Import a user's mail (see [`crate::import`]).
     Import {
         /// The account.
@@ -144,7 +166,7 @@ impl Request {
     pub fn needs_server(&self) -> bool {
         matches!(
             self,
-            Request::LogTail(_) | Request::Status | Request::Memory
+            Request::LogTail(_) | Request::Status | Request::Memory | Request::SetupInfo
         )
     }
 }
@@ -554,6 +576,21 @@ impl Admin {
                 let line = r.line(dir.as_ref());
                 log::info!("{user}: {line}");
                 Ok(vec![line])
+            }
+            Request::ClaimState => Ok(vec![match self.claim_state()? {
+                ClaimState::Claimed => "claimed".to_string(),
+                ClaimState::Unclaimed => "unclaimed".to_string(),
+            }]),
+            Request::SetupInfo => Ok(self.setup_info(&host_addresses())),
+            Request::AdminLogin { address, password } => {
+                self.check_admin_login(&address, &password)?;
+                Ok(vec![format!("{} logged in", address.trim())])
+            }
+            Request::AdminPasswd { address, password } => {
+                if !self.is_admin(&address)? {
+                    return Err(format!("{} is not an admin account", address.trim()));
+                }
+                self.run(Request::UserPasswd { address, password })
             }
         }
     }
@@ -998,6 +1035,142 @@ impl Admin {
     }
 }
 
+/// Where the failure limiter counts console logins: the console has no
+/// peer address, and no network client has this one.
+const CONSOLE_PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+/// The serial console's calls.
+impl Admin {
+    /// Checks an admin's login: the password through the server's failure
+    /// limiter (as a mail client's), then the admin flag. One refusal for
+    /// a wrong password and a staff account, so that it tells nothing.
+    pub fn check_admin_login(&self, address: &str, password: &str) -> Result<(), String> {
+        let refused = || "wrong address or password, or not an admin account".to_string();
+        let address = crate::mail::idna::address_to_ascii(address.trim()).to_ascii_lowercase();
+        match &self.auth {
+            Some(auth) => match smol::block_on(auth.login(CONSOLE_PEER, "", &address, password)) {
+                Login::Ok(_) => {}
+                Login::Failed => return Err(refused()),
+                Login::Throttled => return Err("too many failed logins: wait and retry".into()),
+                Login::TempFail => return Err("the login cannot be checked now: retry".into()),
+            },
+            None => {
+                let account = self.store.account(&address).map_err(|e| e.to_string())?;
+                if !account.is_some_and(|a| password::verify(password, &a.password_hash)) {
+                    return Err(refused());
+                }
+            }
+        }
+        match self.is_admin(&address)? {
+            true => Ok(()),
+            false => Err(refused()),
+        }
+    }
+
+    /// What the owner of a new box needs to reach it: the addresses
+    /// `hosts` of the box, the web page's URLs (a listener on every
+    /// address gives one URL per host address), and the setup code while
+    /// the box is unclaimed.
+    pub fn setup_info(&self, hosts: &[IpAddr]) -> Vec<String> {
+        let shown: Vec<String> = hosts.iter().map(IpAddr::to_string).collect();
+        let mut out = vec![format!(
+            "addresses: {}",
+            if shown.is_empty() {
+                "none (no network)".to_string()
+            } else {
+                shown.join(", ")
+            }
+        )];
+        let services = self
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for svc in services.iter().filter(|s| s.up) {
+            let (scheme, default_port) = match svc.name.as_str() {
+                "web" => ("https", 443),
+                "web_plain" => ("http", 80),
+                _ => continue,
+            };
+            for addr in svc
+                .addrs
+                .iter()
+                .filter_map(|a| a.parse::<SocketAddr>().ok())
+            {
+                let ips: Vec<IpAddr> = match addr.ip() {
+                    IpAddr::V4(ip) if ip.is_unspecified() => {
+                        hosts.iter().filter(|h| h.is_ipv4()).copied().collect()
+                    }
+                    ip if ip.is_unspecified() => hosts.to_vec(),
+                    ip => vec![ip],
+                };
+                for ip in ips {
+                    let host = match ip {
+                        IpAddr::V4(v4) => v4.to_string(),
+                        IpAddr::V6(v6) => format!("[{v6}]"),
+                    };
+                    let port = match addr.port() {
+                        p if p == default_port => String::new(),
+                        p => format!(":{p}"),
+                    };
+                    out.push(format!("web page: {scheme}://{host}{port}/"));
+                }
+            }
+        }
+        let unclaimed = self.claim_state() == Ok(ClaimState::Unclaimed);
+        if let Some(code) = self.setup_code.as_ref().and_then(|c| c.shown()) {
+            if unclaimed {
+                out.push(format!("setup code: {code}"));
+            }
+        }
+        out
+    }
+}
+
+/// The box's own addresses, but loopback and IPv6 link-local ones: IPv4
+/// from the kernel's local routes (`/proc/net/fib_trie`), IPv6 from
+/// `/proc/net/if_inet6`. Empty when neither is readable.
+pub fn host_addresses() -> Vec<IpAddr> {
+    let fib = std::fs::read_to_string("/proc/net/fib_trie").unwrap_or_default();
+    let inet6 = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    parse_host_addresses(&fib, &inet6)
+}
+
+/// [`host_addresses`] from the two files' text.
+fn parse_host_addresses(fib_trie: &str, if_inet6: &str) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    let mut last: Option<IpAddr> = None;
+    // A leaf `|-- 192.0.2.2` is one of ours when the next line says
+    // `/32 host LOCAL`.
+    for line in fib_trie.lines() {
+        let line = line.trim();
+        if let Some(ip) = line.strip_prefix("|-- ") {
+            last = ip.parse().ok();
+        } else if line.starts_with("/32 host LOCAL") {
+            if let Some(ip) = last.take().filter(|ip| !ip.is_loopback()) {
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    // `fd000000000000000000000000000002 04 40 00 82 eth0`: the address in
+    // hex, then the interface index, prefix length and scope (0: global).
+    for line in if_inet6.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(hex), Some(&"00")) = (fields.first(), fields.get(3)) else {
+            continue;
+        };
+        if let Ok(n) = u128::from_str_radix(hex, 16) {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::from(n));
+            if hex.len() == 32 && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
 /// Encodes one frame.
 pub fn frame<T: Serialize>(msg: &T) -> Vec<u8> {
     let body = postcard::to_stdvec(msg).unwrap_or_default();
@@ -1095,6 +1268,8 @@ fn describe(req: &Request) -> String {
         }
         Request::UserPasswd { address, .. } => format!("user passwd {address}"),
         Request::Import { user, source, .. } => format!("import {user} {source}"),
+        Request::AdminPasswd { address, .. } => format!("admin passwd {address}"),
+        Request::AdminLogin { address, .. } => format!("admin login {address}"),
         // Only the keys: a value may be a password.
         Request::ConfigSet(edits) => {
             let keys: Vec<&str> = edits.iter().map(|e| e.key()).collect();
@@ -1339,6 +1514,75 @@ mod tests {
         );
         // Once claimed, a plan is refused.
         assert!(matches!(a.apply_plan(plan()), Err(PlanError::Failed(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_box_addresses_are_its_own_but_loopback_and_link_local() {
+        let fib = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
+                   |-- 127.0.0.1\n   /32 host LOCAL\n   +-- 192.0.2.0/24 2 0 2\n\
+                   |-- 192.0.2.0\n   /24 link UNICAST\n   |-- 192.0.2.2\n   /32 host LOCAL\n\
+                   |-- 192.0.2.255\n   /32 link BROADCAST\nLocal:\n   |-- 192.0.2.2\n   /32 host LOCAL\n";
+        let inet6 = "00000000000000000000000000000001 01 80 10 80       lo\n\
+                     fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n\
+                     20010db8000000000000000000000002 04 40 00 80     eth0\n";
+        let got: Vec<String> = parse_host_addresses(fib, inet6)
+            .iter()
+            .map(IpAddr::to_string)
+            .collect();
+        assert_eq!(got, ["192.0.2.2", "2001:db8::2"]);
+        assert!(parse_host_addresses("", "garbage\nzz 1 2 00\n").is_empty());
+    }
+
+    #[test]
+    fn setup_info_gives_the_web_urls_and_the_code_until_claimed() {
+        let (a, dir) = admin(false);
+        let state = |name: &str, addrs: &[&str]| ServiceState {
+            name: name.into(),
+            addrs: addrs.iter().map(|s| s.to_string()).collect(),
+            up: !addrs.is_empty(),
+        };
+        a.set_services(vec![
+            state("smtp", &["0.0.0.0:25"]),
+            state("web", &["0.0.0.0:443", "[::]:8443"]),
+            state("web_plain", &["127.0.0.1:8080"]),
+        ]);
+        let hosts: Vec<IpAddr> = vec!["192.0.2.2".parse().unwrap(), "2001:db8::2".parse().unwrap()];
+        let code = std::fs::read_to_string(dir.join(crate::setup::code::CODE_FILE)).unwrap();
+        assert_eq!(
+            a.setup_info(&hosts),
+            [
+                "addresses: 192.0.2.2, 2001:db8::2".to_string(),
+                "web page: https://192.0.2.2/".into(),
+                "web page: https://192.0.2.2:8443/".into(),
+                "web page: https://[2001:db8::2]:8443/".into(),
+                "web page: http://127.0.0.1:8080/".into(),
+                format!("setup code: {}", code.trim()),
+            ]
+        );
+        // Claimed: no code; a staff account cannot log in as an admin.
+        a.add_user("boss@example.test", Some("a long password".into()), true)
+            .unwrap();
+        a.add_user("ann@example.test", Some("a long password".into()), false)
+            .unwrap();
+        let info = a.setup_info(&[]);
+        assert_eq!(info[0], "addresses: none (no network)");
+        assert!(!info.iter().any(|l| l.contains("setup code")), "{info:?}");
+        assert!(a
+            .check_admin_login(" Boss@example.test", "a long password")
+            .is_ok());
+        let staff = a.check_admin_login("ann@example.test", "a long password");
+        let wrong = a.check_admin_login("boss@example.test", "not it at all");
+        assert_eq!(staff, wrong);
+        let r = a.handle(Request::AdminPasswd {
+            address: "ann@example.test".into(),
+            password: None,
+        });
+        assert!(
+            matches!(&r, Response::Error(e) if e.contains("not an admin")),
+            "{r:?}"
+        );
+        assert_eq!(lines(a.handle(Request::ClaimState)), ["claimed"]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

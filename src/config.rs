@@ -67,6 +67,29 @@ pub struct Config {
     /// The web pages: sessions and HTTP timeouts.
     #[serde(default)]
     pub web: Web,
+    /// The serial console (`facteur console`).
+    #[serde(default)]
+    pub console: Console,
+}
+
+/// `[console]`: the serial console.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    /// Whether "reset an admin password" is offered without a login:
+    /// whoever holds the serial cable can take the SD card anyway.
+    pub allow_reset: bool,
+    /// A session with no key pressed this long is logged out.
+    pub idle_timeout: Dur,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            allow_reset: true,
+            idle_timeout: Dur(Duration::from_secs(600)),
+        }
+    }
 }
 
 /// `[backup]`: scheduled snapshots of the data dir (`facteur backup`).
@@ -1109,6 +1132,9 @@ impl Config {
                 "expected less than 5m (a few seconds is usual)".into(),
             ));
         }
+        if self.console.idle_timeout.0.as_secs() == 0 {
+            return Err(("console.idle_timeout".into(), "expected at least 1s".into()));
+        }
         if self.dns.attempts == 0 {
             return Err(("dns.attempts".into(), "expected at least 1".into()));
         }
@@ -1493,5 +1519,23 @@ mod tests {
         let e = err("[server]\nhostname = \"m.example\"\n[outbound]\nconnection_idle = \"10m\"\n");
         assert!(e.contains("outbound.connection_idle"), "{e}");
         assert!(e.contains("less than 5m"), "{e}");
+    }
+
+    #[test]
+    fn console_keys_have_defaults_and_are_checked() {
+        let c = Config::parse("[server]\nhostname = \"m.example\"\n", "t").unwrap();
+        assert!(c.console.allow_reset);
+        assert_eq!(c.console.idle_timeout.0.as_secs(), 600);
+        let c = Config::parse(
+            "[server]\nhostname = \"m.example\"\n[console]\nallow_reset = false\nidle_timeout = \"2m\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!c.console.allow_reset);
+        assert_eq!(c.console.idle_timeout.0.as_secs(), 120);
+        let e = err("[server]\nhostname = \"m.example\"\n[console]\nidle_timeout = \"0s\"\n");
+        assert!(e.contains("console.idle_timeout"), "{e}");
+        let e = err("[server]\nhostname = \"m.example\"\n[console]\nbaud = 9600\n");
+        assert!(e.contains("baud"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 //! The crate is laid out by responsibility:
 //! - [`proto`]: sans-I/O protocol cores (no sockets, no clock reads, no store).
 // Unsafe code is denied everywhere but in `malloc`, the calls into glibc's
-// allocator.
+// allocator, and `console::sys`, the terminal's termios and poll calls.
 #![deny(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod config_edit;
+pub mod console;
 pub mod delivery;
 pub mod dns;
 pub mod import;

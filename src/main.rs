@@ -1,6 +1,7 @@
 //! The `facteur` command: the server and its admin commands.
 
 mod backup_cli;
+mod console_cli;
 mod import_cli;
 mod spam_cli;
 
@@ -91,6 +92,16 @@ const COMMANDS: &[Usage] = &[
                                profile (TOML: hostname, domains, admin,
                                [[staff]], [relay]); all of it or nothing",
         options: &[],
+    },
+    Usage {
+        words: "console",
+        text: "  console [--device PATH] [--baud N] [--service UNIT]
+                               menus for a terminal or a serial line (default
+                               115200 8N1): status, first-boot setup, users,
+                               aliases, domains, DNS records, queue, reload,
+                               log; --service: the systemd unit its \"start
+                               the server\" starts (else `facteur run`)",
+        options: &["--device", "--baud", "--service"],
     },
     Usage {
         words: "alias add",
@@ -446,6 +457,20 @@ fn main() -> ExitCode {
         (Ok(a), Ok(s)) => (a, s),
         (Err(e), _) | (_, Err(e)) => return command_error("dkim generate", &e),
     };
+    if args.first().map(String::as_str) == Some("console") {
+        let opts = (|| -> Result<_, String> {
+            Ok(console_cli::Options {
+                device: take_option(&mut args, "--device")?,
+                baud: take_option(&mut args, "--baud")?,
+                service: take_option(&mut args, "--service")?,
+            })
+        })();
+        return match (opts, args.len()) {
+            (Ok(opts), 1) => console_cli::run(opts, &config_path),
+            (Err(e), _) => command_error("console", &e),
+            (Ok(_), _) => command_error("console", "console takes no arguments"),
+        };
+    }
     let is_generate = args.first().map(String::as_str) == Some("dkim");
     if (algorithm.is_some() || selector.is_some()) && !is_generate {
         return usage_error("--algorithm and --selector go with `dkim generate`");
@@ -614,16 +639,23 @@ fn dkim_generate(
 
 /// `facteur dns-records`: the zone file text for a domain.
 fn dns_records(cfg: &Config, domain: &str) -> ExitCode {
-    let Some(name) = Hostname::parse(domain) else {
+    if Hostname::parse(domain).is_none() {
         return command_error("dns-records", &format!("{domain:?} is not a domain name"));
-    };
-    match facteur::provision::records::domain_records(cfg, &name.0) {
-        Ok(list) => {
-            print!("{}", records::zone_text(&name.0, &list));
+    }
+    match zone_text(cfg, domain) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
     }
+}
+
+/// The records to publish for `domain`, in zone file syntax.
+fn zone_text(cfg: &Config, domain: &str) -> Result<String, String> {
+    let name = Hostname::parse(domain).ok_or_else(|| format!("{domain:?} is not a domain name"))?;
+    let list = facteur::provision::records::domain_records(cfg, &name.0)?;
+    Ok(records::zone_text(&name.0, &list))
 }
 
 /// `facteur dns-check`: each record as expected and as found.

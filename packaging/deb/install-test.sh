@@ -33,6 +33,7 @@ expect_entry() { # MODE OWNER PATH
 expect_entry -rwxr-xr-x root/root ./usr/bin/facteur
 expect_entry -rw-r--r-- root/root ./etc/facteur/facteur.toml
 expect_entry -rw-r--r-- root/root ./usr/lib/systemd/system/facteur.service
+expect_entry -rw-r--r-- root/root ./usr/lib/systemd/system/facteur-console@.service
 expect_entry -rw-r--r-- root/root ./usr/share/doc/facteur/copyright
 if printf '%s\n' "$listing" | grep -q ' \./var/'; then
     fail "$DEB ships files under /var: /var/lib/facteur belongs to postinst, so that purge keeps it"
