@@ -19,6 +19,7 @@
 //! - When the filter and the structure parser disagree on where the header
 //!   ends (odd line ends), nothing is cached: the file is read.
 
+use super::search::FieldReader;
 use super::section::HeaderFilter;
 use super::Structure;
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,22 @@ impl Fields {
                 Some(i) => self.dropped & (1 << i) == 0,
                 None => false,
             })
+    }
+
+    /// The value of the first `name` field, unfolded and trimmed as
+    /// [`FieldReader`] gives it: what SORT and THREAD read (`None` when
+    /// absent). Only for a field the record [`covers`](Fields::covers).
+    pub fn first(&self, name: &str) -> Option<Vec<u8>> {
+        let mut found = None;
+        let mut take = |n: &[u8], v: &[u8]| {
+            if found.is_none() && n.eq_ignore_ascii_case(name.as_bytes()) {
+                found = Some(v.to_vec());
+            }
+        };
+        let mut r = FieldReader::new();
+        r.feed(&self.lines, &mut take);
+        r.finish(&mut take);
+        found
     }
 
     /// The kept lines: a header block holding only the cached fields,
@@ -247,6 +264,12 @@ mod tests {
             b"Subject: =?utf-8?q?caf=C3=A9?=\r\n  folded\r\nTo: a@b\r\nTo: c@d\r\n\r\n"
         );
         assert!(s.fields.covers(&["TO", "subject"]));
+        assert_eq!(s.fields.first("to").as_deref(), Some(&b"a@b"[..]));
+        assert_eq!(
+            s.fields.first("Subject").as_deref(),
+            Some(&b"=?utf-8?q?caf=C3=A9?=  folded"[..])
+        );
+        assert_eq!(s.fields.first("cc"), None);
         assert!(!s.fields.covers(&["x-a"]));
     }
 
@@ -298,5 +321,18 @@ mod tests {
             }
         }
         assert!(cached >= 6, "{cached}");
+    }
+
+    #[test]
+    fn stored_with_the_structure_and_read_alone() {
+        let s = parse(b"Subject: a\r\nX: b\r\n\r\nbody");
+        let bytes = super::super::encode(&s);
+        assert_eq!(super::super::decode(&bytes), Some(s.clone()));
+        assert_eq!(super::super::decode_fields(&bytes), Some(s.fields));
+        // A record of the first layout (variant 0, before the fields) is
+        // parsed again rather than misread.
+        let old = [0u8, 20, 0, 0, 0];
+        assert_eq!(super::super::decode(&old), None);
+        assert_eq!(super::super::decode_fields(&old), None);
     }
 }

@@ -10,6 +10,7 @@
 //! - [`utf7`]: modified UTF-7 mailbox names.
 //! - [`response`]: helpers for writing responses.
 //! - [`envelope`]: ENVELOPE and BODYSTRUCTURE rendering.
+//! - [`sort`]: SORT keys and the base subject (RFC 5256, RFC 5957).
 //!
 //! # Examples
 //!
@@ -42,6 +43,7 @@ pub mod response;
 mod search;
 pub mod sequence;
 pub mod session;
+pub mod sort;
 mod store;
 pub mod utf7;
 
