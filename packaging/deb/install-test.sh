@@ -47,7 +47,7 @@ case $depends in libc6\ \(\>=\ 2.*\)*) ;; *) fail "Depends should start with lib
 unit=$(dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/lib/systemd/system/facteur.service)
 for line in 'ExecStart=/usr/bin/facteur run --config /etc/facteur/facteur.toml' \
     User=facteur Group=facteur NoNewPrivileges=yes ProtectSystem=strict \
-    StateDirectory=facteur StateDirectoryMode=0700 UMask=0077 \
+    StateDirectory=facteur StateDirectoryMode=0700 UMask=0077 ReadWritePaths=/etc/facteur \
     StandardError=journal WantedBy=multi-user.target; do
     printf '%s\n' "$unit" | grep -qx "$line" || fail "facteur.service lacks '$line'"
 done
@@ -116,6 +116,19 @@ out=$(setpriv --reuid facteur --regid facteur --init-groups /usr/bin/facteur che
 [ "$out" = "/etc/facteur/facteur.toml: ok (0 domain(s), data in $DATA)" ] || fail "check-config said: $out"
 log "$out"
 
+# The server writes its own config (web setup, config set): as the unit's
+# user, a change lands in the file and the previous one is kept as .bak.
+[ "$(stat -c '%a %U %G' /etc/facteur)" = "770 root facteur" ] \
+    || fail "/etc/facteur is $(stat -c '%a %U %G' /etc/facteur), expected 770 root facteur"
+as_facteur() { setpriv --reuid facteur --regid facteur --init-groups /usr/bin/facteur "$@"; }
+as_facteur config set --config /etc/facteur/facteur.toml log.level debug \
+    || fail "the facteur user cannot change /etc/facteur/facteur.toml"
+[ "$(as_facteur config get --config /etc/facteur/facteur.toml log.level)" = debug ] \
+    || fail "config set did not change log.level"
+[ -f /etc/facteur/facteur.toml.bak ] || fail "config set kept no facteur.toml.bak"
+as_facteur config set --config /etc/facteur/facteur.toml log.level info
+log "config set as facteur: written, .bak kept"
+
 # The packaged config with only SMTP on a loopback port: the unit's command
 # line, as its user, on the packaged data directory.
 port=$(smoke_free_port)
@@ -138,6 +151,7 @@ dpkg -r facteur
 log "dpkg -P facteur"
 dpkg -P facteur
 [ ! -e /etc/facteur/facteur.toml ] || fail "purge kept /etc/facteur/facteur.toml"
+[ ! -e /etc/facteur ] || fail "purge left /etc/facteur: $(ls -A /etc/facteur)"
 [ -d "$DATA/index" ] || fail "purge deleted the mail in $DATA"
 [ ! -e /etc/systemd/system/multi-user.target.wants/facteur.service ] || fail "purge left the enable link"
 log "install test passed: installed, ran, removed and purged; $DATA kept"
