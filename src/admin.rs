@@ -235,7 +235,22 @@ pub struct Admin {
     max_message_size: u64,
     /// Where import progress lines go.
     import_progress: fn(&str),
+    /// The configuration the running server uses; `None` in a
+    /// short-lived command.
+    config: Option<ConfigInForce>,
 }
+
+/// The metrics that [`Dashboard::lines`] shows in its own words.
+const ON_THE_DASHBOARD: &[&str] = &[
+    "facteur_queue_length",
+    "facteur_resident_memory_bytes",
+    "facteur_data_dir_free_bytes",
+    "facteur_certificate_expiry_seconds",
+];
+
+/// Gives the configuration in force: the running server's changes with
+/// each reload.
+pub type ConfigInForce = Box<dyn Fn() -> Arc<crate::config::Config> + Send + Sync>;
 
 impl Admin {
     /// A service over `store`.
@@ -245,6 +260,7 @@ impl Admin {
             notify,
             passwords: None,
             config_file: None,
+            config: None,
             setup_code: None,
             auth: None,
             services: std::sync::Mutex::new(Vec::new()),
@@ -307,6 +323,13 @@ impl Admin {
     /// Settings are changed in `file` (see [`crate::config_edit`]).
     pub fn with_config_file(mut self, file: std::path::PathBuf) -> Admin {
         self.config_file = Some(file);
+        self
+    }
+
+    /// Reads the server's configuration in force through `config` (the
+    /// certificate and backups the dashboard and metrics report on).
+    pub fn with_config_in_force(mut self, config: ConfigInForce) -> Admin {
+        self.config = Some(config);
         self
     }
 
@@ -549,7 +572,18 @@ impl Admin {
                 Ok(out)
             }
             Request::LogTail(n) => Ok(self.log_tail(n as usize)),
-            Request::Status => Ok(self.dashboard()?.lines()),
+            Request::Status => {
+                let mut lines = self.dashboard()?.lines();
+                // The metrics the dashboard's lines do not already give.
+                let rest: Vec<_> = self
+                    .metrics()
+                    .into_iter()
+                    .filter(|f| !ON_THE_DASHBOARD.contains(&f.name))
+                    .collect();
+                let text = crate::metrics::render_human(&rest);
+                lines.extend(text.lines().map(String::from));
+                Ok(lines)
+            }
             Request::UserAdmin { address, on } => {
                 let address = crate::mail::idna::address_to_ascii(&address);
                 self.set_admin(&address, on)?;
@@ -1021,8 +1055,83 @@ impl Admin {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             today: crate::stats::today(),
-            certificate_expiry: None,
+            certificate_expiry: self.certificate_expiry(),
             claim: self.claim_state()?,
+        })
+    }
+
+    /// When the certificate in force expires (Unix time), if readable.
+    fn certificate_expiry(&self) -> Option<i64> {
+        let cfg = (self.config.as_ref()?)();
+        crate::provision::cert::current(&cfg)
+            .ok()
+            .map(|c| c.not_after)
+    }
+
+    /// Everything `GET /metrics` reports: the counters since the start,
+    /// the connections open, the queue's length, memory, disk, the
+    /// certificate's expiry and the age of the last good backup.
+    pub fn metrics(&self) -> Vec<crate::metrics::Family> {
+        use crate::metrics::Family;
+        let mut out = crate::metrics::counters();
+        out.push(
+            Family::gauge("facteur_queue_length", "Entries in the outbound queue.")
+                .with(&[], self.store.queue_len() as f64),
+        );
+        let cfg = self.config.as_ref().map(|c| c());
+        let backups = cfg.as_ref().and_then(|c| c.backup.dir.as_deref());
+        out.extend(crate::metrics::health(
+            &self.store,
+            backups,
+            std::time::SystemTime::now(),
+        ));
+        if let Some(t) = self.certificate_expiry() {
+            out.push(
+                Family::gauge(
+                    "facteur_certificate_expiry_seconds",
+                    "When the TLS certificate expires, in Unix seconds.",
+                )
+                .with(&[], t as f64),
+            );
+        }
+        out
+    }
+
+    /// What the learning filter knows: the shared pool's counts (under an
+    /// empty name), then each account's (messages learned as spam and as
+    /// ham, tokens).
+    pub fn bayes_stats(&self) -> Result<Vec<(String, crate::antispam::bayes::PoolStats)>, String> {
+        use crate::antispam::bayes::Bayes;
+        let e = |e: StoreError| e.to_string();
+        let bayes = Bayes::open(&self.store, Default::default()).map_err(e)?;
+        let mut out = vec![(String::new(), bayes.global_stats().map_err(e)?)];
+        for a in self.store.accounts().map_err(e)? {
+            let stats = bayes.stats(&a.address).map_err(e)?;
+            out.push((a.address, stats));
+        }
+        Ok(out)
+    }
+
+    /// Sets an account's own storage quota from what a person typed: a
+    /// size as the config writes it (`500 MiB`), or empty or `0` for the
+    /// default. Returns what was done.
+    pub fn set_quota_text(&self, address: &str, typed: &str) -> Result<String, String> {
+        let typed = typed.trim();
+        let bytes = if typed.is_empty() {
+            0
+        } else {
+            crate::config::parse_size(typed)
+                .ok_or_else(|| {
+                    format!("{typed:?} is not a size such as \"500 MiB\" (0 or empty: the default)")
+                })?
+                .0
+        };
+        self.set_quota(address, bytes)?;
+        let address = address.trim();
+        Ok(if bytes == 0 {
+            format!("{address} has the default quota")
+        } else {
+            format!("the quota of {address} is {typed}")
         })
     }
 
@@ -1169,6 +1278,28 @@ fn parse_host_addresses(fib_trie: &str, if_inet6: &str) -> Vec<IpAddr> {
         }
     }
     out
+}
+
+/// The relay of a setup plan as the server's `[relay]` would have it,
+/// with the rest (trusted CAs, certificate checks) from `base`: what the
+/// wizard's test button tries.
+pub fn relay_of_plan(
+    r: &crate::setup::plan::Relay,
+    base: &crate::config::Relay,
+) -> crate::config::Relay {
+    use crate::config::RelayTls;
+    crate::config::Relay {
+        host: r.host.clone(),
+        port: r.port,
+        tls: match r.tls.as_str() {
+            "tls" => RelayTls::Tls,
+            "none" => RelayTls::None,
+            _ => RelayTls::Starttls,
+        },
+        username: r.username.clone(),
+        password: r.password.clone(),
+        ..base.clone()
+    }
 }
 
 /// Encodes one frame.

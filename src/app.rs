@@ -118,6 +118,7 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         keys,
         listeners: Mutex::new(Vec::new()),
         reloading: Mutex::new(()),
+        admin: std::sync::OnceLock::new(),
     });
     let admin = Arc::new(
         Admin::new(
@@ -131,9 +132,13 @@ pub fn run(cfg: Config, source: crate::config_edit::Source) -> Result<(), String
         .with_config_file(reloader.file.clone())
         .with_authenticator(shared.auth.clone())
         .with_setup_code(setup_code)
-        .with_max_message_size(cfg.limits.max_message_size.0),
+        .with_max_message_size(cfg.limits.max_message_size.0)
+        .with_config_in_force({
+            let live = reloader.live.clone();
+            Box::new(move || live.get().config.clone())
+        }),
     );
-    admin.set_services(services(&bound));
+    let _ = reloader.admin.set(Arc::downgrade(&admin));
     if bound
         .iter()
         .any(|b| matches!(b.service, net::Service::Web | net::Service::WebPlain))
@@ -200,15 +205,15 @@ fn first_boot_profile(
     }
 }
 
-/// Each service with the addresses it was bound to, for the dashboard.
-fn services(bound: &[net::Bound]) -> Vec<admin::ServiceState> {
+/// Each service with the addresses it listens on, for the dashboard.
+fn services(listening: &[Listening]) -> Vec<admin::ServiceState> {
     net::Service::ALL
         .iter()
         .map(|&service| {
-            let addrs: Vec<String> = bound
+            let addrs: Vec<String> = listening
                 .iter()
-                .filter(|b| b.service == service)
-                .map(|b| b.addr.to_string())
+                .filter(|l| l.service == service)
+                .flat_map(|l| l.bound.iter().map(|a| a.to_string()))
                 .collect();
             admin::ServiceState {
                 name: service.name().to_string(),
@@ -253,6 +258,8 @@ const RESTART_ONLY: &[&str] = &[
 struct Listening {
     service: Service,
     configured: Vec<std::net::SocketAddr>,
+    /// The addresses it listens on (port 0 made concrete).
+    bound: Vec<std::net::SocketAddr>,
     /// Dropping a task stops its accept loop (not its connections).
     _tasks: Vec<smol::Task<()>>,
 }
@@ -271,6 +278,9 @@ struct Reloader {
     listeners: Mutex<Vec<Listening>>,
     /// One reload at a time.
     reloading: Mutex<()>,
+    /// Told which addresses the services listen on, at the start and
+    /// after each re-bind (the dashboard, `facteur status`).
+    admin: std::sync::OnceLock<std::sync::Weak<Admin>>,
 }
 
 impl Reloader {
@@ -288,11 +298,20 @@ impl Reloader {
             all.push(Listening {
                 service,
                 configured: service.addrs(cfg).to_vec(),
+                bound: list.iter().map(|b| b.addr).collect(),
                 _tasks: list
                     .into_iter()
                     .map(|b| smol::spawn(net::accept_loop(b, self.live.clone())))
                     .collect(),
             });
+        }
+        self.publish(&all);
+    }
+
+    /// Tells the admin engine where the services listen now.
+    fn publish(&self, listening: &[Listening]) {
+        if let Some(admin) = self.admin.get().and_then(std::sync::Weak::upgrade) {
+            admin.set_services(services(listening));
         }
     }
 
@@ -315,6 +334,7 @@ impl Reloader {
                         lines.push(format!("{} switched off", l.service));
                     }
                     l.configured = wanted.to_vec();
+                    l.bound = bound.iter().map(|b| b.addr).collect();
                     l._tasks = bound
                         .into_iter()
                         .map(|b| smol::spawn(net::accept_loop(b, self.live.clone())))
@@ -326,6 +346,7 @@ impl Reloader {
                 }
             }
         }
+        self.publish(&all);
         lines
     }
 

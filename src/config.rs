@@ -681,6 +681,9 @@ pub struct Web {
     pub header_timeout: Dur,
     /// A connection with no request in progress is closed after this time.
     pub idle_timeout: Dur,
+    /// The bearer token that opens `GET /metrics` to clients off loopback
+    /// (empty: loopback only).
+    pub metrics_token: String,
 }
 
 impl Default for Web {
@@ -691,6 +694,7 @@ impl Default for Web {
             session_lifetime: Dur(Duration::from_secs(12 * 3600)),
             header_timeout: Dur(Duration::from_secs(10)),
             idle_timeout: Dur(Duration::from_secs(60)),
+            metrics_token: String::new(),
         }
     }
 }
@@ -766,7 +770,9 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-fn parse_size(s: &str) -> Option<Size> {
+/// A size as the config writes it: bytes, or a number with a unit
+/// (`25 MiB`, `1G`).
+pub fn parse_size(s: &str) -> Option<Size> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);

@@ -158,6 +158,10 @@ pub fn edit_text(text: &str, edits: &[Edit]) -> Result<(String, Vec<String>), St
                         table.insert(key, Item::Value(value));
                     }
                 }
+                if is_secret(edit.key()) {
+                    lines.push(format!("{} changed (not shown)", edit.key()));
+                    continue;
+                }
                 let shown = table
                     .get(key)
                     .and_then(Item::as_value)
@@ -175,6 +179,16 @@ pub fn edit_text(text: &str, edits: &[Edit]) -> Result<(String, Vec<String>), St
         }
     }
     Ok((doc.to_string(), lines))
+}
+
+/// Whether a setting holds a secret (a password, a token): the answer to
+/// a change names it without its value, as it goes to the screen and the
+/// log.
+pub fn is_secret(key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    ["password", "token", "secret"]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 /// `a.b.c` as the tables `[a, b]` and the key `c`.
@@ -451,6 +465,18 @@ mod tests {
 
     fn set(k: &str, v: &str) -> Edit {
         Edit::Set(k.into(), v.into())
+    }
+
+    #[test]
+    fn a_secret_is_written_but_never_echoed() {
+        for key in ["relay.password", "web.metrics_token"] {
+            let secret = "hunter2-Secret-value";
+            let (out, lines) = edit_text(TEXT, &[set(key, secret)]).unwrap();
+            assert!(out.contains(secret), "{out}");
+            assert_eq!(lines, [format!("{key} changed (not shown)")]);
+        }
+        let (_, lines) = edit_text(TEXT, &[set("relay.username", "me")]).unwrap();
+        assert_eq!(lines, ["relay.username = \"me\""]);
     }
 
     #[test]

@@ -137,6 +137,65 @@ fn number(v: f64) -> String {
     }
 }
 
+/// The counters of [`crate::stats`] since the start, and the connections
+/// open now per service.
+pub fn counters() -> Vec<Family> {
+    use crate::stats::{connections, logins, refused_total, total, Event, Refusal, SERVICES};
+    let event = |name, help, e| Family::counter(name, help).with(&[], total(e) as f64);
+    let mut refused = Family::counter(
+        "facteur_refused_total",
+        "Messages and recipients refused (reason: the SMTP stage).",
+    );
+    for r in Refusal::ALL {
+        refused = refused.with(&[("reason", r.label())], refused_total(r) as f64);
+    }
+    let mut ok = Family::counter("facteur_logins_total", "Logins.");
+    let mut failed = Family::counter("facteur_logins_failed_total", "Failed logins.");
+    let mut open = Family::gauge("facteur_connections", "Connections open now.");
+    for s in SERVICES {
+        let (good, bad) = logins(s);
+        ok = ok.with(&[("service", s)], good as f64);
+        failed = failed.with(&[("service", s)], bad as f64);
+        open = open.with(&[("service", s)], connections(s) as f64);
+    }
+    vec![
+        event(
+            "facteur_messages_received_total",
+            "Messages accepted over SMTP.",
+            Event::Received,
+        ),
+        event(
+            "facteur_messages_delivered_total",
+            "Deliveries to local mailboxes and remote recipients.",
+            Event::Delivered,
+        ),
+        event(
+            "facteur_messages_junked_total",
+            "Copies filed in a Junk folder.",
+            Event::Junked,
+        ),
+        refused,
+        event(
+            "facteur_messages_sent_total",
+            "Recipients accepted by remote servers.",
+            Event::SentOut,
+        ),
+        event(
+            "facteur_messages_deferred_total",
+            "Remote deliveries to one recipient that failed for now.",
+            Event::Deferred,
+        ),
+        event(
+            "facteur_messages_bounced_total",
+            "Remote deliveries to one recipient that failed for good.",
+            Event::Bounced,
+        ),
+        ok,
+        failed,
+        open,
+    ]
+}
+
 /// The gauges read from the system and the store: resident memory, free
 /// space in the data dir, and the age of the newest complete backup in
 /// `backup_dir` (none there: no sample).

@@ -19,6 +19,7 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Loads the configured certificate, generating a self-signed one first
 /// when neither file exists and the paths are the data-dir defaults.
 pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, String> {
+    crate::provision::cert::recover(cfg)?;
     let cert_path = cfg.cert_path();
     let key_path = cfg.key_path();
     let defaults = cfg.tls.cert.is_none() && cfg.tls.key.is_none();

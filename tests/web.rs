@@ -866,6 +866,8 @@ fn an_uploaded_certificate_is_presented_by_new_imaps_connections() {
     let r = a.post("/tls", &[("chain", &chain), ("key", &key)]);
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(presented(&srv).unwrap(), pem_body(&chain));
+    let log = srv.log();
+    assert!(log.contains("new certificate installed"), "{log}");
     let page = a.get("/tls").body;
     assert!(page.contains("new.example.test"), "{page}");
     // rcgen's default end of validity, on the dashboard too.
@@ -975,20 +977,30 @@ fn the_dns_page_lists_the_records_and_checks_them_through_our_resolver() {
     assert_eq!(staff.get("/domains/dns?domain=example.test").status, 403);
 }
 
-#[test]
-fn the_relay_test_button_shows_the_conversation_without_the_password() {
-    use common::dns::{DnsServer, Zone};
-    use common::smtp_peer;
-    let mut zone = Zone::new();
+/// A STARTTLS relay `relay.example.test` that wants the login office /
+/// s3cret-relay-pw, the DNS server that names it, and its CA file.
+fn test_relay() -> (
+    common::dns::DnsServer,
+    common::smtp_peer::SmtpPeer,
+    std::path::PathBuf,
+    common::server::TempDir,
+) {
+    let mut zone = common::dns::Zone::new();
     zone.a("relay.example.test", "127.0.0.1");
-    let dns = DnsServer::start(zone);
+    let dns = common::dns::DnsServer::start(zone);
     let ca_dir = common::server::TempDir::new("relayca");
-    let (peer, ca) = smtp_peer::login_relay(
+    let (peer, ca) = common::smtp_peer::login_relay(
         ca_dir.path(),
         "relay.example.test",
         "office",
         "s3cret-relay-pw",
     );
+    (dns, peer, ca, ca_dir)
+}
+
+#[test]
+fn the_relay_test_button_shows_the_conversation_without_the_password() {
+    let (dns, peer, ca, _ca_dir) = test_relay();
     let (_srv, addr) = start(&format!(
         "{}[relay]\nhost = \"relay.example.test\"\nport = {}\ntls = \"starttls\"\n\
          username = \"office\"\npassword = \"s3cret-relay-pw\"\nca_file = \"{}\"\n",
@@ -1026,4 +1038,382 @@ fn the_relay_test_button_shows_the_conversation_without_the_password() {
     assert!(peer.accepted().is_empty(), "no mail was sent");
     // A check with no token is refused like every POST.
     assert_eq!(a.post_raw("/relay/test", "").status, 403);
+}
+
+/// The samples of a Prometheus text exposition (format 0.0.4), checked
+/// against its grammar: every sample follows the `# TYPE` of its family
+/// (counter or gauge), each family is typed once, names are well formed,
+/// values are numbers. Keyed by `name{labels}` as written.
+fn prometheus_samples(text: &str) -> std::collections::HashMap<String, f64> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut typed: Vec<String> = Vec::new();
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect(line);
+            assert!(name_ok(name) && !typed.iter().any(|t| t == name), "{line}");
+            assert!(matches!(kind, "counter" | "gauge"), "{line}");
+            typed.push(name.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            assert!(name_ok(rest.split(' ').next().unwrap_or("")), "{line}");
+            continue;
+        }
+        let (key, value) = line.rsplit_once(' ').expect(line);
+        let name = key.split('{').next().unwrap_or("");
+        assert_eq!(typed.last().map(String::as_str), Some(name), "{line}");
+        if let Some(labels) = key.strip_prefix(name).filter(|l| !l.is_empty()) {
+            let inner = labels.strip_prefix('{').and_then(|l| l.strip_suffix('}'));
+            for pair in inner.expect(line).split("\",") {
+                let (k, v) = pair.split_once("=\"").expect(line);
+                assert!(name_ok(k) && !v.contains('\n'), "{line}");
+            }
+        }
+        let value: f64 = value.parse().expect(line);
+        assert!(
+            !name.ends_with("_total") || value >= 0.0,
+            "a counter below zero: {line}"
+        );
+        out.insert(key.to_string(), value);
+    }
+    out
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_move_as_mail_flows() {
+    let (srv, addr) = start("[tls]\nallow_plaintext_auth = true\n");
+    let before = request(addr, "GET", "/metrics", "", None);
+    assert_eq!(before.status, 200, "{before:?}");
+    assert_eq!(
+        before.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_security_headers("/metrics", &before);
+    let m0 = prometheus_samples(&before.body);
+    for key in [
+        "facteur_messages_received_total",
+        "facteur_messages_delivered_total",
+        "facteur_messages_junked_total",
+        "facteur_messages_sent_total",
+        "facteur_messages_deferred_total",
+        "facteur_messages_bounced_total",
+        "facteur_refused_total{reason=\"recipient\"}",
+        "facteur_logins_total{service=\"imap\"}",
+        "facteur_logins_failed_total{service=\"web_plain\"}",
+        "facteur_connections{service=\"smtp\"}",
+        "facteur_queue_length",
+        "facteur_resident_memory_bytes",
+        "facteur_data_dir_free_bytes",
+        "facteur_certificate_expiry_seconds",
+    ] {
+        assert!(m0.contains_key(key), "no {key} in\n{}", before.body);
+    }
+    // This request is one open web connection.
+    assert!(m0["facteur_connections{service=\"web_plain\"}"] >= 1.0);
+    assert!(m0["facteur_resident_memory_bytes"] > 1e6);
+
+    // Mail flows: one message in, one unknown recipient, one wrong login.
+    let smtp = srv.addr("smtp");
+    let r = common::server::smtp_send(
+        smtp,
+        "someone@elsewhere.test",
+        &[STAFF],
+        "Subject: counted\r\n\r\nHello\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let r = common::server::smtp_send(smtp, "someone@elsewhere.test", &["nobody@example.test"], "");
+    assert!(r.starts_with("550"), "{r}");
+    let mut imap = Lines::connect(srv.addr("imap"));
+    imap.line();
+    imap.cmd(&format!("a LOGIN {STAFF} wrong"));
+    assert!(imap.line().starts_with("a NO"));
+    imap.cmd(&format!("b LOGIN {STAFF} \"{PASSWORD}\""));
+    assert!(imap.line().starts_with("b OK"));
+    let r = request(
+        addr,
+        "POST",
+        "/login",
+        "",
+        Some("username=x%40example.test&password=bad"),
+    );
+    assert_eq!(r.status, 401, "a failed web login");
+
+    let m1 = prometheus_samples(&request(addr, "GET", "/metrics", "", None).body);
+    let moved = |key: &str| m1[key] - m0[key];
+    assert_eq!(moved("facteur_messages_received_total"), 1.0);
+    assert_eq!(moved("facteur_messages_delivered_total"), 1.0);
+    assert_eq!(moved("facteur_refused_total{reason=\"recipient\"}"), 1.0);
+    assert_eq!(moved("facteur_logins_failed_total{service=\"imap\"}"), 1.0);
+    assert_eq!(moved("facteur_logins_total{service=\"imap\"}"), 1.0);
+    assert_eq!(
+        moved("facteur_logins_failed_total{service=\"web_plain\"}"),
+        1.0
+    );
+    assert_eq!(
+        m1["facteur_connections{service=\"imap\"}"], 1.0,
+        "the open IMAP session"
+    );
+
+    // `facteur status` says the same in words, with the certificate's
+    // expiry as the dashboard shows it.
+    let (ok, out, err) = srv.cli(&["status"], None);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("Failed logins (service imap): 1\n"), "{out}");
+    assert!(out.contains("Messages accepted over SMTP: 1\n"), "{out}");
+    let expiry = out
+        .lines()
+        .find_map(|l| l.strip_prefix("certificate expires: "))
+        .expect(&out);
+    assert!(expiry.ends_with('Z'), "{out}");
+    let admin = Browser::login(addr, ADMIN, PASSWORD);
+    assert!(admin.get("/").body.contains(expiry), "the dashboard's date");
+    drop(imap);
+}
+
+#[test]
+fn metrics_off_loopback_need_the_token() {
+    let (_srv, addr) = start("");
+    // A reverse proxy on loopback forwards clients from anywhere.
+    let r = send(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 403, "no token configured: never open");
+    assert!(!r.body.contains("facteur_"));
+    assert_security_headers("/metrics", &r);
+    let r = request(addr, "POST", "/metrics", "", Some("x=1"));
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+fn the_wizard_tests_the_relay_typed_in_its_step() {
+    let (dns, peer, ca, _ca_dir) = test_relay();
+    // The relay's private CA is trusted by the server's config, as a box
+    // behind a provider with its own CA would be set up.
+    let srv = Server::start(&format!(
+        "{}[relay]\nca_file = \"{}\"\n",
+        dns_config(dns.addr()),
+        ca.display()
+    ));
+    let addr = srv.addr("web_plain");
+    let r = request(
+        addr,
+        "POST",
+        "/setup",
+        "",
+        Some(&format!("code={}", enc(&setup_code(&srv)))),
+    );
+    let cookie = set_cookie(&r);
+    let csrf = csrf_of(&request(addr, "GET", "/setup", &cookie, None).body);
+    let post = |fields: &str| {
+        request(
+            addr,
+            "POST",
+            "/setup",
+            &cookie,
+            Some(&format!("csrf={csrf}&{fields}")),
+        )
+    };
+    post("go=next&hostname=mail.example.test");
+    post("go=next&domains=example.test");
+    post("go=next&admin.address=boss%40example.test&admin.password=a+fine+long+password&admin.confirm=a+fine+long+password");
+    let r = post("go=next&staff=");
+    assert!(r.body.contains("Step 5 of 6"), "{}", r.body);
+    assert!(
+        r.body.contains("value=\"test\""),
+        "a test button: {}",
+        r.body
+    );
+    let relay = format!(
+        "relay.host=relay.example.test&relay.port={}&relay.tls=starttls&relay.username=office",
+        peer.addr().port()
+    );
+    let r = post(&format!("go=test&{relay}&relay.password=s3cret-relay-pw"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    for shown in [
+        "C: STARTTLS",
+        "-- TLS established",
+        "S: 235",
+        "The relay works.",
+    ] {
+        assert!(r.body.contains(shown), "{shown} missing: {}", r.body);
+    }
+    assert!(r.body.contains("Step 5 of 6"), "the test stays on its step");
+    assert!(!r.body.contains("s3cret"), "{}", r.body);
+    // The password typed before the test is kept for the next step.
+    let r = post(&format!("go=test&{relay}&relay.password="));
+    assert!(r.body.contains("The relay works."), "{}", r.body);
+    let r = post(&format!("go=test&{relay}&relay.password=wrong-pw"));
+    assert!(r.body.contains("S: 535") && r.body.contains("The relay test failed."));
+    // No host: nothing to test, said beside the field.
+    let r = post("go=test&relay.host=");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("host name to test"), "{}", r.body);
+    assert!(peer.accepted().is_empty(), "no mail was sent");
+}
+
+#[test]
+fn the_dashboard_follows_a_listener_moved_by_reload() {
+    let (srv, addr) = start("");
+    let admin = Browser::login(addr, ADMIN, PASSWORD);
+    let cell = |a: &str| format!("<td>{a}</td>");
+    let old = srv.addr("pop3").to_string();
+    assert!(admin.get("/").body.contains(&cell(&old)));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let new = format!("127.0.0.1:{port}");
+    let (ok, out, err) = srv.cli(&["config", "set", "listen.pop3", &new], None);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains(&format!("pop3 listening on {new}")), "{out}");
+    let dash = admin.get("/").body;
+    assert!(dash.contains(&cell(&new)), "{dash}");
+    assert!(!dash.contains(&cell(&old)), "{dash}");
+    let (ok, status, _) = srv.cli(&["status"], None);
+    assert!(ok);
+    assert!(
+        status.contains(&format!("service pop3: up on {new}\n")),
+        "{status}"
+    );
+}
+
+#[test]
+fn the_users_page_sets_a_quota_or_says_why_not_beside_the_field() {
+    let (_srv, addr) = start("");
+    let a = Browser::login(addr, ADMIN, PASSWORD);
+    let r = a.post(
+        "/users",
+        &[("action", "quota"), ("address", STAFF), ("quota", "lots")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    // The error is in the row of that user, beside its quota field.
+    let row = r
+        .body
+        .split("<tr>")
+        .find(|row| row.contains(&format!("<td>{STAFF}</td>")))
+        .expect("the user's row");
+    assert!(
+        row.contains("class=\"error\"") && row.contains("not a size"),
+        "{row}"
+    );
+    assert!(!a.get("/users").body.contains(" of 5.0 MiB"));
+    let r = a.post(
+        "/users",
+        &[("action", "quota"), ("address", STAFF), ("quota", "5 MiB")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = a.get("/users").body;
+    assert!(
+        page.contains("the quota of anna@example.test is 5 MiB"),
+        "{page}"
+    );
+    assert!(page.contains(" of 5.0 MiB"), "{page}");
+    let r = a.post(
+        "/users",
+        &[
+            ("action", "quota"),
+            ("address", "ghost@example.test"),
+            ("quota", "1 MiB"),
+        ],
+    );
+    assert_eq!(r.status, 400, "an unknown user: {}", r.body);
+    // Empty: back to the default (unlimited here).
+    let r = a.post(
+        "/users",
+        &[("action", "quota"), ("address", STAFF), ("quota", "")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(!a.get("/users").body.contains(" of 5.0 MiB"));
+}
+
+#[test]
+fn the_spam_page_shows_what_each_users_filter_learned() {
+    let (mut srv, _) = start("");
+    assert!(srv.stop(), "the training command needs the server stopped");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus/ham");
+    let mut names: Vec<_> = std::fs::read_dir(corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let ham = srv.dir.path().join("ham");
+    std::fs::create_dir(&ham).unwrap();
+    let files = 3;
+    for p in names.iter().take(files) {
+        std::fs::copy(p, ham.join(p.file_name().unwrap())).unwrap();
+    }
+    let (ok, out, err) = common::server::cli(
+        &srv.config,
+        &["spam", "train", "--ham", &ham.display().to_string(), STAFF],
+        None,
+    );
+    assert!(ok, "{out} {err}");
+    let srv = srv.restart();
+    let a = Browser::login(srv.addr("web_plain"), ADMIN, PASSWORD);
+    let page = a.get("/spam").body;
+    let row = |who: &str| {
+        page.split("<tr>")
+            .find(|r| r.contains(&format!("<td>{who}</td>")))
+            .unwrap_or_else(|| panic!("no row of {who}: {page}"))
+            .to_string()
+    };
+    let anna = row(STAFF);
+    assert!(
+        anna.contains(&format!("<td>0</td><td>{files}</td>")),
+        "{files} learned as good: {anna}"
+    );
+    assert!(
+        !anna.contains("<td>0</td></tr>") && !anna.ends_with("<td>0</td>"),
+        "words: {anna}"
+    );
+    assert!(
+        row(ADMIN).contains("<td>0</td><td>0</td><td>0</td>"),
+        "{page}"
+    );
+    assert!(row("Shared (everyone)").contains(&format!("<td>{files}</td>")));
+}
+
+/// Sends a keep-alive request on `s` and reads its response head.
+fn keep_alive_get(s: &mut TcpStream, path: &str) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[test]
+fn the_web_listener_counts_in_the_connection_limits() {
+    let (_srv, addr) = start("[limits]\nmax_connections_per_ip = 2\n");
+    let mut a = TcpStream::connect(addr).unwrap();
+    let mut b = TcpStream::connect(addr).unwrap();
+    assert!(keep_alive_get(&mut a, "/style.css").starts_with("HTTP/1.1 200"));
+    assert!(keep_alive_get(&mut b, "/style.css").starts_with("HTTP/1.1 200"));
+    // Both held open: a third from the same address is turned away.
+    let r = request(addr, "GET", "/style.css", "", None);
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.header("retry-after").is_some());
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request(addr, "GET", "/style.css", "", None);
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was never given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(b);
 }

@@ -32,6 +32,19 @@ pub enum Login {
     TempFail,
 }
 
+impl Login {
+    /// Counts the outcome as a login to `service` ([`crate::stats`]); a
+    /// refusal for too many failures counts as a failed one.
+    pub fn counted(self, service: super::Service) -> Login {
+        match self {
+            Login::Ok(_) => crate::stats::login(service.name(), true),
+            Login::Failed | Login::Throttled => crate::stats::login(service.name(), false),
+            Login::TempFail => {}
+        }
+        self
+    }
+}
+
 /// The shared login checker.
 pub struct Authenticator {
     store: Arc<Store>,

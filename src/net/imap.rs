@@ -174,6 +174,7 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                         .auth
                         .login(peer.ip(), &authzid, &username, &password)
                         .await
+                        .counted(service)
                     {
                         Login::Ok(account) => {
                             log::info!("{service}: {account} logged in from {peer}");

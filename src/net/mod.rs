@@ -306,8 +306,9 @@ pub async fn accept_loop(bound: Bound, live: Arc<Live>) {
                     return;
                 }
             };
+            let counted = crate::stats::connection(service.name());
             handle(service, stream, peer, &shared).await;
-            drop(guard);
+            drop((counted, guard));
         }))
         .detach();
     }
@@ -360,6 +361,14 @@ async fn refuse(service: Service, mut stream: TcpStream, why: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_service_is_counted_under_its_name() {
+        for s in Service::ALL {
+            assert!(crate::stats::SERVICES.contains(&s.name()), "{s}");
+        }
+        assert_eq!(crate::stats::SERVICES.len(), Service::ALL.len());
+    }
 
     #[test]
     fn a_panicking_connection_does_not_stop_the_others() {

@@ -155,7 +155,8 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
                     s.tls_established();
                 }
                 Action::Auth { username, password } => {
-                    let (result, held) = authenticate(shared, peer, &username, &password).await;
+                    let (result, held) =
+                        authenticate(shared, service, peer, &username, &password).await;
                     login = held;
                     s.auth_result(result);
                 }
@@ -209,11 +210,13 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
 /// Checks the credentials, locks the maildrop and takes its snapshot.
 async fn authenticate<'a>(
     shared: &'a Shared,
+    service: Service,
     peer: SocketAddr,
     username: &str,
     password: &str,
 ) -> (AuthResult, Option<Held<'a>>) {
-    let account = match shared.auth.login(peer.ip(), "", username, password).await {
+    let login = shared.auth.login(peer.ip(), "", username, password).await;
+    let account = match login.counted(service) {
         Login::Ok(account) => account,
         Login::Failed => return (AuthResult::Failed, None),
         Login::Throttled => return (AuthResult::Throttled, None),

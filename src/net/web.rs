@@ -51,7 +51,11 @@ pub async fn serve(service: Service, stream: TcpStream, peer: SocketAddr, shared
     let ip = peer.ip();
     let service_fn = hyper::service::service_fn(|req| {
         let web = web.clone();
-        async move { Ok::<_, std::convert::Infallible>(web.respond(req, ip, &LoginCheck(auth)).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                web.respond(req, ip, &LoginCheck(auth, service)).await,
+            )
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -65,7 +69,7 @@ pub async fn serve(service: Service, stream: TcpStream, peer: SocketAddr, shared
 }
 
 /// The mail services' password check, for the web pages.
-struct LoginCheck<'a>(&'a super::auth::Authenticator);
+struct LoginCheck<'a>(&'a super::auth::Authenticator, Service);
 
 impl Passwords for LoginCheck<'_> {
     fn check<'a>(
@@ -76,7 +80,7 @@ impl Passwords for LoginCheck<'_> {
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
         use super::auth::Login;
         Box::pin(async move {
-            match self.0.login(ip, "", user, password).await {
+            match self.0.login(ip, "", user, password).await.counted(self.1) {
                 Login::Ok(address) => Verdict::Ok(address),
                 Login::Failed => Verdict::Failed,
                 Login::Throttled => Verdict::Throttled,

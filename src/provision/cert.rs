@@ -89,11 +89,10 @@ pub fn validate_upload(chain_pem: &[u8], key_pem: &[u8], now: i64) -> Result<Cer
 }
 
 /// Validates and installs a chain and key where the server reads them
-/// (`tls.cert`/`tls.key`, by default `DATA_DIR/tls/`). Each file is
-/// written to a temporary file, synced and renamed over the old one,
-/// which is kept as `FILE.bak`; the key is mode 0600 throughout. Then
-/// `notify` hears of it, so the server presents the new certificate on
-/// new connections.
+/// (`tls.cert`/`tls.key`, by default `DATA_DIR/tls/`), both or neither:
+/// see [`Pair`]. The old files are kept as `FILE.bak`; the key is mode
+/// 0600 throughout. Then `notify` hears of it, so the server presents
+/// the new certificate on new connections.
 pub fn install(
     cfg: &Config,
     chain_pem: &[u8],
@@ -102,41 +101,139 @@ pub fn install(
     notify: &dyn Notify,
 ) -> Result<CertInfo, String> {
     let info = validate_upload(chain_pem, key_pem, now)?;
-    let (cert_path, key_path) = (cfg.cert_path(), cfg.key_path());
-    replace(&key_path, key_pem, 0o600)?;
-    replace(&cert_path, chain_pem, 0o644)?;
+    {
+        let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+        let pair = Pair::of(cfg);
+        pair.stage(chain_pem, key_pem)?;
+        pair.commit()?;
+    }
     notify.tls_changed();
     Ok(info)
 }
 
-/// Replaces `path` atomically, keeping the old file as `path.bak`.
-fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+/// Finishes an install that a crash interrupted, before the pair is read:
+/// a pair staged in full is put in force, a partial one is dropped. Either
+/// way the certificate and key in force belong together.
+pub fn recover(cfg: &Config) -> Result<(), String> {
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let pair = Pair::of(cfg);
+    if pair.marker().exists() {
+        log::warn!("finishing the certificate install a stop interrupted");
+        pair.commit()
+    } else {
+        pair.drop_staged();
+        Ok(())
+    }
+}
+
+/// One install or recovery at a time in this process.
+static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The certificate and key files, replaced together. Two renames cannot
+/// be one atomic step, so the change is staged first: both new files
+/// written and synced beside the old ones (`.NAME.new`), then a marker
+/// (`.NAME.pair` beside the certificate) says the pair is complete, then
+/// the renames. A stop before the marker leaves the old pair in force
+/// (the staged files are dropped); one after it is finished by
+/// [`recover`] at the next start or reload.
+struct Pair {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl Pair {
+    fn of(cfg: &Config) -> Pair {
+        Pair {
+            cert: cfg.cert_path(),
+            key: cfg.key_path(),
+        }
+    }
+
+    /// `DIR/.NAME.SUFFIX` for `path` = `DIR/NAME`.
+    fn beside(path: &Path, prefix: &str, suffix: &str) -> std::path::PathBuf {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_else(|| "tls".into());
+        path.with_file_name(format!("{prefix}{name}{suffix}"))
+    }
+
+    fn staged(path: &Path) -> std::path::PathBuf {
+        Pair::beside(path, ".", ".new")
+    }
+
+    fn marker(&self) -> std::path::PathBuf {
+        Pair::beside(&self.cert, ".", ".pair")
+    }
+
+    /// Writes both new files and then the marker; on failure nothing
+    /// staged is left.
+    fn stage(&self, chain_pem: &[u8], key_pem: &[u8]) -> Result<(), String> {
+        let _ = fs::remove_file(self.marker());
+        let staged = write_synced(&Pair::staged(&self.key), key_pem, 0o600)
+            .and_then(|()| write_synced(&Pair::staged(&self.cert), chain_pem, 0o644))
+            .and_then(|()| write_synced(&self.marker(), b"", 0o600));
+        if staged.is_err() {
+            self.drop_staged();
+        }
+        staged
+    }
+
+    /// Puts each staged file in force (the old one kept as `.bak`), then
+    /// removes the marker.
+    fn commit(&self) -> Result<(), String> {
+        for path in [&self.key, &self.cert] {
+            let new = Pair::staged(path);
+            if !new.exists() {
+                continue; // put in force before a stop
+            }
+            let err = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+            if path.exists() {
+                // A hard link keeps the old file's mode and costs no copy.
+                let bak = Pair::beside(path, "", ".bak");
+                let _ = fs::remove_file(&bak);
+                fs::hard_link(path, &bak).map_err(|e| err(&bak, e))?;
+            }
+            fs::rename(&new, path).map_err(|e| err(path, e))?;
+            sync_dir(path)?;
+        }
+        let marker = self.marker();
+        fs::remove_file(&marker).map_err(|e| format!("cannot remove {}: {e}", marker.display()))?;
+        sync_dir(&marker)
+    }
+
+    /// Removes an incomplete stage.
+    fn drop_staged(&self) {
+        for p in [Pair::staged(&self.key), Pair::staged(&self.cert)] {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes `bytes` to a new file `path` with `mode`, synced with its
+/// directory entry.
+fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let name = name.unwrap_or_else(|| "tls".into());
-    let tmp = dir.join(format!(".{name}.new"));
-    let bak = dir.join(format!("{name}.bak"));
-    let err = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    if path.exists() {
-        // A hard link keeps the old file's mode and costs no copy.
-        let _ = fs::remove_file(&bak);
-        fs::hard_link(path, &bak).map_err(|e| err(&bak, e))?;
-    }
-    let _ = fs::remove_file(&tmp);
+    let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let _ = fs::remove_file(path);
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
-        .open(&tmp)
-        .map_err(|e| err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| err(&tmp, e))?;
-    f.sync_all().map_err(|e| err(&tmp, e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(|e| err(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| err(path, e))?;
+        .open(path)
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(err)?;
+    sync_dir(path)
+}
+
+/// Syncs the directory holding `path`, so a rename or new entry in it
+/// survives a crash.
+fn sync_dir(path: &Path) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| err(dir, e))
+        .map_err(|e| format!("cannot sync {}: {e}", dir.display()))
 }
 
 fn read_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -420,16 +517,7 @@ mod tests {
 
     #[test]
     fn install_keeps_the_old_pair_and_tells_the_server() {
-        let dir = std::env::temp_dir().join(format!("facteur-cert-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let cfg = Config::parse(
-            &format!(
-                "[server]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n",
-                dir.display()
-            ),
-            "test",
-        )
-        .expect("config");
+        let (dir, cfg) = cert_config("cert");
         let notify = Count::default();
         let (c1, k1) = make(&["one.test"], NOW - 10, NOW + 86_400);
         let (c2, k2) = make(&["two.test"], NOW - 10, NOW + 86_400);
@@ -456,6 +544,70 @@ mod tests {
         }
         assert!(tls_loads(&cfg));
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn cert_config(name: &str) -> (std::path::PathBuf, Config) {
+        let dir = std::env::temp_dir().join(format!("facteur-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let cfg = Config::parse(
+            &format!(
+                "[server]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n",
+                dir.display()
+            ),
+            "test",
+        )
+        .expect("config");
+        (dir, cfg)
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_pair_in_force() {
+        let (dir, cfg) = cert_config("cert-half");
+        let notify = Count::default();
+        let (c1, k1) = make(&["one.test"], NOW - 10, NOW + 86_400);
+        let (c2, k2) = make(&["two.test"], NOW - 10, NOW + 86_400);
+        install(&cfg, c1.as_bytes(), k1.as_bytes(), NOW, &notify).expect("first");
+        // The certificate's new file cannot be written (a directory is in
+        // its way): the key must not change either.
+        fs::create_dir_all(Pair::staged(&cfg.cert_path())).expect("blocker");
+        assert!(install(&cfg, c2.as_bytes(), k2.as_bytes(), NOW, &notify).is_err());
+        assert_eq!(fs::read_to_string(cfg.key_path()).expect("key"), k1);
+        assert_eq!(fs::read_to_string(cfg.cert_path()).expect("cert"), c1);
+        assert!(!Pair::staged(&cfg.key_path()).exists());
+        assert!(matched(&cfg));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stop_during_an_install_is_finished_or_undone_at_the_next_start() {
+        let (dir, cfg) = cert_config("cert-stop");
+        let notify = Count::default();
+        let (c1, k1) = make(&["one.test"], NOW - 10, NOW + 86_400);
+        let (c2, k2) = make(&["two.test"], NOW - 10, NOW + 86_400);
+        install(&cfg, c1.as_bytes(), k1.as_bytes(), NOW, &notify).expect("first");
+        let pair = Pair::of(&cfg);
+        // Stopped between the two renames: the key is new, the
+        // certificate old. The next start finishes the install.
+        pair.stage(c2.as_bytes(), k2.as_bytes()).expect("stage");
+        fs::rename(Pair::staged(&cfg.key_path()), cfg.key_path()).expect("one rename");
+        assert!(!matched(&cfg), "a mismatched pair");
+        recover(&cfg).expect("recover");
+        assert_eq!(fs::read_to_string(cfg.cert_path()).expect("cert"), c2);
+        assert!(matched(&cfg));
+        assert!(!pair.marker().exists());
+        // Stopped before the pair was complete: the old one stays.
+        fs::write(Pair::staged(&cfg.key_path()), &k1).expect("half a stage");
+        recover(&cfg).expect("recover");
+        assert_eq!(fs::read_to_string(cfg.key_path()).expect("key"), k2);
+        assert!(!Pair::staged(&cfg.key_path()).exists());
+        assert!(matched(&cfg));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Whether the files in force are a matching pair.
+    fn matched(cfg: &Config) -> bool {
+        let read = |p: std::path::PathBuf| fs::read(p).unwrap_or_default();
+        validate_upload(&read(cfg.cert_path()), &read(cfg.key_path()), NOW).is_ok()
     }
 
     fn tls_loads(cfg: &Config) -> bool {

@@ -383,6 +383,7 @@ fn log_outcome(entry: &QueueEntry, o: &Outcome, destination: &str) {
     match &o.result {
         settle::RcptResult::Delivered(reply) => {
             crate::stats::add(crate::stats::Event::Delivered, 1);
+            crate::stats::add(crate::stats::Event::SentOut, 1);
             log::info!(
                 "queue: {} to <{}> delivered via {via}: {reply}",
                 entry.id,
@@ -390,6 +391,7 @@ fn log_outcome(entry: &QueueEntry, o: &Outcome, destination: &str) {
             )
         }
         settle::RcptResult::Temporary(why) => {
+            crate::stats::add(crate::stats::Event::Deferred, 1);
             log::info!(
                 "queue: {} to <{}> deferred ({via}): {why}",
                 entry.id,
@@ -397,6 +399,7 @@ fn log_outcome(entry: &QueueEntry, o: &Outcome, destination: &str) {
             )
         }
         settle::RcptResult::Permanent(why) => {
+            crate::stats::add(crate::stats::Event::Bounced, 1);
             log::info!(
                 "queue: {} to <{}> failed ({via}): {why}",
                 entry.id,

@@ -65,9 +65,7 @@ pub struct Web {
     rng: ring::rand::SystemRandom,
 }
 
-/// Gives the configuration in force: the running server's changes with
-/// each reload.
-pub type ConfigInForce = Box<dyn Fn() -> Arc<crate::config::Config> + Send + Sync>;
+pub use crate::admin::ConfigInForce;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -183,6 +181,9 @@ impl Web {
         };
         if route == pages::Route::Style {
             return pages::stylesheet();
+        }
+        if route == pages::Route::Metrics {
+            return pages::metrics::page(self, method, &parts.headers, peer).await;
         }
         let raw = match *method {
             Method::GET | Method::HEAD => Vec::new(),

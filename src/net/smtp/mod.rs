@@ -48,6 +48,7 @@ pub fn session_config(shared_cfg: &crate::config::Config, mode: Mode) -> session
 /// One connection's state beside its session: the antispam scan of port
 /// 25 and the message being spooled.
 struct Client<'a> {
+    service: Service,
     mode: Mode,
     peer: SocketAddr,
     shared: &'a Shared,
@@ -77,6 +78,7 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
     }
     log::debug!("{service}: connection from {peer}");
     let mut client = Client {
+        service,
         mode,
         peer,
         shared,
@@ -85,6 +87,7 @@ pub async fn serve(service: Service, tcp: TcpStream, peer: SocketAddr, shared: &
     };
     if let Err(r) = client.connect(local_ip).await {
         // Refused before the greeting (RFC 5321 §3.1: 554 or 421).
+        crate::stats::refused(crate::stats::Refusal::Connect);
         log::info!(
             "{service}: {peer} refused at connect: {} {}",
             r.code(),
@@ -181,7 +184,7 @@ impl Client<'_> {
                     &credentials.username,
                     &credentials.password,
                 );
-                s.auth_result(match login.await {
+                s.auth_result(match login.await.counted(self.service) {
                     Login::Ok(_) => AuthOutcome::Ok,
                     Login::Failed => AuthOutcome::Failed,
                     Login::Throttled => AuthOutcome::Throttled,
@@ -205,6 +208,9 @@ impl Client<'_> {
                     let address = crate::mta::message::sender_address(Some(&from));
                     r = scan_mail(sc, &helo, &address).await;
                 }
+                if r.is_err() {
+                    crate::stats::refused(crate::stats::Refusal::Sender);
+                }
                 s.mail_result(r);
             }
             Action::Rcpt { to, .. } => {
@@ -215,6 +221,9 @@ impl Client<'_> {
                     Some(sc) => scan_rcpt(sc, r).await,
                     None => r.map(drop),
                 };
+                if r.is_err() {
+                    crate::stats::refused(crate::stats::Refusal::Recipient);
+                }
                 s.rcpt_result(r);
             }
             Action::BodyStart => self.body_start(s),
@@ -279,7 +288,12 @@ impl Client<'_> {
         if let Some(sc) = self.scanning(s) {
             let o = scan_data(sc, s, &id, &blob, &structure).await;
             if let SpamAction::Refuse(r) = &o.action {
-                crate::stats::add(crate::stats::Event::Refused, 1);
+                use crate::stats::{refused, Refusal};
+                refused(if r.is_temporary() {
+                    Refusal::Temporary
+                } else {
+                    Refusal::Content
+                });
                 return reply_of(r.clone());
             }
             outcome = Some(o);

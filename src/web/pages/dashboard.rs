@@ -10,16 +10,10 @@ const LOG_LINES: usize = 200;
 
 /// `/`.
 pub async fn page(web: &Web, ctx: &Ctx) -> Reply {
-    let mut d = match web.engine(|a| a.dashboard()).await {
+    let d = match web.engine(|a| a.dashboard()).await {
         Ok(d) => d,
         Err(e) => return super::status(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    // The engine has no config: the certificate in force is read here.
-    let cfg = web.config();
-    d.certificate_expiry = blocking::unblock(move || crate::provision::cert::current(&cfg))
-        .await
-        .ok()
-        .map(|c| c.not_after);
     let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0));
     let unknown = || "unknown".to_string();
     let body = html! {

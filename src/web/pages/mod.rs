@@ -6,6 +6,7 @@ pub mod autoconfig;
 pub mod dashboard;
 pub mod domains;
 pub mod login;
+pub mod metrics;
 pub mod queue;
 pub mod settings;
 pub mod tls;
@@ -65,6 +66,8 @@ pub enum Route {
     Autoconfig,
     /// Outlook's autodiscover (no login).
     Autodiscover,
+    /// `/metrics`: Prometheus text, for loopback or the metrics token.
+    Metrics,
 }
 
 impl Route {
@@ -88,6 +91,7 @@ impl Route {
             "/log" => Route::Log,
             "/account" => Route::Account,
             "/account/mobileconfig" => Route::MobileConfig,
+            "/metrics" => Route::Metrics,
             "/.well-known/autoconfig/mail/config-v1.1.xml" | "/mail/config-v1.1.xml" => {
                 Route::Autoconfig
             }
@@ -145,9 +149,12 @@ pub async fn dispatch(
         Route::Log => dashboard::log(web, ctx).await,
         Route::Account => account::page(web, ctx, req, pw).await,
         Route::MobileConfig => account::mobileconfig(web, ctx).await,
-        Route::Style | Route::Setup | Route::Login | Route::Autoconfig | Route::Autodiscover => {
-            not_found()
-        }
+        Route::Style
+        | Route::Setup
+        | Route::Login
+        | Route::Autoconfig
+        | Route::Autodiscover
+        | Route::Metrics => not_found(),
     }
 }
 

@@ -51,22 +51,9 @@ pub async fn page(
         if edits.is_empty() {
             return super::redirect(path);
         }
-        // The engine's answer names each change with its value: not a
-        // secret's.
-        let answer = web.call(Request::ConfigSet(edits)).await.map(|lines| {
-            lines
-                .into_iter()
-                .map(|l| {
-                    match fields
-                        .iter()
-                        .find(|f| matches!(f.kind, Kind::Secret) && l.contains(f.key))
-                    {
-                        Some(f) => format!("{} changed", f.key),
-                        None => l,
-                    }
-                })
-                .collect()
-        });
+        // The engine's answer names each change, a secret without its
+        // value.
+        let answer = web.call(Request::ConfigSet(edits)).await;
         match super::after(web, ctx, path, answer) {
             Ok(done) => return done,
             Err(e) => error = Some(e),
@@ -258,24 +245,29 @@ pub async fn relay_test(web: &Web, ctx: &Ctx, req: &Req<'_>) -> Reply {
             crate::net::relay_test::relay_test(&cfg.relay, &cfg.server.hostname.0, &resolver).await,
         )
     };
-    let secret = cfg.relay.password.as_str();
     let body = html! {
         @match &report {
             None => p.problem { "No relay is set: mail is delivered to each domain directly." },
-            Some(r) => {
-                @if r.ok { p.flash { "The relay works." } }
-                @else { p.problem { "The relay test failed." } }
-                pre.transcript {
-                    @for line in &r.transcript {
-                        @if secret.is_empty() { (line) } @else { (line.replace(secret, "********")) }
-                        "\n"
-                    }
-                }
-            },
+            Some(r) => (relay_report(r, &cfg.relay.password)),
         }
         p { a href="/relay" { "Back to the relay settings" } }
     };
     reply(StatusCode::OK, layout(Some(ctx), "Relay test", body))
+}
+
+/// The outcome of a relay test and its conversation, with `secret` (the
+/// password) masked should the server echo it.
+pub fn relay_report(r: &crate::net::relay_test::Report, secret: &str) -> Markup {
+    html! {
+        @if r.ok { p.flash { "The relay works." } }
+        @else { p.problem { "The relay test failed." } }
+        pre.transcript {
+            @for line in &r.transcript {
+                @if secret.is_empty() { (line) } @else { (line.replace(secret, "********")) }
+                "\n"
+            }
+        }
+    }
 }
 
 /// `/spam`: the spam filter's thresholds and switches.
@@ -318,8 +310,23 @@ pub async fn spam(web: &Web, ctx: &Ctx, req: &Req<'_>) -> Reply {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    let learned = web.engine(|a| a.bayes_stats()).await;
     let intro = html! {
         p { "Each check adds to a message's score; the thresholds decide what happens to it." }
+        h2 { "What the learning filter knows" }
+        p.muted { "Learned from the messages each person moves into and out of Junk; all of them also teach the shared pool." }
+        @match &learned {
+            Err(e) => p.problem { (e) },
+            Ok(pools) => table.bayes {
+                tr { th { "Mailbox" } th { "Learned as spam" } th { "Learned as good" } th { "Words known" } }
+                @for (user, s) in pools {
+                    tr {
+                        td { @if user.is_empty() { "Shared (everyone)" } @else { (user) } }
+                        td { (s.spam) } td { (s.ham) } td { (s.tokens) }
+                    }
+                }
+            },
+        }
         h2 { "DNS block lists" }
         @if lists.is_empty() { p.muted { "None." } }
         @else { ul { @for l in &lists { li { (l) } } } }

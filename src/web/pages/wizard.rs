@@ -23,6 +23,9 @@ const STEPS: [(&str, &[&str]); 6] = [
     ("Review", &[]),
 ];
 
+/// The step of the relay, whose "test" button tries it out.
+const RELAY_STEP: usize = 4;
+
 /// `/setup` (every path of an unclaimed box leads here).
 pub async fn page(web: &Web, ctx: Option<Ctx>, wizard: Option<Wizard>, req: &Req<'_>) -> Reply {
     match (ctx, wizard) {
@@ -84,11 +87,22 @@ fn code_form(status: StatusCode, error: Option<&str>) -> Reply {
 /// the last step applies the whole plan.
 async fn step(web: &Web, ctx: &Ctx, mut w: Wizard, req: &Req<'_>) -> Reply {
     let mut errors: Vec<(String, String)> = Vec::new();
+    let mut tested = None;
     if req.method == Method::POST {
         let f = &req.form;
         read_step(&mut w, f);
         if f.get("go") == "back" {
             w.step = w.step.saturating_sub(1);
+        } else if f.get("go") == "test" && w.step == RELAY_STEP {
+            errors = step_errors(&w, w.step);
+            match (&w.plan.relay, errors.is_empty()) {
+                (Some(r), true) => tested = Some(test_relay(web, r).await),
+                (None, _) => errors.push((
+                    "relay.host".into(),
+                    "Type the relay's host name to test it.".into(),
+                )),
+                _ => {}
+            }
         } else if w.step + 1 < STEPS.len() {
             errors = step_errors(&w, w.step);
             if f.get("admin.password") != f.get("admin.confirm") && w.step == 2 {
@@ -124,8 +138,21 @@ async fn step(web: &Web, ctx: &Ctx, mut w: Wizard, req: &Req<'_>) -> Reply {
     };
     reply(
         status,
-        layout(None, "Set up this mail server", form(ctx, &w, &errors)),
+        layout(
+            None,
+            "Set up this mail server",
+            form(ctx, &w, &errors, tested.as_ref()),
+        ),
     )
+}
+
+/// Tries the relay typed in the wizard as the server would use it (its
+/// resolver, its trusted CAs): connect, TLS, login; no mail is sent.
+async fn test_relay(web: &Web, r: &Relay) -> crate::net::relay_test::Report {
+    let cfg = web.config();
+    let relay = crate::admin::relay_of_plan(r, &cfg.relay);
+    let resolver = crate::net::dns::StubResolver::from_config(&cfg.dns);
+    crate::net::relay_test::relay_test(&relay, &cfg.server.hostname.0, &resolver).await
 }
 
 /// The errors of `plan` for the fields of step `i`.
@@ -168,12 +195,20 @@ fn read_step(w: &mut Wizard, f: &crate::web::form::Form) {
         }
         4 => {
             let host = f.get("relay.host").trim();
+            // The password field is never filled back in: empty keeps
+            // the one typed before.
+            let kept = p.relay.take().map(|r| r.password).unwrap_or_default();
+            let typed = f.get("relay.password");
             p.relay = (!host.is_empty()).then(|| Relay {
                 host: host.to_string(),
                 port: f.get("relay.port").trim().parse().unwrap_or(0),
                 tls: f.get("relay.tls").to_string(),
                 username: f.get("relay.username").trim().to_string(),
-                password: f.get("relay.password").to_string(),
+                password: if typed.is_empty() {
+                    kept
+                } else {
+                    typed.to_string()
+                },
             });
         }
         _ => {}
@@ -187,7 +222,12 @@ fn error_of<'a>(errors: &'a [(String, String)], prefix: &str) -> Option<&'a str>
         .map(|(_, e)| e.as_str())
 }
 
-fn form(ctx: &Ctx, w: &Wizard, errors: &[(String, String)]) -> Markup {
+fn form(
+    ctx: &Ctx,
+    w: &Wizard,
+    errors: &[(String, String)],
+    tested: Option<&crate::net::relay_test::Report>,
+) -> Markup {
     let p = &w.plan;
     let e = |prefix: &str| field_error(error_of(errors, prefix));
     let (title, _) = STEPS.get(w.step).copied().unwrap_or(STEPS[0]);
@@ -259,8 +299,13 @@ fn form(ctx: &Ctx, w: &Wizard, errors: &[(String, String)]) -> Markup {
                     input id="relay-username" type="text" name="relay.username" value=(relay.as_ref().map_or("", |r| r.username.as_str())) autocomplete="off";
                     (e("relay.username"))
                     label for="relay-password" { "Password" }
-                    input id="relay-password" type="password" name="relay.password" autocomplete="off";
+                    @let has_password = relay.as_ref().is_some_and(|r| !r.password.is_empty());
+                    input id="relay-password" type="password" name="relay.password" autocomplete="off" placeholder=(if has_password { "unchanged" } else { "" });
                     (e("relay.password"))
+                    button.secondary type="submit" name="go" value="test" { "Test the relay" }
+                    @if let Some(report) = tested {
+                        (super::settings::relay_report(report, relay.as_ref().map_or("", |r| r.password.as_str())))
+                    }
                 }
                 _ => {
                     p { "Check, then set up the box. Nothing is changed before this button; then everything is, at once." }
