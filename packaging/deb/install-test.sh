@@ -123,10 +123,10 @@ log "$out"
 as_facteur() { setpriv --reuid facteur --regid facteur --init-groups /usr/bin/facteur "$@"; }
 as_facteur config set --config /etc/facteur/facteur.toml log.level debug \
     || fail "the facteur user cannot change /etc/facteur/facteur.toml"
-[ "$(as_facteur config get --config /etc/facteur/facteur.toml log.level)" = debug ] \
+[ "$(as_facteur config get --config /etc/facteur/facteur.toml log.level)" = 'log.level = "debug"' ] \
     || fail "config set did not change log.level"
 [ -f /etc/facteur/facteur.toml.bak ] || fail "config set kept no facteur.toml.bak"
-as_facteur config set --config /etc/facteur/facteur.toml log.level info
+as_facteur config set --config /etc/facteur/facteur.toml log.level info >/dev/null
 log "config set as facteur: written, .bak kept"
 
 # The packaged config with only SMTP on a loopback port: the unit's command
