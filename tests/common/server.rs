@@ -319,10 +319,25 @@ impl Lines {
     }
 }
 
+/// Opens the store of a stopped server. The index lock of a store this
+/// process opened and dropped just before is released by sled's flusher
+/// thread as it ends, a moment later: wait for it, for a bounded time.
+pub fn open_store(data_dir: &Path) -> facteur::store::Store {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match facteur::store::Store::open(data_dir, 1 << 20) {
+            Err(facteur::store::StoreError::Locked(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            r => return r.expect("open store"),
+        }
+    }
+}
+
 /// The messages of a mailbox as clients see them (prefix + body), read
 /// through the store API. The server must be stopped.
 pub fn mailbox_messages(data_dir: &Path, account: &str, mailbox: &str) -> Vec<Vec<u8>> {
-    let store = facteur::store::Store::open(data_dir, 1 << 20).expect("open store");
+    let store = open_store(data_dir);
     let Some(mbox) = store.mailbox(account, mailbox).expect("mailbox") else {
         return Vec::new();
     };
